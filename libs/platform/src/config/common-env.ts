@@ -1,0 +1,34 @@
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Keys every app reads. Apps extend this with their own port and secrets. */
+export class CommonEnv {
+  @IsString()
+  HOST: string = '127.0.0.1';
+
+  /** Unset: embedded PGlite. Set: a real Postgres (the migration/admin connection). */
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL?: string;
+
+  /** Where embedded PGlite keeps its files; "memory" keeps nothing. */
+  @IsString()
+  DATA_DIR: string = '.data';
+
+  /** Unset: the Postgres event store. Set: EventStoreDB/KurrentDB. */
+  @IsOptional()
+  @Matches(/^(esdb|kurrentdb|esdb\+discover|kurrentdb\+discover):\/\//, {
+    message: 'EVENTSTORE_URL must be an esdb:// or kurrentdb:// connection string',
+  })
+  EVENTSTORE_URL?: string;
+
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
+
+  /** Fallback poll interval for wake-ups when LISTEN/NOTIFY is unavailable (PGlite) or silent. */
+  @IsInt()
+  @Min(5)
+  @Max(60_000)
+  POLL_INTERVAL_MS: number = 500;
+}

@@ -1,0 +1,135 @@
+import { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
+
+/** A pool, a client or a transaction: whatever can run one parameterised statement. */
+export interface Queryable {
+  query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<R>>;
+}
+export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable';
+
+export interface DatabaseOptions {
+  url: string;
+  /** Role to SET on every new connection (least privilege when sharing an admin URL). */
+  role?: string;
+  max?: number;
+  applicationName?: string;
+}
+
+/**
+ * A pg pool plus the few things every store needs: transactions, LISTEN wake-ups, and whether the
+ * server is PGlite (one backend behind a multiplexer: session state such as SET ROLE or LISTEN is
+ * shared by every socket, so neither is used there and wake-ups fall back to polling).
+ */
+export class Database {
+  private listenerClient?: PoolClient;
+  private readonly listeners = new Map<string, Set<(payload: string) => void>>();
+  private closed = false;
+
+  private constructor(
+    readonly pool: Pool,
+    readonly isPglite: boolean,
+    readonly role: string | undefined,
+  ) {}
+
+  static async connect(options: DatabaseOptions): Promise<Database> {
+    const probe = new Pool({ connectionString: options.url, max: 1 });
+    let isPglite: boolean;
+    try {
+      const { rows } = await probe.query<{ version: string }>('select version() as version');
+      isPglite = rows[0].version.includes('PGlite');
+    } finally {
+      await probe.end();
+    }
+    const role = isPglite ? undefined : options.role;
+    const pool = new Pool({
+      connectionString: options.url,
+      max: options.max ?? 10,
+      application_name: options.applicationName,
+    });
+    // An idle client that errors (server restart) must not crash the process; the pool drops it.
+    pool.on('error', () => undefined);
+    if (role) {
+      pool.on('connect', (client) => {
+        client.query(`SET ROLE ${quoteIdentifier(role)}`).catch(() => client.release(true));
+      });
+    }
+    return new Database(pool, isPglite, role);
+  }
+
+  query<R extends QueryResultRow = QueryResultRow>(sql: string, params: unknown[] = []) {
+    return this.pool.query<R>(sql, params);
+  }
+
+  async transaction<T>(
+    work: (client: PoolClient) => Promise<T>,
+    options: { isolation?: IsolationLevel } = {},
+  ): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query(options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation}` : 'BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * Subscribes to a NOTIFY channel. A wake-up is only a hint: callers always re-read state, and keep
+   * a poll fallback because notifications are lost while the listener reconnects (and never arrive
+   * on PGlite).
+   */
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => void> {
+    let set = this.listeners.get(channel);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(channel, set);
+      if (!this.isPglite) await this.ensureListening(channel);
+    }
+    set.add(onNotify);
+    return () => set.delete(onNotify);
+  }
+
+  private async ensureListening(channel: string): Promise<void> {
+    if (this.closed) return;
+    if (!this.listenerClient) {
+      const client = await this.pool.connect();
+      client.on('notification', (message) => {
+        for (const listener of this.listeners.get(message.channel) ?? []) listener(message.payload ?? '');
+      });
+      client.on('error', () => {
+        // The connection broke: drop it and re-LISTEN on a fresh one; polling covers the gap.
+        client.release(true);
+        this.listenerClient = undefined;
+        setTimeout(() => void this.relistenAll(), 250).unref();
+      });
+      this.listenerClient = client;
+    }
+    await this.listenerClient.query(`LISTEN ${quoteIdentifier(channel)}`);
+  }
+
+  private async relistenAll(): Promise<void> {
+    for (const channel of this.listeners.keys()) {
+      try {
+        await this.ensureListening(channel);
+      } catch {
+        setTimeout(() => void this.relistenAll(), 1000).unref();
+        return;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listenerClient?.release();
+    this.listenerClient = undefined;
+    await this.pool.end();
+  }
+}
+
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
