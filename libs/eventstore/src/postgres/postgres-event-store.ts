@@ -18,7 +18,7 @@ import {
   Subscription,
   SubscriptionMessage,
 } from '../event-store.port';
-import { EventStoreError } from '../event-store.error';
+import { ActualRevision, EventStoreError } from '../event-store.error';
 import { Waker } from './waker';
 
 export const APPENDED_CHANNEL = 'eventstore_appended';
@@ -68,56 +68,54 @@ export class PostgresEventStore implements EventStore {
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
   }
 
-  async append(stream: string, events: NewEvent[], { expectedRevision }: AppendOptions): Promise<AppendResult> {
+  async append(stream: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
     validateStreamName(stream);
-    return this.db.transaction(async (client) => {
-      await client.query(
-        'INSERT INTO eventstore.streams (stream_id, category) VALUES ($1, $2) ON CONFLICT (stream_id) DO NOTHING',
-        [stream, streamCategory(stream)],
-      );
-      // The row lock serialises appenders of one stream; concurrent streams never wait on each other.
-      const { rows } = await client.query<{ revision: string }>(
-        'SELECT revision FROM eventstore.streams WHERE stream_id = $1 FOR UPDATE',
-        [stream],
-      );
-      const current = BigInt(rows[0].revision);
-      const replayed = await findIdempotentReplay(client, stream, events, expectedRevision);
-      if (replayed) return replayed;
-      if (!revisionMatches(expectedRevision, current)) {
-        throw EventStoreError.wrongExpectedVersion(stream, String(expectedRevision), current < 0n ? 'no_stream' : current);
-      }
-      if (events.length === 0) {
-        const head = await this.headPosition(client);
-        return { nextExpectedRevision: current, position: head ?? START };
-      }
-      const inserted = await client.query<{ transaction_id: string; position: string }>(
-        `INSERT INTO eventstore.events (event_id, stream_id, category, revision, event_type, data, metadata)
-         SELECT e.id, $1, $2, $3::bigint + e.ordinality, e.type, e.data, e.metadata
-           FROM unnest($4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[]) WITH ORDINALITY
-                AS e(id, type, data, metadata, ordinality)
-         RETURNING transaction_id::text AS transaction_id, position`,
-        [
-          stream,
-          streamCategory(stream),
-          current.toString(),
-          events.map((event) => event.id),
-          events.map((event) => event.type),
-          events.map((event) => JSON.stringify(event.data)),
-          events.map((event) => JSON.stringify(event.metadata)),
-        ],
-      );
-      const next = current + BigInt(events.length);
-      await client.query('UPDATE eventstore.streams SET revision = $2 WHERE stream_id = $1', [stream, next.toString()]);
-      // Inside the transaction: Postgres delivers it only if and when the append commits.
-      await client.query('SELECT pg_notify($1, $2)', [APPENDED_CHANNEL, stream]);
-      const last = inserted.rows[inserted.rows.length - 1];
-      return { nextExpectedRevision: next, position: toPosition(last) };
-    });
+    return this.db.transaction((client) => this.appendWithin(client, stream, events, options));
+  }
+
+  /**
+   * The append, inside a transaction the caller owns: it becomes visible (and its NOTIFY is sent)
+   * only when that transaction commits. Used by `append`, and by tests that hold a transaction open
+   * to commit out of position order.
+   */
+  async appendWithin(
+    client: PoolClient,
+    stream: string,
+    events: NewEvent[],
+    { expectedRevision }: AppendOptions,
+  ): Promise<AppendResult> {
+    validateStreamName(stream);
+    await client.query(
+      'INSERT INTO eventstore.streams (stream_id, category) VALUES ($1, $2) ON CONFLICT (stream_id) DO NOTHING',
+      [stream, streamCategory(stream)],
+    );
+    // The row lock serialises appenders of one stream; concurrent streams never wait on each other.
+    const { rows } = await client.query<{ revision: string }>(
+      'SELECT revision FROM eventstore.streams WHERE stream_id = $1 FOR UPDATE',
+      [stream],
+    );
+    const current = BigInt(rows[0].revision);
+    const replayed = await findIdempotentReplay(client, stream, events, expectedRevision);
+    if (replayed) return replayed;
+    if (!revisionMatches(expectedRevision, current)) {
+      throw EventStoreError.wrongExpectedVersion(stream, String(expectedRevision), actualRevision(current));
+    }
+    if (events.length === 0) {
+      const head = await this.headPosition(client);
+      return { nextExpectedRevision: current, position: head ?? START };
+    }
+    const inserted = await insertEvents(client, stream, current, events);
+    const next = current + BigInt(events.length);
+    await client.query('UPDATE eventstore.streams SET revision = $2 WHERE stream_id = $1', [stream, next.toString()]);
+    // Inside the transaction: Postgres delivers it only if and when the append commits.
+    await client.query('SELECT pg_notify($1, $2)', [APPENDED_CHANNEL, stream]);
+    return { nextExpectedRevision: next, position: toPosition(inserted[inserted.length - 1]) };
   }
 
   async *readStream(stream: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
     const backwards = options.direction === 'backwards';
     const limit = options.maxCount ?? Number.MAX_SAFE_INTEGER;
+    const forwardsFromEnd = !backwards && options.fromRevision === 'end';
     let cursor: bigint | undefined =
       typeof options.fromRevision === 'bigint'
         ? options.fromRevision
@@ -139,6 +137,8 @@ export class PostgresEventStore implements EventStore {
         if (exists.rowCount === 0) throw EventStoreError.streamNotFound(stream);
       }
       first = false;
+      // Forwards from the end: nothing yet, but a missing stream is still reported as missing.
+      if (forwardsFromEnd) return;
       for (const row of rows) yield toRecordedEvent(row);
       yielded += rows.length;
       if (rows.length < pageSize) return;
@@ -273,6 +273,46 @@ class PostgresSubscription implements Subscription {
       this.unlisten?.();
     }
   }
+}
+
+/** Inserts at revisions current+1..; a reused event id (a partial replay) is a conflict, as in EventStoreDB. */
+async function insertEvents(
+  client: PoolClient,
+  stream: string,
+  current: bigint,
+  events: NewEvent[],
+): Promise<Array<{ transaction_id: string; position: string }>> {
+  try {
+    const { rows } = await client.query<{ transaction_id: string; position: string }>(
+      `INSERT INTO eventstore.events (event_id, stream_id, category, revision, event_type, data, metadata)
+       SELECT e.id, $1, $2, $3::bigint + e.ordinality, e.type, e.data, e.metadata
+         FROM unnest($4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[]) WITH ORDINALITY
+              AS e(id, type, data, metadata, ordinality)
+       ORDER BY e.ordinality
+       RETURNING transaction_id::text AS transaction_id, position`,
+      [
+        stream,
+        streamCategory(stream),
+        current.toString(),
+        events.map((event) => event.id),
+        events.map((event) => event.type),
+        events.map((event) => JSON.stringify(event.data)),
+        events.map((event) => JSON.stringify(event.metadata)),
+      ],
+    );
+    // RETURNING order is not guaranteed; the last event is the one with the highest position.
+    return rows.sort((a, b) => (BigInt(a.position) < BigInt(b.position) ? -1 : 1));
+  } catch (error) {
+    const { code, constraint } = error as { code?: string; constraint?: string };
+    if (code === '23505' && constraint === 'events_event_id_key') {
+      throw EventStoreError.wrongExpectedVersion(stream, 'a batch whose event ids are new', actualRevision(current));
+    }
+    throw error;
+  }
+}
+
+function actualRevision(current: bigint): ActualRevision {
+  return current < 0n ? 'no_stream' : current;
 }
 
 function revisionMatches(expected: ExpectedRevision, current: bigint): boolean {
