@@ -8,7 +8,7 @@ export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializabl
 
 export interface DatabaseOptions {
   url: string;
-  /** Role to SET on every new connection (least privilege when sharing an admin URL). */
+  /** Role every connection assumes (least privilege when sharing an admin URL); must be a plain identifier. */
   role?: string;
   max?: number;
   applicationName?: string;
@@ -44,14 +44,11 @@ export class Database {
       connectionString: options.url,
       max: options.max ?? 10,
       application_name: options.applicationName,
+      // The role is a startup parameter, so every connection runs as it from its first statement.
+      options: role ? `-c role=${role}` : undefined,
     });
     // An idle client that errors (server restart) must not crash the process; the pool drops it.
     pool.on('error', () => undefined);
-    if (role) {
-      pool.on('connect', (client) => {
-        client.query(`SET ROLE ${quoteIdentifier(role)}`).catch(() => client.release(true));
-      });
-    }
     return new Database(pool, isPglite, role);
   }
 

@@ -1,0 +1,82 @@
+import { INestApplication } from '@nestjs/common';
+import { KeyRing } from '@khala/auth';
+import {
+  createHttpApp,
+  Database,
+  EmbeddedPostgres,
+  listenOn,
+  loadEnv,
+  migrateUp,
+  startEmbeddedPostgres,
+} from '@khala/platform';
+import { join } from 'node:path';
+import { ControlEnv } from '../../control/src/control.env';
+import { ControlModule } from '../../control/src/control.module';
+import { createGatewayApp } from '../../khala-gateway/src/gateway.app';
+import { GatewayEnv } from '../../khala-gateway/src/gateway.env';
+import { RuntimeEnv } from '../../runtime/src/runtime.env';
+import { RuntimeModule } from '../../runtime/src/runtime.module';
+
+export interface RunningSystem {
+  urls: { control: string; runtime: string; gateway: string };
+  databaseUrl: string;
+  keys: KeyRing;
+  stop(): Promise<void>;
+}
+
+/**
+ * All three apps in one process. Without DATABASE_URL it serves PGlite from DATA_DIR; either way it
+ * migrates first (the standalone apps refuse a database that is behind instead).
+ */
+export async function startSystem(source: NodeJS.ProcessEnv = process.env): Promise<RunningSystem> {
+  const base = loadEnv(ControlEnv, source);
+  let embedded: EmbeddedPostgres | undefined;
+  let databaseUrl = base.DATABASE_URL;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres({ dataDir: base.DATA_DIR === 'memory' ? 'memory' : join(base.DATA_DIR, 'pglite') });
+    databaseUrl = embedded.url;
+  }
+  const admin = await Database.connect({ url: databaseUrl, max: 1 });
+  await migrateUp(admin);
+  await admin.close();
+
+  const keys = source.AUTH_SIGNING_KEYS
+    ? KeyRing.parse(source.AUTH_SIGNING_KEYS)
+    : base.DATA_DIR === 'memory'
+      ? KeyRing.generate()
+      : KeyRing.loadOrCreate(join(base.DATA_DIR, 'auth-keys'));
+  const env = { ...source, DATABASE_URL: databaseUrl };
+  const apps: INestApplication[] = [];
+  try {
+    const controlEnv = loadEnv(ControlEnv, env);
+    const control = await createHttpApp(ControlModule.forRoot({ env: controlEnv, keys }), { title: 'Khala control' });
+    apps.push(control);
+    const runtimeEnv = loadEnv(RuntimeEnv, env);
+    const runtime = await createHttpApp(RuntimeModule.forRoot({ env: runtimeEnv, keys }), {
+      title: 'Khala runtime',
+      bodyLimitBytes: 16 * 1024 * 1024,
+    });
+    apps.push(runtime);
+    const gatewayEnv = loadEnv(GatewayEnv, env);
+    const gateway = await createGatewayApp(gatewayEnv, keys);
+    apps.push(gateway);
+    const urls = {
+      control: await listenOn(control, controlEnv.CONTROL_PORT, controlEnv.HOST),
+      runtime: await listenOn(runtime, runtimeEnv.RUNTIME_PORT, runtimeEnv.HOST),
+      gateway: await listenOn(gateway, gatewayEnv.KHALA_PORT, gatewayEnv.HOST),
+    };
+    return {
+      urls,
+      databaseUrl,
+      keys,
+      async stop() {
+        for (const app of apps.reverse()) await app.close();
+        await embedded?.stop();
+      },
+    };
+  } catch (error) {
+    for (const app of apps.reverse()) await app.close().catch(() => undefined);
+    await embedded?.stop();
+    throw error;
+  }
+}

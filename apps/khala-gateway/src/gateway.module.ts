@@ -1,0 +1,21 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AuthModule, KeyRing } from '@khala/auth';
+import { PlatformModule } from '@khala/platform';
+import { GatewayEnv } from './gateway.env';
+import { JournalRepository } from './sync/journal.repository';
+import { JournalWakeups } from './sync/journal-wakeups';
+import { SyncAliasGateway, SyncGateway } from './sync/sync.gateway';
+
+@Module({})
+export class GatewayModule {
+  static forRoot({ env, keys }: { env: GatewayEnv; keys: KeyRing }): DynamicModule {
+    return {
+      module: GatewayModule,
+      imports: [
+        PlatformModule.forApp({ app: 'gateway', env, databaseUrl: env.GATEWAY_DATABASE_URL ?? env.DATABASE_URL }),
+        AuthModule.forRoot(keys),
+      ],
+      providers: [JournalRepository, JournalWakeups, SyncGateway, SyncAliasGateway],
+    };
+  }
+}

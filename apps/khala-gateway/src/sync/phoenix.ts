@@ -1,0 +1,47 @@
+/**
+ * Phoenix v2 JSON framing: `[join_ref, ref, topic, event, payload]`. Pure functions, so the wire
+ * format is tested without a socket.
+ */
+export interface PhoenixMessage {
+  joinRef: string | null;
+  ref: string | null;
+  topic: string;
+  event: string;
+  payload: Record<string, unknown>;
+}
+
+export type ParseResult = { ok: true; message: PhoenixMessage } | { ok: false; reason: string };
+
+export function parsePhoenixFrame(text: string): ParseResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'frame is not valid JSON' };
+  }
+  if (!Array.isArray(value) || value.length !== 5) return { ok: false, reason: 'frame must be a 5-element array' };
+  const [joinRef, ref, topic, event, payload] = value as unknown[];
+  if (!isRef(joinRef) || !isRef(ref)) return { ok: false, reason: 'join_ref and ref must be strings or null' };
+  if (typeof topic !== 'string' || typeof event !== 'string') return { ok: false, reason: 'topic and event must be strings' };
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+    return { ok: false, reason: 'payload must be an object' };
+  }
+  return { ok: true, message: { joinRef, ref, topic, event, payload: payload as Record<string, unknown> } };
+}
+
+function isRef(value: unknown): value is string | null {
+  return value === null || typeof value === 'string';
+}
+
+export function encodeFrame(joinRef: string | null, ref: string | null, topic: string, event: string, payload: unknown): string {
+  return JSON.stringify([joinRef, ref, topic, event, payload]);
+}
+
+/** A frame whose payload is already-serialised JSON (update batches splice journal text in). */
+export function encodeFrameRaw(joinRef: string | null, ref: string | null, topic: string, event: string, payloadJson: string): string {
+  return `[${JSON.stringify(joinRef)},${JSON.stringify(ref)},${JSON.stringify(topic)},${JSON.stringify(event)},${payloadJson}]`;
+}
+
+export function replyFrame(request: PhoenixMessage, status: 'ok' | 'error', response: unknown): string {
+  return encodeFrame(request.joinRef, request.ref, request.topic, 'phx_reply', { status, response });
+}

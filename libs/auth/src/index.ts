@@ -1,0 +1,5 @@
+export * from './auth.error';
+export * from './auth.module';
+export * from './claims';
+export * from './key-ring';
+export * from './token-service';

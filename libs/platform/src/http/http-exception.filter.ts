@@ -1,0 +1,62 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
+import type { Response } from 'express';
+import type { Logger } from 'pino';
+import { DomainError } from '../errors/domain-error';
+import { currentCorrelationId } from '../logging/correlation';
+import { ErrorBody, isStorageUnavailable, STATUS_BY_KIND } from './error-response';
+
+/** Maps every failure to `{code, message, details?, correlation_id}` with the right status. */
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  constructor(private readonly logger: Logger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const { status, body, retryAfter } = this.describe(exception);
+    if (status >= 500) this.logger.error({ err: exception, status }, 'request failed');
+    if (retryAfter !== undefined) response.setHeader('Retry-After', String(retryAfter));
+    response.status(status).json(body);
+  }
+
+  describe(exception: unknown): { status: number; body: ErrorBody; retryAfter?: number } {
+    const correlation_id = currentCorrelationId() ?? 'none';
+    if (exception instanceof DomainError) {
+      const status = STATUS_BY_KIND[exception.kind];
+      const retryAfter = exception.retryAfterSeconds ?? (status === 503 ? 1 : undefined);
+      return {
+        status,
+        retryAfter,
+        body: { code: exception.code, message: exception.message, details: exception.details, correlation_id },
+      };
+    }
+    if (isStorageUnavailable(exception)) {
+      return {
+        status: 503,
+        retryAfter: 1,
+        body: { code: 'storage_unavailable', message: 'storage is unavailable; retry the request', correlation_id },
+      };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      return { status, body: { code: codeForStatus(status), message: exception.message, correlation_id } };
+    }
+    return { status: 500, body: { code: 'internal', message: 'internal error', correlation_id } };
+  }
+}
+
+function codeForStatus(status: number): string {
+  switch (status) {
+    case 404:
+      return 'not_found';
+    case 405:
+      return 'method_not_allowed';
+    case 413:
+      return 'payload_too_large';
+    case 401:
+      return 'unauthenticated';
+    case 403:
+      return 'forbidden';
+    default:
+      return status >= 500 ? 'internal' : 'bad_request';
+  }
+}

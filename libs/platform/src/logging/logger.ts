@@ -1,0 +1,59 @@
+import { LoggerService } from '@nestjs/common';
+import pino, { Logger } from 'pino';
+import { currentCorrelationId } from './correlation';
+
+/**
+ * Paths that may carry credentials. Tokens must never reach a log line (khala-protocol §1), so
+ * anything shaped like one is censored before serialisation.
+ */
+const REDACT_PATHS = [
+  'token',
+  'access_token',
+  'password',
+  'authorization',
+  '*.token',
+  '*.access_token',
+  '*.password',
+  '*.authorization',
+  'req.headers.authorization',
+  'req.headers.cookie',
+];
+
+export function createLogger(app: string, level: string): Logger {
+  return pino({
+    level,
+    base: { app },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    mixin: () => {
+      const correlationId = currentCorrelationId();
+      return correlationId ? { correlation_id: correlationId } : {};
+    },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}
+
+/** Nest's logger interface over pino, so framework messages are JSON lines too. */
+export class PinoNestLogger implements LoggerService {
+  constructor(private readonly logger: Logger) {}
+  log(message: unknown, context?: string) {
+    this.logger.info({ context }, String(message));
+  }
+  error(message: unknown, trace?: string, context?: string) {
+    this.logger.error({ context, trace }, String(message));
+  }
+  warn(message: unknown, context?: string) {
+    this.logger.warn({ context }, String(message));
+  }
+  debug(message: unknown, context?: string) {
+    this.logger.debug({ context }, String(message));
+  }
+  verbose(message: unknown, context?: string) {
+    this.logger.trace({ context }, String(message));
+  }
+}
+
+/** Strips the query string: sync tokens travel as `?token=` and must not be logged. */
+export function loggablePath(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}

@@ -1,0 +1,68 @@
+import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import type { Logger } from 'pino';
+import { CommonEnv } from './config/common-env';
+import { Database } from './database/database';
+import { APP_ROLES, AppName } from './database/database-url';
+import { assertSchemaCurrent } from './database/migrations';
+import { HealthController, ReadinessRegistry } from './health/health';
+import { createLogger } from './logging/logger';
+import { createMetricsRegistry, METRICS_REGISTRY, MetricsController } from './metrics/metrics';
+import { APP_ENV, APP_NAME, DATABASE, LOGGER } from './platform.tokens';
+
+export interface PlatformOptions {
+  app: AppName;
+  env: CommonEnv;
+  /** Overrides the app's own database URL (defaults to env.DATABASE_URL). */
+  databaseUrl?: string;
+}
+
+class DatabaseLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+/**
+ * What every app gets: its own database pool under its own role (and a refusal to start on a
+ * schema that is behind), a JSON logger, a metrics registry, and health probes.
+ */
+@Global()
+@Module({})
+export class PlatformModule {
+  static forApp(options: PlatformOptions): DynamicModule {
+    const url = options.databaseUrl ?? options.env.DATABASE_URL;
+    const logger = createLogger(options.app, options.env.LOG_LEVEL);
+    return {
+      module: PlatformModule,
+      imports: [TerminusModule.forRoot({ logger: false })],
+      controllers: [HealthController, MetricsController],
+      providers: [
+        { provide: APP_NAME, useValue: options.app },
+        { provide: APP_ENV, useValue: options.env },
+        { provide: LOGGER, useValue: logger },
+        { provide: METRICS_REGISTRY, useValue: createMetricsRegistry(options.app) },
+        ReadinessRegistry,
+        {
+          provide: DATABASE,
+          useFactory: async () => {
+            if (!url) throw new Error('DATABASE_URL is not set (the embedded entry point sets it for you)');
+            const db = await Database.connect({ url, role: APP_ROLES[options.app], applicationName: `khala-${options.app}` });
+            try {
+              await assertSchemaCurrent(db);
+            } catch (error) {
+              await db.close();
+              throw error;
+            }
+            return db;
+          },
+        },
+        DatabaseLifecycle,
+      ],
+      exports: [APP_NAME, APP_ENV, LOGGER, METRICS_REGISTRY, DATABASE, ReadinessRegistry],
+    };
+  }
+}
+
+export type { Logger };
