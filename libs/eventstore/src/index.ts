@@ -3,3 +3,4 @@ export * from './event-store.error';
 export * from './event-id';
 export * from './postgres/postgres-event-store';
 export * from './command-execution';
+export * from './esdb';

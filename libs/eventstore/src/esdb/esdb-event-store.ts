@@ -1,0 +1,133 @@
+import { BACKWARDS, END, EventStoreDBClient, FORWARDS, START } from '@eventstore/db-client';
+import {
+  AppendOptions,
+  AppendResult,
+  comparePositions,
+  EventStore,
+  NewEvent,
+  Position,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  SubscribeOptions,
+  Subscription,
+} from '../event-store.port';
+import { isSystemEvent, matchesFilter, toEventData, toPortError, toRecordedEvent } from './esdb-mapping';
+import { EsdbSubscription } from './esdb-subscription';
+
+export interface EsdbEventStoreOptions {
+  /** First resubscribe delay after a dropped subscription; doubles per failure, capped at 5 s. */
+  reconnectDelayMs?: number;
+}
+
+/**
+ * EventStoreDB / KurrentDB through @eventstore/db-client: the production authority. Revisions and
+ * positions are the server's own; this adapter only maps shapes and errors, adds exclusive read
+ * starts and client-side filtering where the client library has no server-side option, and
+ * resubscribes after failures.
+ */
+export class EsdbEventStore implements EventStore {
+  private readonly reconnectDelayMs: number;
+
+  constructor(
+    private readonly client: EventStoreDBClient,
+    options: EsdbEventStoreOptions = {},
+  ) {
+    this.reconnectDelayMs = options.reconnectDelayMs ?? 250;
+  }
+
+  /** Accepts `esdb://`, `esdb+discover://` and the KurrentDB spellings of the same. */
+  static connect(url: string, options: EsdbEventStoreOptions = {}): EsdbEventStore {
+    const esdbUrl = url.replace(/^kurrentdb(\+discover)?:\/\//, (_match, discover: string | undefined) => `esdb${discover ?? ''}://`);
+    return new EsdbEventStore(EventStoreDBClient.connectionString(esdbUrl), options);
+  }
+
+  async append(stream: string, events: NewEvent[], { expectedRevision }: AppendOptions): Promise<AppendResult> {
+    try {
+      const result = await this.client.appendToStream(stream, events.map(toEventData), { expectedRevision });
+      // The server may omit the position (an empty append, or some versions' idempotent replays).
+      const position = result.position ?? (await this.positionOfRevision(stream, result.nextExpectedRevision));
+      return { nextExpectedRevision: result.nextExpectedRevision, position };
+    } catch (error) {
+      throw toPortError(error, stream, String(expectedRevision));
+    }
+  }
+
+  async *readStream(stream: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
+    const backwards = options.direction === 'backwards';
+    const from = options.fromRevision ?? (backwards ? 'end' : 'start');
+    const reader = this.client.readStream(stream, {
+      fromRevision: from === 'start' ? START : from === 'end' ? END : from,
+      direction: backwards ? BACKWARDS : FORWARDS,
+      maxCount: options.maxCount,
+    });
+    try {
+      for await (const resolved of reader) {
+        if (resolved.event) yield toRecordedEvent(resolved.event);
+      }
+    } catch (error) {
+      throw toPortError(error, stream);
+    } finally {
+      await reader.cancel();
+    }
+  }
+
+  /**
+   * The client library sends $all reads unfiltered, so filtering (and skipping the server's own
+   * `$` events) happens here; the start position is made exclusive here too, whatever the server
+   * does with an event sitting exactly at it.
+   */
+  async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    const backwards = options.direction === 'backwards';
+    const from = options.fromPosition ?? (backwards ? 'end' : 'start');
+    if ((!backwards && from === 'end') || (backwards && from === 'start')) return;
+    const limit = options.maxCount ?? Number.MAX_SAFE_INTEGER;
+    const reader = this.client.readAll({
+      fromPosition: from === 'start' ? START : from === 'end' ? END : from,
+      direction: backwards ? BACKWARDS : FORWARDS,
+    });
+    let yielded = 0;
+    try {
+      for await (const resolved of reader) {
+        if (yielded >= limit) return;
+        const event = resolved.event;
+        if (!event || isSystemEvent(event) || !matchesFilter(event, options.filter)) continue;
+        const recorded = toRecordedEvent(event);
+        if (typeof from === 'object') {
+          const order = comparePositions(recorded.position, from);
+          if (backwards ? order >= 0 : order <= 0) continue;
+        }
+        yield recorded;
+        yielded += 1;
+        if (yielded >= limit) return;
+      }
+    } catch (error) {
+      throw toPortError(error);
+    } finally {
+      await reader.cancel();
+    }
+  }
+
+  subscribeToAll(options: SubscribeOptions = {}): Subscription {
+    return new EsdbSubscription(this.client, options, this.reconnectDelayMs);
+  }
+
+  async headPosition(): Promise<Position | undefined> {
+    for await (const event of this.readAll({ direction: 'backwards', maxCount: 1 })) return event.position;
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.client.dispose();
+    // dispose() ends the calls but leaves the channel (and its timers) open.
+    const channel = await (this.client as unknown as { getChannel?: () => Promise<{ close(): void }> }).getChannel?.();
+    channel?.close();
+  }
+
+  private async positionOfRevision(stream: string, revision: bigint): Promise<Position> {
+    if (revision >= 0n) {
+      for await (const event of this.readStream(stream, { fromRevision: revision, maxCount: 1 })) return event.position;
+    }
+    return (await this.headPosition()) ?? { commit: 0n, prepare: 0n };
+  }
+}

@@ -1,0 +1,106 @@
+import {
+  CancelledError,
+  DeadlineExceededError,
+  eventTypeFilter,
+  excludeSystemEvents,
+  Filter,
+  jsonEvent,
+  JSONType,
+  RecordedEvent as ClientRecordedEvent,
+  StreamNotFoundError,
+  streamNameFilter,
+  TimeoutError,
+  UnavailableError,
+  WrongExpectedVersionError,
+} from '@eventstore/db-client';
+import { EventStoreError } from '../event-store.error';
+import { EventFilter, EventMetadata, NewEvent, Position, RecordedEvent } from '../event-store.port';
+
+/** EventStoreDB's filter search window when the client does not set one (see the server docs). */
+export const SERVER_SEARCH_WINDOW = 32;
+
+export function toEventData(event: NewEvent) {
+  return jsonEvent({
+    id: event.id,
+    type: event.type,
+    data: event.data as JSONType,
+    metadata: event.metadata as unknown as JSONType,
+  });
+}
+
+export function toRecordedEvent(event: ClientRecordedEvent): RecordedEvent {
+  if (!event.position) {
+    throw new EventStoreError('UNAVAILABLE', `event ${event.id} in ${event.streamId} arrived without a position`);
+  }
+  return {
+    id: event.id,
+    stream: event.streamId,
+    revision: event.revision,
+    position: { commit: event.position.commit, prepare: event.position.prepare },
+    type: event.type,
+    data: event.data as Record<string, unknown>,
+    metadata: event.metadata as EventMetadata,
+    created: event.created,
+  };
+}
+
+/** `$`-prefixed streams and types are the server's own ($stats, $metadata, links): never authority. */
+export function isSystemEvent(event: ClientRecordedEvent): boolean {
+  return event.streamId.startsWith('$') || event.type.startsWith('$');
+}
+
+/** The whole port filter, applied on our side (reads, and what the server filter cannot express). */
+export function matchesFilter(event: { streamId: string; type: string }, filter: EventFilter | undefined): boolean {
+  if (filter?.streamPrefixes?.length && !filter.streamPrefixes.some((prefix) => event.streamId.startsWith(prefix))) return false;
+  if (filter?.eventTypes?.length && !filter.eventTypes.includes(event.type)) return false;
+  return true;
+}
+
+/**
+ * The server filters on one thing: stream prefixes when given (event types are then re-checked on
+ * our side), else exact event types as an anchored regex, else "no system events". Always a filter,
+ * because only filtered subscriptions send checkpoints.
+ */
+export function toServerFilter(
+  filter: EventFilter | undefined,
+  checkpointInterval: number | undefined,
+  checkpointReached: (position: Position) => void,
+): Filter {
+  const options = {
+    checkpointInterval: Math.max(1, Math.ceil((checkpointInterval ?? SERVER_SEARCH_WINDOW) / SERVER_SEARCH_WINDOW)),
+    checkpointReached: (_subscription: unknown, position: Position) => checkpointReached(position),
+  };
+  if (filter?.streamPrefixes?.length) return streamNameFilter({ prefixes: filter.streamPrefixes, ...options });
+  if (filter?.eventTypes?.length) {
+    return eventTypeFilter({ regex: `^(?:${filter.eventTypes.map(escapeRegex).join('|')})$`, ...options });
+  }
+  return excludeSystemEvents(options);
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Client errors → the port's one error type; anything unrecognised passes through unchanged. */
+export function toPortError(error: unknown, stream?: string, expected?: string): unknown {
+  if (error instanceof WrongExpectedVersionError) {
+    const actual = error.actualVersion === 'no_stream' ? 'no_stream' : BigInt(error.actualVersion as bigint);
+    return EventStoreError.wrongExpectedVersion(stream ?? error.streamName, expected ?? String(error.expectedVersion), actual);
+  }
+  if (error instanceof StreamNotFoundError) return EventStoreError.streamNotFound(stream ?? error.streamName ?? '');
+  if (isTransient(error)) {
+    return new EventStoreError('UNAVAILABLE', `EventStoreDB unavailable: ${(error as Error).message}`);
+  }
+  return error;
+}
+
+/** Failures worth retrying (or resubscribing after): the server is unreachable, restarting, or slow. */
+export function isTransient(error: unknown): boolean {
+  return (
+    error instanceof UnavailableError ||
+    error instanceof DeadlineExceededError ||
+    error instanceof CancelledError ||
+    error instanceof TimeoutError ||
+    (error instanceof EventStoreError && error.code === 'UNAVAILABLE')
+  );
+}

@@ -1,0 +1,166 @@
+/**
+ * FAKE — test support only. The in-memory transaction log behind the EventStoreDB protocol
+ * emulator: EventStoreDB's write and read semantics as our tests rely on them, nothing more.
+ * Never use it as a store.
+ */
+
+export interface ProposedEvent {
+  id: string;
+  type: string;
+  contentType: string;
+  data: Uint8Array;
+  customMetadata: Uint8Array;
+}
+
+export interface LoggedEvent extends ProposedEvent {
+  stream: string;
+  /** 0-based, as in EventStoreDB. */
+  revision: bigint;
+  /** Log position; the emulator writes one record per event, so commit = prepare = position. */
+  position: bigint;
+  /** 100 ns ticks since the Unix epoch, which the client divides by 10,000 into a Date. */
+  createdTicks: string;
+}
+
+export type ExpectedRevision =
+  | { kind: 'any' }
+  | { kind: 'no_stream' }
+  | { kind: 'stream_exists' }
+  | { kind: 'revision'; revision: bigint };
+
+export type AppendOutcome =
+  | { ok: true; currentRevision: bigint | undefined; position: bigint | undefined }
+  | { ok: false; currentRevision: bigint | undefined };
+
+// Real log positions start after the server's own records and grow by record size; mimic both so
+// an adapter cannot get away with assuming positions start at 0 or are contiguous.
+const FIRST_POSITION = 4096n;
+const RECORD_OVERHEAD = 96n;
+
+export class EmulatorLog {
+  private readonly log: LoggedEvent[] = [];
+  private readonly streams = new Map<string, LoggedEvent[]>();
+  private readonly listeners = new Set<(events: LoggedEvent[]) => void>();
+  private nextPosition = FIRST_POSITION;
+
+  append(stream: string, expected: ExpectedRevision, proposed: ProposedEvent[]): AppendOutcome {
+    const existing = this.streams.get(stream) ?? [];
+    const current = existing.length ? BigInt(existing.length - 1) : undefined;
+    const replay = findReplay(existing, expected, proposed);
+    if (replay === 'corrupt') return { ok: false, currentRevision: current };
+    if (replay) return { ok: true, currentRevision: replay.revision, position: replay.position };
+    if (!matches(expected, current)) return { ok: false, currentRevision: current };
+    if (proposed.length === 0) return { ok: true, currentRevision: current, position: undefined };
+
+    const written: LoggedEvent[] = proposed.map((event, index) => {
+      const position = this.nextPosition;
+      this.nextPosition += RECORD_OVERHEAD + BigInt(event.data.length + event.customMetadata.length);
+      return {
+        ...event,
+        stream,
+        revision: BigInt(existing.length + index),
+        position,
+        createdTicks: (BigInt(Date.now()) * 10_000n).toString(),
+      };
+    });
+    existing.push(...written);
+    this.streams.set(stream, existing);
+    this.log.push(...written);
+    // Synchronous fan-out: a subscription registered after its catch-up read cannot miss a write.
+    for (const listener of this.listeners) listener(written);
+    const last = written[written.length - 1];
+    return { ok: true, currentRevision: last.revision, position: last.position };
+  }
+
+  /** Stream read: inclusive start revision; `undefined` when the stream does not exist. */
+  readStream(
+    stream: string,
+    from: bigint | 'start' | 'end',
+    backwards: boolean,
+    count: number,
+  ): LoggedEvent[] | undefined {
+    const events = this.streams.get(stream);
+    if (!events) return undefined;
+    if (!backwards) {
+      if (from === 'end') return [];
+      const start = from === 'start' ? 0 : Number(from);
+      return events.slice(start, start + count);
+    }
+    const start = from === 'end' ? events.length - 1 : from === 'start' ? 0 : Math.min(Number(from), events.length - 1);
+    return events.slice(Math.max(0, start - count + 1), start + 1).reverse();
+  }
+
+  /**
+   * $all read as the server does it: forwards from a position includes the event at it; backwards
+   * returns events before it.
+   */
+  readAll(from: bigint | 'start' | 'end', backwards: boolean, count: number, keep: (event: LoggedEvent) => boolean): LoggedEvent[] {
+    const out: LoggedEvent[] = [];
+    if (!backwards) {
+      if (from === 'end') return out;
+      for (const event of this.log) {
+        if (out.length >= count) break;
+        if (from !== 'start' && event.position < from) continue;
+        if (keep(event)) out.push(event);
+      }
+      return out;
+    }
+    if (from === 'start') return out;
+    for (let index = this.log.length - 1; index >= 0 && out.length < count; index--) {
+      const event = this.log[index];
+      if (from !== 'end' && event.position >= from) continue;
+      if (keep(event)) out.push(event);
+    }
+    return out;
+  }
+
+  /** Events strictly after `after` (a subscription's exclusive start). */
+  eventsAfter(after: bigint | 'start'): LoggedEvent[] {
+    return after === 'start' ? [...this.log] : this.log.filter((event) => event.position > after);
+  }
+
+  lastPosition(): bigint | undefined {
+    return this.log[this.log.length - 1]?.position;
+  }
+
+  onAppended(listener: (events: LoggedEvent[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+function matches(expected: ExpectedRevision, current: bigint | undefined): boolean {
+  switch (expected.kind) {
+    case 'any':
+      return true;
+    case 'no_stream':
+      return current === undefined;
+    case 'stream_exists':
+      return current !== undefined;
+    case 'revision':
+      return current === expected.revision;
+  }
+}
+
+/**
+ * EventStoreDB's idempotency check: the same ids already written where this expectation would
+ * have put them is acknowledged with the original result. Ids that only partly match are a
+ * conflict ("corrupted idempotency" answers WrongExpectedVersion on the server).
+ */
+function findReplay(existing: LoggedEvent[], expected: ExpectedRevision, proposed: ProposedEvent[]): LoggedEvent | 'corrupt' | undefined {
+  if (proposed.length === 0 || expected.kind === 'stream_exists') return undefined;
+  let first: number;
+  if (expected.kind === 'no_stream') first = 0;
+  else if (expected.kind === 'revision') first = Number(expected.revision) + 1;
+  else {
+    first = existing.findIndex((event) => event.id === proposed[0].id);
+    if (first === -1) {
+      return existing.some((event) => proposed.some((candidate) => candidate.id === event.id)) ? 'corrupt' : undefined;
+    }
+  }
+  const window = existing.slice(first, first + proposed.length);
+  const sameIds = window.length === proposed.length && window.every((event, index) => event.id === proposed[index].id);
+  if (sameIds) return window[window.length - 1];
+  if (expected.kind === 'any' && window.length > 0 && window[0].id === proposed[0].id) return 'corrupt';
+  return undefined;
+}

@@ -1,0 +1,51 @@
+/**
+ * FAKE — test support only. An EventStoreDB protocol emulator: a @grpc/grpc-js server built on the
+ * generated service definitions inside @eventstore/db-client, so the real client library and our
+ * adapter talk real gRPC to it. It exists because no EventStoreDB server runs in CI. It is not a
+ * store and must never be shipped or started outside tests. See README.md next to it.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { ServerFeaturesService } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
+import { SupportedMethod, SupportedMethods } from '@eventstore/db-client/generated/serverfeatures_pb';
+import { StreamsService } from '@eventstore/db-client/generated/streams_grpc_pb';
+import { EmulatorLog } from './emulator-log';
+import { createStreamsService, StreamsFaults } from './streams-service';
+
+export const FAKE_SERVER_VERSION = '0.0.0-FAKE-emulator';
+
+export interface EsdbEmulator {
+  /** `esdb://127.0.0.1:<port>?tls=false` */
+  connectionString: string;
+  faults: StreamsFaults;
+  stop(): Promise<void>;
+}
+
+/** Starts the FAKE on 127.0.0.1 and an ephemeral port; the test that starts it must stop it. */
+export async function startEsdbEmulator(): Promise<EsdbEmulator> {
+  const log = new EmulatorLog();
+  const server = new grpc.Server();
+  const streams = createStreamsService(log);
+  // Methods left out (BatchAppend, Delete, Tombstone) answer UNIMPLEMENTED.
+  server.addService(StreamsService, streams.implementation as grpc.UntypedServiceImplementation);
+  server.addService(ServerFeaturesService, {
+    // Advertising Read and Append but not BatchAppend makes the client use classic Append.
+    getSupportedMethods(_call: unknown, callback: grpc.sendUnaryData<SupportedMethods>) {
+      const methods = [StreamsService.read, StreamsService.append, ServerFeaturesService.getSupportedMethods].map((method) => {
+        const [, service, name] = method.path.split('/');
+        return new SupportedMethod().setServiceName(service).setMethodName(name);
+      });
+      callback(null, new SupportedMethods().setMethodsList(methods).setEventStoreServerVersion(FAKE_SERVER_VERSION));
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+  );
+  return {
+    connectionString: `esdb://127.0.0.1:${port}?tls=false`,
+    faults: streams.faults,
+    async stop() {
+      // Open subscriptions never end by themselves, so a graceful shutdown would wait forever.
+      server.forceShutdown();
+    },
+  };
+}

@@ -1,0 +1,206 @@
+/**
+ * FAKE — test support only. Handlers for the EventStoreDB `Streams` gRPC service, written against
+ * the generated definitions shipped in @eventstore/db-client, covering what our adapter uses:
+ * Read (stream reads, $all reads, filtered $all subscriptions with checkpoints and caught-up) and
+ * classic Append. BatchAppend, Delete and Tombstone are left UNIMPLEMENTED on purpose.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { Empty, StreamIdentifier, UUID } from '@eventstore/db-client/generated/shared_pb';
+import { IStreamsServer } from '@eventstore/db-client/generated/streams_grpc_pb';
+import { AppendReq, AppendResp, ReadReq, ReadResp } from '@eventstore/db-client/generated/streams_pb';
+import { EmulatorLog, ExpectedRevision, LoggedEvent, ProposedEvent } from './emulator-log';
+
+/** The server's default filter search window: one checkpoint per window × multiplier scanned events. */
+const DEFAULT_SEARCH_WINDOW = 32;
+
+type ReadCall = grpc.ServerWritableStream<ReadReq, ReadResp>;
+
+export interface StreamsFaults {
+  /** Delay the next append's acknowledgement (the write itself happens at once), as a slow network would. */
+  delayNextAppendAck(ms: number): void;
+  /** End every open subscription with UNAVAILABLE, as a server restart or leader change would. */
+  dropSubscriptions(): number;
+}
+
+export function createStreamsService(log: EmulatorLog): { implementation: Partial<IStreamsServer>; faults: StreamsFaults } {
+  const subscriptions = new Set<ReadCall>();
+  let nextAckDelayMs = 0;
+
+  const implementation: Partial<IStreamsServer> = {
+    read(call: ReadCall) {
+      const options = call.request.getOptions();
+      if (!options) return call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'FAKE emulator: no read options' });
+      if (options.hasSubscription()) {
+        if (!options.hasAll()) {
+          return call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'FAKE emulator: stream subscriptions are not emulated' });
+        }
+        return subscribeToAll(log, call, options, subscriptions);
+      }
+      const backwards = options.getReadDirection() === ReadReq.Options.ReadDirection.BACKWARDS;
+      const count = options.hasCount() ? Number(options.getCount()) : Number.MAX_SAFE_INTEGER;
+      if (options.hasStream()) {
+        const streamOptions = options.getStream()!;
+        const stream = Buffer.from(streamOptions.getStreamIdentifier()!.getStreamName_asU8()).toString('utf8');
+        const from = streamOptions.hasStart() ? 'start' : streamOptions.hasEnd() ? 'end' : BigInt(streamOptions.getRevision());
+        const events = log.readStream(stream, from, backwards, count);
+        if (!events) {
+          const notFound = new ReadResp.StreamNotFound();
+          notFound.setStreamIdentifier(streamOptions.getStreamIdentifier());
+          call.write(new ReadResp().setStreamNotFound(notFound));
+        } else {
+          for (const event of events) call.write(eventResponse(event));
+        }
+        return call.end();
+      }
+      const all = options.getAll()!;
+      const from = all.hasStart() ? 'start' : all.hasEnd() ? 'end' : BigInt(all.getPosition()!.getCommitPosition());
+      const { keep } = compileFilter(options);
+      for (const event of log.readAll(from, backwards, count, keep)) call.write(eventResponse(event));
+      call.end();
+    },
+
+    append(call, callback) {
+      let header: AppendReq.Options | undefined;
+      const proposed: ProposedEvent[] = [];
+      call.on('data', (request: AppendReq) => {
+        if (request.hasOptions()) header = request.getOptions();
+        if (request.hasProposedMessage()) proposed.push(toProposed(request.getProposedMessage()!));
+      });
+      call.on('end', () => {
+        if (!header) return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'FAKE emulator: append without options' });
+        const stream = Buffer.from(header.getStreamIdentifier()!.getStreamName_asU8()).toString('utf8');
+        const expected = toExpected(header);
+        const outcome = log.append(stream, expected, proposed);
+        const response = new AppendResp();
+        if (outcome.ok) {
+          const success = new AppendResp.Success();
+          if (outcome.currentRevision === undefined) success.setNoStream(new Empty());
+          else success.setCurrentRevision(outcome.currentRevision.toString());
+          if (outcome.position === undefined) success.setNoPosition(new Empty());
+          else success.setPosition(new AppendResp.Position().setCommitPosition(outcome.position.toString()).setPreparePosition(outcome.position.toString()));
+          response.setSuccess(success);
+        } else {
+          response.setWrongExpectedVersion(wrongExpectedVersion(expected, outcome.currentRevision));
+        }
+        const delay = nextAckDelayMs;
+        nextAckDelayMs = 0;
+        if (delay > 0) setTimeout(() => callback(null, response), delay).unref();
+        else callback(null, response);
+      });
+    },
+  };
+
+  const faults: StreamsFaults = {
+    delayNextAppendAck(ms) {
+      nextAckDelayMs = ms;
+    },
+    dropSubscriptions() {
+      const dropped = [...subscriptions];
+      subscriptions.clear();
+      for (const call of dropped) call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'FAKE emulator: subscription dropped' });
+      return dropped.length;
+    },
+  };
+  return { implementation, faults };
+}
+
+/**
+ * Catch-up then live, as the server does it: confirmation, the matching events after the start
+ * position (exclusive), a checkpoint every window × multiplier scanned events, a checkpoint and
+ * caught-up at the end of catch-up, then live events and checkpoints in the same rhythm.
+ */
+function subscribeToAll(log: EmulatorLog, call: ReadCall, options: ReadReq.Options, open: Set<ReadCall>): void {
+  const all = options.getAll()!;
+  const { keep, checkpointEvery } = compileFilter(options);
+  let scannedSinceCheckpoint = 0;
+  let lastScanned: LoggedEvent | undefined;
+
+  const deliver = (events: LoggedEvent[]) => {
+    for (const event of events) {
+      lastScanned = event;
+      scannedSinceCheckpoint += 1;
+      if (keep(event)) call.write(eventResponse(event));
+      if (checkpointEvery !== undefined && scannedSinceCheckpoint >= checkpointEvery) checkpoint();
+    }
+  };
+  const checkpoint = () => {
+    if (!lastScanned || checkpointEvery === undefined) return;
+    scannedSinceCheckpoint = 0;
+    const position = lastScanned.position.toString();
+    call.write(new ReadResp().setCheckpoint(new ReadResp.Checkpoint().setCommitPosition(position).setPreparePosition(position)));
+  };
+
+  call.write(new ReadResp().setConfirmation(new ReadResp.SubscriptionConfirmation().setSubscriptionId(`FAKE-${Math.random().toString(16).slice(2)}`)));
+  const from = all.hasStart() ? 'start' : all.hasEnd() ? log.lastPosition() ?? 'start' : BigInt(all.getPosition()!.getCommitPosition());
+  // Catch-up and registration run in one synchronous turn, so no append can fall between them.
+  deliver(log.eventsAfter(from));
+  if (scannedSinceCheckpoint > 0) checkpoint();
+  call.write(new ReadResp().setCaughtUp(new ReadResp.CaughtUp()));
+  const stop = log.onAppended(deliver);
+  open.add(call);
+  const close = () => {
+    stop();
+    open.delete(call);
+  };
+  call.on('cancelled', close);
+  call.on('close', close);
+  call.on('error', close);
+}
+
+function compileFilter(options: ReadReq.Options): { keep: (event: LoggedEvent) => boolean; checkpointEvery?: number } {
+  if (!options.hasFilter()) return { keep: () => true };
+  const filter = options.getFilter()!;
+  const onStream = filter.hasStreamIdentifier();
+  const expression = onStream ? filter.getStreamIdentifier()! : filter.getEventType()!;
+  const regex = expression.getRegex() ? new RegExp(expression.getRegex()) : undefined;
+  const prefixes = expression.getPrefixList();
+  const test = (value: string) => (regex ? regex.test(value) : prefixes.some((prefix) => value.startsWith(prefix)));
+  const window = filter.hasMax() ? filter.getMax() : DEFAULT_SEARCH_WINDOW;
+  return {
+    keep: (event) => test(onStream ? event.stream : event.type),
+    checkpointEvery: window * Math.max(1, filter.getCheckpointintervalmultiplier()),
+  };
+}
+
+function eventResponse(event: LoggedEvent): ReadResp {
+  const recorded = new ReadResp.ReadEvent.RecordedEvent()
+    .setId(new UUID().setString(event.id))
+    .setStreamIdentifier(new StreamIdentifier().setStreamName(Buffer.from(event.stream, 'utf8')))
+    .setStreamRevision(event.revision.toString())
+    .setPreparePosition(event.position.toString())
+    .setCommitPosition(event.position.toString())
+    .setData(event.data)
+    .setCustomMetadata(event.customMetadata);
+  recorded.getMetadataMap().set('type', event.type).set('content-type', event.contentType).set('created', event.createdTicks);
+  const readEvent = new ReadResp.ReadEvent().setEvent(recorded).setCommitPosition(event.position.toString());
+  return new ReadResp().setEvent(readEvent);
+}
+
+function toProposed(message: AppendReq.ProposedMessage): ProposedEvent {
+  const metadata = message.getMetadataMap();
+  return {
+    id: message.getId()!.getString(),
+    type: metadata.get('type') ?? '',
+    contentType: metadata.get('content-type') ?? 'application/octet-stream',
+    data: message.getData_asU8(),
+    customMetadata: message.getCustomMetadata_asU8(),
+  };
+}
+
+function toExpected(options: AppendReq.Options): ExpectedRevision {
+  if (options.hasRevision()) return { kind: 'revision', revision: BigInt(options.getRevision()) };
+  if (options.hasNoStream()) return { kind: 'no_stream' };
+  if (options.hasStreamExists()) return { kind: 'stream_exists' };
+  return { kind: 'any' };
+}
+
+function wrongExpectedVersion(expected: ExpectedRevision, current: bigint | undefined): AppendResp.WrongExpectedVersion {
+  const error = new AppendResp.WrongExpectedVersion();
+  if (current === undefined) error.setCurrentNoStream(new Empty());
+  else error.setCurrentRevision(current.toString());
+  if (expected.kind === 'revision') error.setExpectedRevision(expected.revision.toString());
+  else if (expected.kind === 'no_stream') error.setExpectedNoStream(new Empty());
+  else if (expected.kind === 'stream_exists') error.setExpectedStreamExists(new Empty());
+  else error.setExpectedAny(new Empty());
+  return error;
+}
