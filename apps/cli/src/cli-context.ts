@@ -1,0 +1,40 @@
+import { Database, EmbeddedPostgres, startEmbeddedPostgres } from '@khala/platform';
+import { join } from 'node:path';
+
+/**
+ * What every command needs: the admin database (DATABASE_URL, or the embedded PGlite in DATA_DIR),
+ * output as text or JSON, and exit codes scripts can rely on (0 ok, 1 error, 2 check failed).
+ */
+export class CliContext {
+  json = false;
+  exitCode = 0;
+
+  output(data: unknown, text: string): void {
+    process.stdout.write(this.json ? `${JSON.stringify(data, bigintReplacer)}\n` : `${text}\n`);
+  }
+
+  fail(code: number): void {
+    this.exitCode = code;
+  }
+
+  async withAdminDatabase<T>(work: (db: Database, url: string) => Promise<T>): Promise<T> {
+    let embedded: EmbeddedPostgres | undefined;
+    let url = process.env.DATABASE_URL;
+    if (!url) {
+      const dataDir = process.env.DATA_DIR ?? '.data';
+      embedded = await startEmbeddedPostgres({ dataDir: dataDir === 'memory' ? 'memory' : join(dataDir, 'pglite') });
+      url = embedded.url;
+    }
+    const db = await Database.connect({ url, max: 4 });
+    try {
+      return await work(db, url);
+    } finally {
+      await db.close();
+      await embedded?.stop();
+    }
+  }
+}
+
+function bigintReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { Command } from 'commander';
+import { CliContext } from './cli-context';
+import { migrateCommand } from './commands/migrate.command';
+
+/** `oa`: the operators' and analysts' CLI. */
+export function buildProgram(context: CliContext): Command {
+  const program = new Command('oa')
+    .description('Khala operator and analyst CLI')
+    .option('--json', 'machine-readable JSON output')
+    .hook('preAction', (command) => {
+      context.json = Boolean(command.optsWithGlobals().json);
+    });
+  program.addCommand(migrateCommand(context));
+  return program;
+}
+
+async function main(): Promise<void> {
+  const context = new CliContext();
+  await buildProgram(context).parseAsync(process.argv);
+  process.exitCode = context.exitCode;
+}
+
+if (require.main === module) {
+  main().catch((error: Error) => {
+    process.stderr.write(`oa: ${error.message}\n`);
+    process.exitCode = 1;
+  });
+}
