@@ -1,0 +1,6 @@
+export { google, openagents } from './proto';
+export * from './json';
+export * from './contract.error';
+export * from './canonical-json';
+export * from './payload-hash';
+export * from './event-types';
