@@ -1,3 +1,4 @@
+import { EsdbEventStore, EventStore, PostgresEventStore } from '@khala/eventstore';
 import { Database, EmbeddedPostgres, startEmbeddedPostgres } from '@khala/platform';
 import { join } from 'node:path';
 
@@ -33,6 +34,26 @@ export class CliContext {
       await embedded?.stop();
     }
   }
+}
+
+/**
+ * The event store analysts read: EventStoreDB when EVENTSTORE_URL is set, else the Postgres store
+ * (which also needs the database for counts).
+ */
+export async function withEventStore<T>(
+  context: CliContext,
+  work: (store: EventStore, db: Database | undefined) => Promise<T>,
+): Promise<T> {
+  const esdbUrl = process.env.EVENTSTORE_URL;
+  if (esdbUrl) {
+    const store = EsdbEventStore.connect(esdbUrl);
+    try {
+      return await work(store, undefined);
+    } finally {
+      await store.close();
+    }
+  }
+  return context.withAdminDatabase((db) => work(new PostgresEventStore(db), db));
 }
 
 function bigintReplacer(_key: string, value: unknown): unknown {

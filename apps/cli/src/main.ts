@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { CliContext } from './cli-context';
+import { eventsCommand } from './commands/events.command';
 import { migrateCommand } from './commands/migrate.command';
 
 /** `oa`: the operators' and analysts' CLI. */
@@ -13,6 +14,7 @@ export function buildProgram(context: CliContext): Command {
       context.json = Boolean(command.optsWithGlobals().json);
     });
   program.addCommand(migrateCommand(context));
+  program.addCommand(eventsCommand(context));
   return program;
 }
 
