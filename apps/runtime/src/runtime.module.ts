@@ -4,9 +4,21 @@ import { AuthModule, KeyRing } from '@khala/auth';
 import { EVENT_STORE, PostgresEventStore } from '@khala/eventstore';
 import { Database, DATABASE, PlatformModule } from '@khala/platform';
 import { RuntimeProjectors } from './projections/runtime-projectors';
+import { RecordCodexWorkerEventHandler } from './codex-workers/commands/record-codex-worker-event/record-codex-worker-event.handler';
+import { RecordCodexWorkerHeartbeatHandler } from './codex-workers/commands/record-codex-worker-heartbeat/record-codex-worker-heartbeat.handler';
+import { StartCodexWorkerHandler } from './codex-workers/commands/start-codex-worker/start-codex-worker.handler';
+import { StopCodexWorkerHandler } from './codex-workers/commands/stop-codex-worker/stop-codex-worker.handler';
+import { CodexWorkersController } from './codex-workers/http/codex-workers.controller';
+import { CodexWorkerDirectoryRepository } from './codex-workers/queries/codex-worker-directory.repository';
+import { CodexWorkerSnapshotsReader } from './codex-workers/queries/codex-worker-snapshots.reader';
+import { AppendRunFramesHandler } from './runs/commands/append-run-frames/append-run-frames.handler';
+import { CancelRunHandler } from './runs/commands/cancel-run/cancel-run.handler';
 import { CreateRunHandler } from './runs/commands/create-run/create-run.handler';
 import { RunsController } from './runs/http/runs.controller';
+import { RunEventsReader } from './runs/queries/run-events.reader';
 import { RunSummariesRepository } from './runs/queries/run-summaries.repository';
+import { IdempotencyKeysRepository } from './shared/idempotency/idempotency-keys.repository';
+import { IdempotencyService } from './shared/idempotency/idempotency.service';
 import { RuntimeEnv } from './runtime.env';
 
 export interface RuntimeModuleOptions {
@@ -26,14 +38,26 @@ export class RuntimeModule {
       module: RuntimeModule,
       imports: [
         PlatformModule.forApp({ app: 'runtime', env, databaseUrl: env.RUNTIME_DATABASE_URL ?? env.DATABASE_URL }),
-        AuthModule.forRoot(keys),
+        // Revocations and personal API tokens are checked against control's Postgres relations.
+        AuthModule.forRoot(keys, { postgres: true }),
         CqrsModule.forRoot(),
       ],
-      controllers: [RunsController],
+      controllers: [RunsController, CodexWorkersController],
       providers: [
         eventStore,
+        IdempotencyKeysRepository,
+        IdempotencyService,
         CreateRunHandler,
+        AppendRunFramesHandler,
+        CancelRunHandler,
         RunSummariesRepository,
+        RunEventsReader,
+        StartCodexWorkerHandler,
+        RecordCodexWorkerEventHandler,
+        RecordCodexWorkerHeartbeatHandler,
+        StopCodexWorkerHandler,
+        CodexWorkerDirectoryRepository,
+        CodexWorkerSnapshotsReader,
         ...(env.RUNTIME_PROJECTORS === 'off' ? [] : [RuntimeProjectors]),
       ],
     };

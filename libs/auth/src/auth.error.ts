@@ -7,7 +7,8 @@ export type AuthErrorCode =
   | 'unknown_kid'
   | 'invalid_signature'
   | 'claim_mismatch'
-  | 'session_revoked';
+  | 'session_revoked'
+  | 'token_revoked';
 
 /** Every token failure is a 401 with a code that says which check failed (never the token). */
 export class AuthError extends DomainError {

@@ -35,6 +35,8 @@ export interface Principal {
   deviceId: string;
   tokenId: string;
   expiresAt: number;
+  /** How the caller authenticated; absent means a JWT access token. */
+  via?: 'access_token' | 'api_token';
 }
 
 export interface SyncPrincipal extends Principal {

@@ -3,3 +3,5 @@ export * from './auth.module';
 export * from './claims';
 export * from './key-ring';
 export * from './token-service';
+export * from './api-token';
+export * from './postgres-auth-stores';

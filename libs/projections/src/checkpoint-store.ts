@@ -6,9 +6,17 @@ export interface StoredCheckpoint {
   position: Position;
 }
 
-export async function loadCheckpoint(db: Queryable, projection: string): Promise<StoredCheckpoint | undefined> {
+/** Each app keeps checkpoints in its own schema (INV-04); runtime's table is the default. */
+export const DEFAULT_CHECKPOINT_TABLE = 'runtime.projection_checkpoints';
+export type CheckpointTable = 'runtime.projection_checkpoints' | 'control.projection_checkpoints';
+
+export async function loadCheckpoint(
+  db: Queryable,
+  projection: string,
+  table: CheckpointTable = DEFAULT_CHECKPOINT_TABLE,
+): Promise<StoredCheckpoint | undefined> {
   const { rows } = await db.query<{ version: number; commit_position: string; prepare_position: string }>(
-    'SELECT version, commit_position, prepare_position FROM runtime.projection_checkpoints WHERE projection = $1',
+    `SELECT version, commit_position, prepare_position FROM ${table} WHERE projection = $1`,
     [projection],
   );
   const row = rows[0];
@@ -16,9 +24,15 @@ export async function loadCheckpoint(db: Queryable, projection: string): Promise
 }
 
 /** Stored in the batch transaction, so the checkpoint never runs ahead of (or behind) the writes. */
-export async function saveCheckpoint(tx: Queryable, projection: string, version: number, position: Position): Promise<void> {
+export async function saveCheckpoint(
+  tx: Queryable,
+  projection: string,
+  version: number,
+  position: Position,
+  table: CheckpointTable = DEFAULT_CHECKPOINT_TABLE,
+): Promise<void> {
   await tx.query(
-    `INSERT INTO runtime.projection_checkpoints (projection, version, commit_position, prepare_position, updated_at)
+    `INSERT INTO ${table} (projection, version, commit_position, prepare_position, updated_at)
      VALUES ($1, $2, $3, $4, now())
      ON CONFLICT (projection) DO UPDATE
        SET version = EXCLUDED.version, commit_position = EXCLUDED.commit_position,

@@ -1,7 +1,7 @@
 import { EventStore, Position, RecordedEvent, SubscriptionMessage } from '@khala/eventstore';
 import { Database } from '@khala/platform';
 import type { Logger } from 'pino';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint-store';
+import { CheckpointTable, loadCheckpoint, saveCheckpoint } from './checkpoint-store';
 import { notifyJournalAppended } from './journal-writer';
 import { Projection } from './projection';
 
@@ -13,6 +13,8 @@ export interface ProjectorOptions {
   /** Checkpoint-only advances (nothing matched) are stored at most this often. */
   idleCheckpointEveryMs?: number;
   maxAttempts?: number;
+  /** Where the checkpoint lives (default runtime.projection_checkpoints; control keeps its own). */
+  checkpointTable?: CheckpointTable;
 }
 
 export type ProjectorState = 'starting' | 'catching_up' | 'live' | 'stopped' | 'failed';
@@ -56,7 +58,7 @@ export class ProjectorRunner {
 
   private async run(): Promise<void> {
     const { name, filter } = this.projection;
-    const checkpoint = await loadCheckpoint(this.db, name);
+    const checkpoint = await loadCheckpoint(this.db, name, this.options.checkpointTable);
     this.lastCommitted = checkpoint?.position;
     const subscription = this.store.subscribeToAll({ fromPosition: checkpoint?.position ?? 'start', filter });
     this.closeSubscription = () => subscription.close();
@@ -106,7 +108,7 @@ export class ProjectorRunner {
       try {
         await this.db.transaction(async (tx) => {
           if (events.length) await this.projection.project(tx, events);
-          await saveCheckpoint(tx, this.projection.name, this.projection.version, position);
+          await saveCheckpoint(tx, this.projection.name, this.projection.version, position, this.options.checkpointTable);
           if (events.length) await notifyJournalAppended(tx);
         });
         this.lastCommitted = position;

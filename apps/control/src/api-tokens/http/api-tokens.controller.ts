@@ -1,0 +1,42 @@
+import { Body, Controller, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { AccessTokenGuard, CurrentPrincipal, Principal } from '@khala/auth';
+import { currentCorrelationId } from '@khala/platform';
+import { ControlReadModels } from '../../identity/queries/control-read-models.repository';
+import { IssueApiToken } from '../commands/issue-api-token/issue-api-token.command';
+import { IssueApiTokenDto } from '../commands/issue-api-token/issue-api-token.dto';
+import { RevokeApiToken } from '../commands/revoke-api-token/revoke-api-token.command';
+import { RevokeApiTokenDto } from '../commands/revoke-api-token/revoke-api-token.dto';
+
+@ApiTags('api tokens')
+@ApiBearerAuth()
+@UseGuards(AccessTokenGuard)
+@Controller('api/tokens')
+export class ApiTokensController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly readModels: ControlReadModels,
+  ) {}
+
+  @Post()
+  @HttpCode(201)
+  async issue(@CurrentPrincipal() principal: Principal, @Body() body: IssueApiTokenDto) {
+    const issued = await this.commands.execute(new IssueApiToken(principal, body.name, body.scopes, currentCorrelationId() ?? 'none'));
+    return { token_id: issued.tokenId, token: issued.token, name: issued.name, scopes: issued.scopes, created_at: issued.createdAt };
+  }
+
+  @Get()
+  async list(@CurrentPrincipal() principal: Principal) {
+    return { tokens: await this.readModels.apiTokens(principal.userId) };
+  }
+
+  @Post(':token_id/revoke')
+  @HttpCode(200)
+  async revoke(@CurrentPrincipal() principal: Principal, @Param('token_id') tokenId: string, @Body() body: RevokeApiTokenDto) {
+    await this.commands.execute(
+      new RevokeApiToken(principal, tokenId, body.reason ?? 'revoked by owner', currentCorrelationId() ?? 'none'),
+    );
+    return { token_id: tokenId, revoked: true };
+  }
+}

@@ -1,0 +1,66 @@
+import { DomainError, ErrorKind } from '@khala/platform';
+
+export type ControlErrorCode =
+  | 'email_taken'
+  | 'invalid_credentials'
+  | 'rate_limited'
+  | 'invalid_scope'
+  | 'device_mismatch'
+  | 'nothing_to_revoke'
+  | 'forbidden'
+  | 'not_a_member'
+  | 'already_member'
+  | 'api_token_not_allowed'
+  | 'user_not_found'
+  | 'org_not_found'
+  | 'session_not_found'
+  | 'token_not_found'
+  | 'user_exists'
+  | 'org_exists'
+  | 'session_exists'
+  | 'token_exists'
+  | 'concurrency_conflict'
+  | 'projection_lagging';
+
+const KINDS: Record<ControlErrorCode, ErrorKind> = {
+  email_taken: 'conflict',
+  invalid_credentials: 'unauthenticated',
+  rate_limited: 'rate_limited',
+  invalid_scope: 'rule_violation',
+  device_mismatch: 'rule_violation',
+  nothing_to_revoke: 'invalid',
+  forbidden: 'forbidden',
+  not_a_member: 'forbidden',
+  already_member: 'conflict',
+  api_token_not_allowed: 'forbidden',
+  user_not_found: 'not_found',
+  org_not_found: 'not_found',
+  session_not_found: 'not_found',
+  token_not_found: 'not_found',
+  user_exists: 'conflict',
+  org_exists: 'conflict',
+  session_exists: 'conflict',
+  token_exists: 'conflict',
+  concurrency_conflict: 'conflict',
+  projection_lagging: 'unavailable',
+};
+
+/**
+ * The control app's one error type. It imports nothing from Nest, so the pure deciders throw it
+ * too; the HTTP filter maps its kind to a status.
+ */
+export class ControlError extends DomainError {
+  readonly kind: ErrorKind;
+  override readonly retryAfterSeconds?: number;
+
+  constructor(
+    readonly code: ControlErrorCode,
+    message: string,
+    details?: unknown,
+    retryAfterSeconds?: number,
+  ) {
+    super(message, details);
+    this.kind = KINDS[code];
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

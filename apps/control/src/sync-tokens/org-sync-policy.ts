@@ -1,0 +1,31 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Database, DATABASE } from '@khala/platform';
+import { ControlError } from '../control.error';
+
+/** The topic classes of khala-protocol.md §3; they are also the sync token scopes. */
+export const SYNC_TOPIC_CLASSES = [
+  'runtime.run_summaries',
+  'runtime.codex_worker_summaries',
+  'runtime.codex_worker_events',
+  'runtime.run_events',
+  'runtime.notifications',
+] as const;
+
+/**
+ * Which topic classes an org's members may hold in a sync token. Every org allows all five until
+ * the control protocol has an event to narrow it (no proto message for org policy exists yet); the
+ * caller must still be a member of the org its token names.
+ */
+@Injectable()
+export class OrgSyncPolicy {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  async allowedScopes(orgId: string, userId: string): Promise<readonly string[]> {
+    const { rowCount } = await this.db.query('SELECT 1 FROM control.memberships WHERE org_id = $1 AND user_id = $2', [
+      orgId,
+      userId,
+    ]);
+    if (rowCount === 0) throw new ControlError('not_a_member', `not a member of org ${orgId}`);
+    return SYNC_TOPIC_CLASSES;
+  }
+}
