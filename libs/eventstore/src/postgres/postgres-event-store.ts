@@ -19,6 +19,7 @@ import {
   SubscriptionMessage,
 } from '../event-store.port';
 import { ActualRevision, EventStoreError } from '../event-store.error';
+import { announceAppender, commitHorizon } from './commit-horizon';
 import { Waker } from './waker';
 
 export const APPENDED_CHANNEL = 'eventstore_appended';
@@ -41,12 +42,12 @@ const EVENT_COLUMNS =
   'event_id, stream_id, revision, transaction_id::text AS transaction_id, position, event_type, data, metadata, created_at';
 
 /**
- * Highest position whose transaction can no longer change: everything at or below it is committed
- * or rolled back for good. Reading only up to it is what makes late commits impossible to skip.
+ * Highest position below the commit horizon: everything at or below it is committed or rolled back
+ * for good. Reading only up to it is what makes late commits impossible to skip.
  */
 const HEAD_SQL = `
   SELECT transaction_id::text AS transaction_id, position FROM eventstore.events
-   WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+   WHERE transaction_id < $1::text::xid8
    ORDER BY transaction_id DESC, position DESC LIMIT 1`;
 
 export interface PostgresEventStoreOptions {
@@ -85,6 +86,7 @@ export class PostgresEventStore implements EventStore {
     { expectedRevision }: AppendOptions,
   ): Promise<AppendResult> {
     validateStreamName(stream);
+    await announceAppender(client);
     await client.query(
       'INSERT INTO eventstore.streams (stream_id, category) VALUES ($1, $2) ON CONFLICT (stream_id) DO NOTHING',
       [stream, streamCategory(stream)],
@@ -160,7 +162,7 @@ export class PostgresEventStore implements EventStore {
     while (yielded < limit) {
       const pageSize = Math.min(PAGE_SIZE, limit - yielded);
       const rows = backwards
-        ? await this.pageBackwards(cursor ?? head, cursor === undefined, options.filter, pageSize)
+        ? await this.pageBackwards(cursor ?? head, cursor === undefined, head, options.filter, pageSize)
         : await this.pageForwards(cursor ?? START, head, options.filter, pageSize);
       for (const row of rows) yield toRecordedEvent(row);
       yielded += rows.length;
@@ -174,7 +176,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   async headPosition(client: Queryable = this.db): Promise<Position | undefined> {
-    const { rows } = await client.query<{ transaction_id: string; position: string }>(HEAD_SQL);
+    const horizon = await commitHorizon(client);
+    const { rows } = await client.query<{ transaction_id: string; position: string }>(HEAD_SQL, [horizon.toString()]);
     return rows[0] ? toPosition(rows[0]) : undefined;
   }
 
@@ -195,14 +198,15 @@ export class PostgresEventStore implements EventStore {
     return rows;
   }
 
-  private async pageBackwards(before: Position, inclusive: boolean, filter: EventFilter | undefined, limit: number) {
-    const where = filterSql(filter, 3);
+  /** Events before `before` (or at it, when inclusive) and at or below the head, newest first. */
+  private async pageBackwards(before: Position, inclusive: boolean, head: Position, filter: EventFilter | undefined, limit: number) {
+    const where = filterSql(filter, 5);
     const { rows } = await this.db.query<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM eventstore.events
         WHERE (transaction_id, position) ${inclusive ? '<=' : '<'} ($1::text::xid8, $2::bigint)
-          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) ${where.sql}
+          AND (transaction_id, position) <= ($3::text::xid8, $4::bigint) ${where.sql}
         ORDER BY transaction_id DESC, position DESC LIMIT ${Number(limit)}`,
-      [before.commit.toString(), before.prepare.toString(), ...where.params],
+      [before.commit.toString(), before.prepare.toString(), head.commit.toString(), head.prepare.toString(), ...where.params],
     );
     return rows;
   }
