@@ -4,3 +4,4 @@ export * from './event-id';
 export * from './postgres/postgres-event-store';
 export * from './command-execution';
 export * from './esdb';
+export * from './event-store.module';

@@ -1,0 +1,57 @@
+import { DynamicModule, Inject, Injectable, InjectionToken, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Database } from '@khala/platform';
+import { EsdbEventStore } from './esdb/esdb-event-store';
+import { EVENT_STORE, EventStore } from './event-store.port';
+import { PostgresEventStore } from './postgres/postgres-event-store';
+
+export interface EventStoreSelection {
+  /** EventStoreDB/KurrentDB connection string; when absent the Postgres store is used. */
+  eventStoreUrl?: string;
+  /** The database the Postgres store runs on (the app's own pool, under the app's own role). */
+  database: Database;
+  pollIntervalMs?: number;
+}
+
+/** EVENTSTORE_URL set → EventStoreDB/KurrentDB; otherwise the Postgres store on the given database. */
+export function createEventStore({ eventStoreUrl, database, pollIntervalMs }: EventStoreSelection): EventStore {
+  return eventStoreUrl ? EsdbEventStore.connect(eventStoreUrl) : new PostgresEventStore(database, { pollIntervalMs });
+}
+
+export interface EventStoreModuleOptions {
+  /** Injection token of the app's Database (e.g. the platform module's DATABASE). */
+  database: InjectionToken;
+  /** Defaults to process.env.EVENTSTORE_URL, read when the module is built. */
+  eventStoreUrl?: string;
+  pollIntervalMs?: number;
+}
+
+@Injectable()
+class EventStoreLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    // Closes the EventStoreDB connection; the Postgres store leaves the Database to its owner.
+    await this.store.close();
+  }
+}
+
+/** Provides the port under EVENT_STORE, choosing the adapter once, at startup. */
+@Module({})
+export class EventStoreModule {
+  static forRoot(options: EventStoreModuleOptions): DynamicModule {
+    const eventStoreUrl = options.eventStoreUrl ?? process.env.EVENTSTORE_URL;
+    return {
+      module: EventStoreModule,
+      providers: [
+        {
+          provide: EVENT_STORE,
+          inject: [options.database],
+          useFactory: (database: Database) =>
+            createEventStore({ eventStoreUrl: eventStoreUrl || undefined, database, pollIntervalMs: options.pollIntervalMs }),
+        },
+        EventStoreLifecycle,
+      ],
+      exports: [EVENT_STORE],
+    };
+  }
+}
