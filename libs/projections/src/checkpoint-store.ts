@@ -40,3 +40,31 @@ export async function saveCheckpoint(
     [projection, version, position.commit.toString(), position.prepare.toString()],
   );
 }
+
+/**
+ * Compare-and-set of the checkpoint, the batch's fence: it succeeds only if the stored position is
+ * still the one this runner last committed (`expected`, undefined when there was no row). It runs
+ * first in the batch transaction, so its row lock orders any two writers of one projection, and
+ * the loser sees a moved checkpoint, writes nothing and steps down. Returns false when fenced out.
+ */
+export async function advanceCheckpoint(
+  tx: Queryable,
+  projection: string,
+  version: number,
+  expected: Position | undefined,
+  next: Position,
+  table: CheckpointTable = DEFAULT_CHECKPOINT_TABLE,
+): Promise<boolean> {
+  const result = expected
+    ? await tx.query(
+        `UPDATE ${table} SET version = $2, commit_position = $3, prepare_position = $4, updated_at = now()
+          WHERE projection = $1 AND commit_position = $5 AND prepare_position = $6`,
+        [projection, version, next.commit.toString(), next.prepare.toString(), expected.commit.toString(), expected.prepare.toString()],
+      )
+    : await tx.query(
+        `INSERT INTO ${table} (projection, version, commit_position, prepare_position, updated_at)
+         VALUES ($1, $2, $3, $4, now()) ON CONFLICT (projection) DO NOTHING`,
+        [projection, version, next.commit.toString(), next.prepare.toString()],
+      );
+  return result.rowCount === 1;
+}

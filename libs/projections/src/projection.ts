@@ -1,13 +1,32 @@
 import { EventFilter, RecordedEvent } from '@khala/eventstore';
 import { Queryable } from '@khala/platform';
+import { UpcasterRegistry } from './upcasting';
+
+/** What the runner does with an event that still fails after its retries. */
+export type FailurePolicy = 'stop' | 'continue';
 
 /**
  * A named, versioned projection. `project` runs inside the batch transaction the runner opens, so
- * its read-model writes, journal rows and the checkpoint commit together or not at all.
+ * its read-model writes, journal rows and the checkpoint commit together or not at all. It must
+ * be set-based and deterministic for the batch: the runner may re-run a batch (after a rollback)
+ * or split it into single events (to find a poison event).
  */
 export interface Projection {
   readonly name: string;
   readonly version: number;
   readonly filter: EventFilter;
+  /** Default 'stop': a projection that may skip an event says so. */
+  readonly failurePolicy?: FailurePolicy;
+  /** Applied by the runner before `project`, by event type and metadata.schema_version. */
+  readonly upcasters?: UpcasterRegistry;
   project(tx: Queryable, events: readonly RecordedEvent[]): Promise<void>;
+}
+
+/**
+ * Runs a projection under another name and/or over other streams, into the same read model:
+ * for isolated tests and scratch replays (the checkpoint and lease follow the name).
+ */
+export interface ProjectionOverrides {
+  name?: string;
+  filter?: EventFilter;
 }

@@ -1,127 +1,372 @@
-import { EventStore, Position, RecordedEvent, SubscriptionMessage } from '@khala/eventstore';
+import { comparePositions, EventStore, Position, RecordedEvent, SubscriptionMessage } from '@khala/eventstore';
 import { Database } from '@khala/platform';
 import type { Logger } from 'pino';
-import { CheckpointTable, loadCheckpoint, saveCheckpoint } from './checkpoint-store';
+import type { Registry } from 'prom-client';
+import { measureBacklog } from './backlog';
+import { advanceCheckpoint, CheckpointTable, DEFAULT_CHECKPOINT_TABLE, loadCheckpoint } from './checkpoint-store';
 import { notifyJournalAppended } from './journal-writer';
+import { AdvisoryLease, ProjectionLease } from './leader-lease';
 import { Projection } from './projection';
+import { countParked, FailuresTable, isSkipped, parkFailure } from './projection-failures';
+import { projectorMetrics, ProjectorMetrics } from './projector-metrics';
+import { ENDED, ReadAhead, TIMEOUT } from './read-ahead';
+import { upcastEvent } from './upcasting';
 
 export interface ProjectorOptions {
-  /** Catch-up commits this many events per transaction (throughput). */
+  /** Catch-up commits up to this many events per transaction (throughput). Default 2000. */
   maxBatchSize?: number;
-  /** Live mode commits what arrived once the stream has been quiet this long (latency). */
+  /** Once caught up, batches are at most this big (latency). Default 200. */
+  liveBatchSize?: number;
+  /** Live mode commits what arrived once the stream has been quiet this long. Default 5 ms. */
   flushAfterMs?: number;
   /** Checkpoint-only advances (nothing matched) are stored at most this often. */
   idleCheckpointEveryMs?: number;
+  /** Attempts of a failing batch, and of a single failing event before it is parked. Default 3. */
   maxAttempts?: number;
+  /** First retry delay; doubles per attempt, capped at 5 s. Default 50 ms. */
+  retryBaseMs?: number;
   /** Where the checkpoint lives (default runtime.projection_checkpoints; control keeps its own). */
   checkpointTable?: CheckpointTable;
+  /** Where poison events are parked (default: projection_failures in the checkpoint's schema). */
+  failuresTable?: FailuresTable;
+  /** Who may write (default: an advisory-lock lease named after the checkpoint table and projection). */
+  lease?: ProjectionLease;
+  /** How often a standby tries to take the lease. Default 1000 ms. */
+  leaseRetryMs?: number;
+  /** Prometheus registry for projection_* series (default: a private one). */
+  metrics?: Registry;
+  /** How often lag and parked failures are measured. Default 5000 ms; 0 disables. */
+  statsEveryMs?: number;
+  /** Called after each committed batch (benchmarks, tests). */
+  onCommit?: (info: { projection: string; events: number; position: Position; ms: number }) => void;
 }
 
-export type ProjectorState = 'starting' | 'catching_up' | 'live' | 'stopped' | 'failed';
+export type ProjectorState = 'starting' | 'standby' | 'catching_up' | 'live' | 'stopped' | 'failed';
 
-const QUIET = Symbol('quiet');
+/** Readiness degrades when a backlog exists and the checkpoint has not moved for this long. */
+export const STALLED_AFTER_MS = 120_000;
+
+export interface ProjectorStatus {
+  projection: string;
+  version: number;
+  state: ProjectorState;
+  leader: boolean;
+  checkpoint?: { commit: string; prepare: string };
+  lagEvents: number;
+  lagSeconds: number;
+  parked: number;
+  lastProgressAt: number;
+  stalled: boolean;
+  lastError?: string;
+}
+
+/** Another instance wrote the checkpoint, or our lease connection died: stop writing, go standby. */
+class LeadershipLost extends Error {}
+/** A 'stop' projection met an event it cannot apply: halt until an operator acts. */
+class PoisonStop extends Error {}
+
+const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08003', '08006', '53300', '40001', '40P01']);
+
+function isTransient(error: unknown): boolean {
+  const code = (error as { code?: string } | undefined)?.code;
+  return (code !== undefined && TRANSIENT_CODES.has(code)) || /Connection terminated|connection (is )?closed|ECONNRESET/i.test(String((error as Error)?.message));
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Follows the event store in order and applies one projection, one Postgres transaction per
- * batch: read model + watermarks + journal + checkpoint commit together, then NOTIFY fires.
+ * batch: checkpoint fence + read model + watermarks + journal + NOTIFY commit together (NOTIFY is
+ * delivered by Postgres only on commit). Only the lease holder writes; every batch is also fenced
+ * on the checkpoint, so a stale leader's in-flight batch can never commit twice.
  */
 export class ProjectorRunner {
   private stopping = false;
   private loop?: Promise<void>;
-  private closeSubscription?: () => Promise<void>;
+  private feed?: ReadAhead<SubscriptionMessage>;
+  private statsTimer?: NodeJS.Timeout;
+  private readonly lease: ProjectionLease;
+  private readonly metrics: ProjectorMetrics;
+  private readonly checkpointTable: CheckpointTable;
+  private readonly failuresTable: FailuresTable;
+  private wakeStandby?: () => void;
   state: ProjectorState = 'starting';
+  /** Position of the last batch this instance committed (or loaded when it took the lease). */
   lastCommitted?: Position;
   lastError?: string;
+  batchesCommitted = 0;
+  eventsCommitted = 0;
+  private stats = { lagEvents: 0, lagSeconds: 0, parked: 0, observed: undefined as Position | undefined, lastProgressAt: Date.now() };
 
   constructor(
     private readonly store: EventStore,
     private readonly db: Database,
-    private readonly projection: Projection,
+    readonly projection: Projection,
     private readonly logger: Logger,
     private readonly options: ProjectorOptions = {},
-  ) {}
+  ) {
+    this.checkpointTable = options.checkpointTable ?? DEFAULT_CHECKPOINT_TABLE;
+    this.failuresTable = options.failuresTable ?? (`${this.checkpointTable.split('.')[0]}.projection_failures` as FailuresTable);
+    this.lease = options.lease ?? new AdvisoryLease(db, `khala.projection:${this.checkpointTable}:${projection.name}`);
+    this.metrics = projectorMetrics(options.metrics);
+  }
+
+  get isLeader(): boolean {
+    return this.lease.held;
+  }
 
   start(): void {
-    this.loop = this.run().catch((error: Error) => {
+    this.loop = this.main().catch((error: Error) => {
       this.state = 'failed';
       this.lastError = error.message;
       this.logger.error({ err: error, projection: this.projection.name }, 'projector stopped on an error');
     });
+    const every = this.options.statsEveryMs ?? 5000;
+    if (every > 0) {
+      this.statsTimer = setInterval(() => void this.refreshStats().catch(() => undefined), every);
+      this.statsTimer.unref();
+      void this.refreshStats().catch(() => undefined);
+    }
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    await this.closeSubscription?.();
+    clearInterval(this.statsTimer);
+    this.wakeStandby?.();
+    this.feed?.close();
     await this.loop;
-    this.state = 'stopped';
+    if (this.state !== 'failed') this.state = 'stopped';
   }
 
-  private async run(): Promise<void> {
-    const { name, filter } = this.projection;
-    const checkpoint = await loadCheckpoint(this.db, name, this.options.checkpointTable);
-    this.lastCommitted = checkpoint?.position;
-    const subscription = this.store.subscribeToAll({ fromPosition: checkpoint?.position ?? 'start', filter });
-    this.closeSubscription = () => subscription.close();
-    this.state = 'catching_up';
-    const iterator = subscription[Symbol.asyncIterator]();
-    const maxBatch = this.options.maxBatchSize ?? 500;
-    const flushAfterMs = this.options.flushAfterMs ?? 5;
-    let batch: RecordedEvent[] = [];
-    let pendingNext: Promise<IteratorResult<SubscriptionMessage>> | undefined;
-    let lastIdleSave = 0;
+  status(): ProjectorStatus {
+    const stalled = this.stats.lagEvents > 0 && Date.now() - this.stats.lastProgressAt > STALLED_AFTER_MS;
+    return {
+      projection: this.projection.name,
+      version: this.projection.version,
+      state: this.state,
+      leader: this.lease.held,
+      checkpoint: this.stats.observed && { commit: this.stats.observed.commit.toString(), prepare: this.stats.observed.prepare.toString() },
+      lagEvents: this.stats.lagEvents,
+      lagSeconds: this.stats.lagSeconds,
+      parked: this.stats.parked,
+      lastProgressAt: this.stats.lastProgressAt,
+      stalled,
+      lastError: this.lastError,
+    };
+  }
+
+  /** Measures lag from the stored checkpoint, so a standby reports the leader's progress too. */
+  async refreshStats(): Promise<void> {
+    const name = this.projection.name;
+    const stored = (await loadCheckpoint(this.db, name, this.checkpointTable))?.position;
+    const moved = stored && (!this.stats.observed || comparePositions(stored, this.stats.observed) !== 0);
+    if (moved) this.stats.lastProgressAt = Date.now();
+    this.stats.observed = stored;
+    const backlog = await measureBacklog(this.store, this.db, this.projection.filter, stored);
+    if (backlog.events === 0) this.stats.lastProgressAt = Date.now();
+    this.stats.lagEvents = backlog.events;
+    this.stats.lagSeconds = backlog.ageSeconds;
+    this.stats.parked = await countParked(this.db, name, this.failuresTable).catch(() => 0);
+    this.metrics.lagEvents.set({ projection: name }, backlog.events);
+    this.metrics.lagSeconds.set({ projection: name }, backlog.ageSeconds);
+    this.metrics.parked.set({ projection: name }, this.stats.parked);
+    if (stored) this.metrics.checkpoint.set({ projection: name }, Number(stored.prepare));
+  }
+
+  private async main(): Promise<void> {
+    let failures = 0;
     while (!this.stopping) {
-      pendingNext ??= iterator.next();
-      const result = batch.length ? await Promise.race([pendingNext, quietAfter(flushAfterMs)]) : await pendingNext;
-      if (result === QUIET) {
-        await this.commit(batch, batch[batch.length - 1].position);
-        batch = [];
-        continue;
-      }
-      pendingNext = undefined;
-      if (result.done) break;
-      const message = result.value;
-      if (message.kind === 'event') {
-        batch.push(message.event);
-        if (batch.length >= maxBatch) {
-          await this.commit(batch, message.event.position);
-          batch = [];
-        }
-      } else if (message.kind === 'checkpoint') {
-        const now = Date.now();
-        if (batch.length || now - lastIdleSave >= (this.options.idleCheckpointEveryMs ?? 1000)) {
-          await this.commit(batch, message.position);
-          batch = [];
-          lastIdleSave = now;
-        }
-      } else {
-        if (batch.length) await this.commit(batch, batch[batch.length - 1].position);
-        batch = [];
-        this.state = 'live';
-      }
-    }
-    if (batch.length && !this.stopping) await this.commit(batch, batch[batch.length - 1].position);
-  }
-
-  private async commit(events: RecordedEvent[], position: Position): Promise<void> {
-    const maxAttempts = this.options.maxAttempts ?? 5;
-    for (let attempt = 1; ; attempt++) {
+      this.state = 'standby';
+      this.metrics.leader.set({ projection: this.projection.name }, 0);
+      if (!(await this.acquireLease())) break;
+      this.metrics.leader.set({ projection: this.projection.name }, 1);
       try {
-        await this.db.transaction(async (tx) => {
-          if (events.length) await this.projection.project(tx, events);
-          await saveCheckpoint(tx, this.projection.name, this.projection.version, position, this.options.checkpointTable);
-          if (events.length) await notifyJournalAppended(tx);
-        });
-        this.lastCommitted = position;
-        return;
+        await this.follow();
+        failures = 0;
       } catch (error) {
-        if (attempt >= maxAttempts || this.stopping) throw error;
-        this.logger.warn({ err: error, projection: this.projection.name, attempt }, 'projection batch failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 50 * 2 ** attempt)));
+        if (error instanceof PoisonStop) throw error;
+        this.lastError = (error as Error).message;
+        if (error instanceof LeadershipLost) {
+          this.logger.warn({ projection: this.projection.name, reason: this.lastError }, 'projector lost its lease; standing by');
+        } else if (!this.stopping) {
+          failures += 1;
+          this.logger.error({ err: error, projection: this.projection.name }, 'projector failed; restarting from the checkpoint');
+          await sleep(this.backoff(failures));
+        }
+      } finally {
+        this.feed = undefined;
+        await this.lease.release().catch(() => undefined);
       }
     }
   }
-}
 
-function quietAfter(ms: number): Promise<typeof QUIET> {
-  return new Promise((resolve) => setTimeout(() => resolve(QUIET), ms));
+  private async acquireLease(): Promise<boolean> {
+    while (!this.stopping) {
+      try {
+        if (await this.lease.tryAcquire()) return true;
+      } catch (error) {
+        this.lastError = (error as Error).message;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.options.leaseRetryMs ?? 1000);
+        this.wakeStandby = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    return false;
+  }
+
+  private async follow(): Promise<void> {
+    const { name, filter } = this.projection;
+    const checkpoint = await loadCheckpoint(this.db, name, this.checkpointTable);
+    this.lastCommitted = checkpoint?.position;
+    const maxBatch = this.options.maxBatchSize ?? 2000;
+    const liveBatch = Math.min(maxBatch, this.options.liveBatchSize ?? 200);
+    const flushAfterMs = this.options.flushAfterMs ?? 5;
+    const idleEvery = this.options.idleCheckpointEveryMs ?? 1000;
+    const subscription = this.store.subscribeToAll({ fromPosition: checkpoint?.position ?? 'start', filter });
+    const feed = new ReadAhead(subscription[Symbol.asyncIterator](), maxBatch * 2);
+    this.feed = feed;
+    if (this.stopping) feed.close();
+    this.state = 'catching_up';
+    let live = false;
+    let lastIdleSave = 0;
+    try {
+      while (!this.stopping) {
+        if (!this.lease.held) throw new LeadershipLost('lease connection lost');
+        const limit = live ? liveBatch : maxBatch;
+        const events: RecordedEvent[] = [];
+        let position: Position | undefined;
+        let ended = false;
+        for (;;) {
+          // Catch-up waits for the read-ahead to refill (it is reading the next page); live flushes when quiet.
+          const message = await feed.next(events.length === 0 ? undefined : live ? flushAfterMs : 250);
+          if (message === TIMEOUT) break;
+          if (message === ENDED) {
+            ended = true;
+            break;
+          }
+          if (message.kind === 'event') {
+            events.push(message.event);
+            position = message.event.position;
+            if (events.length >= limit) break;
+          } else if (message.kind === 'checkpoint') {
+            if (events.length) {
+              position = message.position;
+              if (live || feed.buffered === 0) break;
+            } else if (Date.now() - lastIdleSave >= idleEvery && this.isAhead(message.position)) {
+              position = message.position;
+              lastIdleSave = Date.now();
+              break;
+            }
+          } else {
+            live = true;
+            this.state = 'live';
+            if (events.length) break;
+          }
+        }
+        if (position && !this.stopping) await this.commitBatch(events, position);
+        if (ended) {
+          if (this.stopping) return;
+          throw new Error('event store subscription ended');
+        }
+      }
+    } finally {
+      feed.close();
+      await subscription.close().catch(() => undefined);
+    }
+  }
+
+  private isAhead(position: Position): boolean {
+    return !this.lastCommitted || comparePositions(position, this.lastCommitted) > 0;
+  }
+
+  private backoff(attempt: number): number {
+    return Math.min(5000, (this.options.retryBaseMs ?? 50) * 2 ** (attempt - 1));
+  }
+
+  /** Commits a batch; a batch that keeps failing is split in halves until the poison event is alone. */
+  private async commitBatch(events: RecordedEvent[], position: Position, attempts = this.options.maxAttempts ?? 3): Promise<void> {
+    const error = await this.commitWithRetry(events, position, events.length === 1 ? (this.options.maxAttempts ?? 3) : attempts);
+    if (!error) return;
+    if (events.length === 0) throw error;
+    if (events.length === 1) return this.parkOrStop(events[0], error);
+    const middle = Math.ceil(events.length / 2);
+    const first = events.slice(0, middle);
+    await this.commitBatch(first, first[first.length - 1].position, 1);
+    await this.commitBatch(events.slice(middle), position, 1);
+  }
+
+  /** Undefined when committed; the error when a non-transient failure outlasted its attempts. */
+  private async commitWithRetry(events: RecordedEvent[], position: Position, attempts: number): Promise<unknown> {
+    let transientFailures = 0;
+    for (let attempt = 1; ; ) {
+      try {
+        await this.commitOnce(events, position);
+        return undefined;
+      } catch (error) {
+        if (error instanceof LeadershipLost || this.stopping) throw error;
+        if (isTransient(error)) {
+          // The database is away: wait for it as long as it takes (readiness reports the stall).
+          transientFailures += 1;
+          this.lastError = (error as Error).message;
+          this.logger.warn({ err: error, projection: this.projection.name }, 'projection batch hit a transient error; retrying');
+          await sleep(this.backoff(transientFailures));
+          continue;
+        }
+        if (attempt >= attempts) return error;
+        this.logger.warn({ err: error, projection: this.projection.name, attempt, events: events.length }, 'projection batch failed; retrying');
+        await sleep(this.backoff(attempt));
+        attempt += 1;
+      }
+    }
+  }
+
+  private async commitOnce(events: RecordedEvent[], position: Position, park?: { event: RecordedEvent; error: unknown }): Promise<void> {
+    if (!this.lease.held) throw new LeadershipLost('lease connection lost');
+    const started = performance.now();
+    const { name, version, upcasters } = this.projection;
+    await this.db.transaction(async (tx) => {
+      const fenced = await advanceCheckpoint(tx, name, version, this.lastCommitted, position, this.checkpointTable);
+      if (!fenced) throw new LeadershipLost('the checkpoint moved under this instance (another writer)');
+      if (park) await parkFailure(tx, name, park.event, park.error, this.options.maxAttempts ?? 3, this.failuresTable);
+      if (events.length) {
+        await this.projection.project(tx, upcasters ? events.map((event) => upcastEvent(event, upcasters)) : events);
+        await notifyJournalAppended(tx);
+      }
+    });
+    const ms = performance.now() - started;
+    this.lastCommitted = position;
+    this.batchesCommitted += 1;
+    this.eventsCommitted += events.length;
+    this.metrics.batchSeconds.observe({ projection: name }, ms / 1000);
+    if (events.length) this.metrics.events.inc({ projection: name }, events.length);
+    this.options.onCommit?.({ projection: name, events: events.length, position, ms });
+  }
+
+  /** 'continue': park and move past it in one transaction. 'stop': park and halt (unless an operator skipped it). */
+  private async parkOrStop(event: RecordedEvent, error: unknown): Promise<void> {
+    const name = this.projection.name;
+    const skipped = await isSkipped(this.db, name, event.id, this.failuresTable).catch(() => false);
+    this.logger.error(
+      { err: error, projection: name, event_id: event.id, stream: event.stream, revision: event.revision.toString(), type: event.type },
+      skipped ? 'poison event skipped by an operator' : 'poison event parked',
+    );
+    if (skipped || (this.projection.failurePolicy ?? 'stop') === 'continue') {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.commitOnce([], event.position, { event, error });
+          this.stats.parked += skipped ? 0 : 1;
+          return;
+        } catch (parkError) {
+          if (parkError instanceof LeadershipLost || this.stopping || !isTransient(parkError)) throw parkError;
+          await sleep(this.backoff(attempt));
+        }
+      }
+    }
+    await this.db.transaction((tx) => parkFailure(tx, name, event, error, this.options.maxAttempts ?? 3, this.failuresTable)).catch(() => undefined);
+    throw new PoisonStop(`event ${event.id} (${event.type} in ${event.stream}) cannot be projected: ${(error as Error)?.message ?? error}`);
+  }
 }

@@ -1,0 +1,112 @@
+import { EventFilter, RecordedEvent } from '@khala/eventstore';
+import { Queryable } from '@khala/platform';
+import { appendJournalBatch, EncodedDocument, encodeDocument, JournalAppend } from './journal-writer';
+import { FailurePolicy, Projection } from './projection';
+import { requireText } from './projections.error';
+
+/** What differs between per-event read models (run events, worker events). */
+export interface EventLogModel {
+  name: string;
+  version: number;
+  filter: EventFilter;
+  failurePolicy?: FailurePolicy;
+  table: 'runtime.run_events' | 'runtime.codex_worker_events';
+  idColumn: 'run_id' | 'worker_id';
+  /** The org-partitioned class topic, e.g. runtime.run_events. */
+  classTopic: string;
+  /** The entity topic, e.g. run:<id>:events (stored under the owning org). */
+  entityTopic(id: string): string;
+  docKeyPrefix: string;
+  entityId(event: RecordedEvent): string;
+  include(event: RecordedEvent): boolean;
+  /** Name of the entity id field in the document. */
+  idField: 'run_id' | 'worker_id';
+}
+
+export interface EventLogEntry {
+  id: string;
+  seq: number;
+  orgId: string;
+  type: string;
+  encoded: EncodedDocument;
+  correlationId: string | null;
+}
+
+/** The pure part: one immutable document per event, seq = stream revision + 1. */
+export function eventLogEntries(model: Pick<EventLogModel, 'entityId' | 'include' | 'idField'>, events: readonly RecordedEvent[]): EventLogEntry[] {
+  const entries: EventLogEntry[] = [];
+  for (const event of events) {
+    if (!model.include(event)) continue;
+    const id = model.entityId(event);
+    const orgId = requireText(event.data, 'org_id', event.type);
+    const seq = Number(event.revision) + 1;
+    const document = {
+      seq,
+      event_id: event.id,
+      type: event.type,
+      [model.idField]: id,
+      org_id: orgId,
+      occurred_at: typeof event.data.occurred_at === 'string' ? event.data.occurred_at : null,
+      data: event.data,
+    };
+    entries.push({
+      id,
+      seq,
+      orgId,
+      type: event.type,
+      encoded: encodeDocument(document),
+      correlationId: typeof event.metadata?.correlation_id === 'string' ? event.metadata.correlation_id : null,
+    });
+  }
+  return entries;
+}
+
+/**
+ * Every event as its own document, journaled twice: on the org's class topic and on the entity's
+ * own topic, each with its own dense watermark sequence. One multi-row upsert tells which rows are
+ * new or changed (a replay of identical content returns nothing), and only those are journaled.
+ */
+export class EventLogProjection implements Projection {
+  readonly name: string;
+  readonly version: number;
+  readonly filter: EventFilter;
+  readonly failurePolicy?: FailurePolicy;
+
+  constructor(private readonly model: EventLogModel) {
+    this.name = model.name;
+    this.version = model.version;
+    this.filter = model.filter;
+    this.failurePolicy = model.failurePolicy;
+  }
+
+  async project(tx: Queryable, events: readonly RecordedEvent[]): Promise<void> {
+    const { table, idColumn, classTopic, docKeyPrefix } = this.model;
+    const entries = eventLogEntries(this.model, events);
+    if (entries.length === 0) return;
+    const { rows } = await tx.query<{ id: string; seq: string }>(
+      `INSERT INTO ${table} AS t (${idColumn}, seq, org_id, event_type, document, payload_hash)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::text[])
+       ON CONFLICT (${idColumn}, seq) DO UPDATE SET org_id = EXCLUDED.org_id, event_type = EXCLUDED.event_type,
+         document = EXCLUDED.document, payload_hash = EXCLUDED.payload_hash
+       WHERE t.payload_hash <> EXCLUDED.payload_hash
+       RETURNING ${idColumn} AS id, seq`,
+      [
+        entries.map((entry) => entry.id),
+        entries.map((entry) => entry.seq),
+        entries.map((entry) => entry.orgId),
+        entries.map((entry) => entry.type),
+        entries.map((entry) => entry.encoded.text),
+        entries.map((entry) => entry.encoded.hash),
+      ],
+    );
+    const written = new Set(rows.map((row) => `${row.id}\u0000${row.seq}`));
+    const journal: JournalAppend[] = [];
+    for (const entry of entries) {
+      if (!written.has(`${entry.id}\u0000${entry.seq}`)) continue;
+      const docKey = `${docKeyPrefix}:${entry.id}:${entry.seq}`;
+      const row = { orgId: entry.orgId, docKey, docVersion: 1, encoded: entry.encoded, correlationId: entry.correlationId };
+      journal.push({ topic: classTopic, ...row }, { topic: this.model.entityTopic(entry.id), ...row });
+    }
+    await appendJournalBatch(tx, journal);
+  }
+}
