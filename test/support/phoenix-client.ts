@@ -8,10 +8,19 @@ export class RawPhoenixClient {
   private ref = 0;
   private waiters: (() => void)[] = [];
 
+  /** Resolves with the close code and reason once the socket is closed (by either side). */
+  readonly closed: Promise<{ code: number; reason: string }>;
+
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data) => {
       this.frames.push(JSON.parse(data.toString()) as Frame);
       for (const waiter of this.waiters.splice(0)) waiter();
+    });
+    this.closed = new Promise((resolve) => {
+      socket.once('close', (code, reason) => {
+        resolve({ code, reason: reason.toString() });
+        for (const waiter of this.waiters.splice(0)) waiter();
+      });
     });
   }
 
@@ -54,6 +63,30 @@ export class RawPhoenixClient {
 
   reply(ref: string, timeoutMs?: number): Promise<Frame> {
     return this.waitFor((frame) => frame[1] === ref && frame[3] === 'phx_reply', timeoutMs);
+  }
+
+  /** Sends a frame and waits for its reply. */
+  async request(topic: string, event: string, payload: Record<string, unknown>, timeoutMs?: number): Promise<Frame> {
+    return this.reply(this.send(topic, event, payload), timeoutMs);
+  }
+
+  /** Joins sync:v1 and returns the reply payload ({status, response}). */
+  async join(payload: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    return (await this.request('sync:v1', 'phx_join', payload))[4];
+  }
+
+  /** Every update received so far on one topic, in arrival order. */
+  updates(topic?: string): Record<string, unknown>[] {
+    return this.frames
+      .filter((frame) => frame[3] === 'sync:update_batch')
+      .flatMap((frame) => frame[4].updates as Record<string, unknown>[])
+      .filter((update) => topic === undefined || update.topic === topic);
+  }
+
+  /** Waits until `count` updates of the topic have arrived. */
+  async waitForUpdates(topic: string, count: number, timeoutMs = 10_000): Promise<Record<string, unknown>[]> {
+    await this.waitFor(() => this.updates(topic).length >= count, timeoutMs);
+    return this.updates(topic);
   }
 
   close(): Promise<void> {

@@ -7,6 +7,9 @@ import { SyncWsAdapter } from './sync/sync-ws.adapter';
 
 export async function createGatewayApp(env: GatewayEnv, keys: KeyRing): Promise<INestApplication> {
   const app = await createHttpApp(GatewayModule.forRoot({ env, keys }), { title: 'Khala gateway' });
-  app.useWebSocketAdapter(new SyncWsAdapter(app, app.get(TokenService)));
+  const allowedOrigins = env.GATEWAY_ALLOWED_ORIGINS?.split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  app.useWebSocketAdapter(new SyncWsAdapter(app, app.get(TokenService), { allowedOrigins }));
   return app;
 }

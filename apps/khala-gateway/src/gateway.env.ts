@@ -15,4 +15,47 @@ export class GatewayEnv extends CommonEnv {
   @IsOptional()
   @IsString()
   GATEWAY_DATABASE_URL?: string;
+
+  /** Comma-separated allowed Origin values; unset allows any. A missing Origin (native client) is always allowed. */
+  @IsOptional()
+  @IsString()
+  GATEWAY_ALLOWED_ORIGINS?: string;
+
+  /** Server `sync:heartbeat` push interval (khala-protocol.md §5). */
+  @IsInt()
+  @Min(50)
+  @Max(600_000)
+  GATEWAY_HEARTBEAT_INTERVAL_MS: number = 15_000;
+
+  /** A client that sends no frame for this long is closed (§9). */
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  GATEWAY_IDLE_TIMEOUT_MS: number = 60_000;
+
+  /** Per-connection cap on bytes written but not yet flushed to the socket (§9). */
+  @IsInt()
+  @Min(1024)
+  GATEWAY_BUFFERED_AMOUNT_CAP: number = 1024 * 1024;
+
+  /** How long a throttled connection may stay over the cap before it earns its next strike. */
+  @IsInt()
+  @Min(10)
+  @Max(600_000)
+  GATEWAY_SLOW_CONSUMER_STRIKE_MS: number = 5_000;
+
+  /** Client events per second per connection (token bucket rate) and the bucket size. */
+  @IsInt()
+  @Min(1)
+  GATEWAY_RATE_LIMIT_PER_SECOND: number = 20;
+
+  @IsInt()
+  @Min(1)
+  GATEWAY_RATE_LIMIT_BURST: number = 60;
+
+  /** Fallback poll for revocations when NOTIFY is unavailable (PGlite) or was missed. */
+  @IsInt()
+  @Min(10)
+  @Max(1_900)
+  GATEWAY_REVOCATION_POLL_MS: number = 1_000;
 }

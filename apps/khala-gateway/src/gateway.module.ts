@@ -4,6 +4,9 @@ import { PlatformModule } from '@khala/platform';
 import { GatewayEnv } from './gateway.env';
 import { JournalRepository } from './sync/journal.repository';
 import { JournalWakeups } from './sync/journal-wakeups';
+import { Revocations } from './sync/revocations';
+import { SyncConnections } from './sync/sync-connections';
+import { TopicFeeds } from './sync/topic-feeds';
 import { SyncAliasGateway, SyncGateway } from './sync/sync.gateway';
 
 @Module({})
@@ -15,7 +18,7 @@ export class GatewayModule {
         PlatformModule.forApp({ app: 'gateway', env, databaseUrl: env.GATEWAY_DATABASE_URL ?? env.DATABASE_URL }),
         AuthModule.forRoot(keys),
       ],
-      providers: [JournalRepository, JournalWakeups, SyncGateway, SyncAliasGateway],
+      providers: [JournalRepository, JournalWakeups, TopicFeeds, Revocations, SyncConnections, SyncGateway, SyncAliasGateway],
     };
   }
 }

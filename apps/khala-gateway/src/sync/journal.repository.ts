@@ -10,9 +10,26 @@ export interface JournalRow {
   hydration_required: boolean;
 }
 
-/** Read-only access to the journal (the gateway's role cannot write it: INV-06). */
+/** Delivery policy of a topic class (khala.topic_classes). */
+export interface TopicPolicy {
+  replayBudget: number;
+  hasSnapshot: boolean;
+}
+
+/** Where one (topic, org) sequence stands. A topic nobody wrote to yet is at head 0. */
+export interface TopicState {
+  head: number;
+  retainedFrom: number;
+}
+
+const POLICY_TTL_MS = 60_000;
+
+/** Read-only access to the journal and what authorises reading it (the gateway's role cannot write them: INV-06). */
 @Injectable()
 export class JournalRepository {
+  private policies?: { loadedAt: number; byKey: Map<string, TopicPolicy> };
+  private workerSummariesReadable?: { checkedAt: number; readable: boolean };
+
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
   async readAfter(topic: string, orgId: string, after: number, limit: number): Promise<JournalRow[]> {
@@ -24,11 +41,79 @@ export class JournalRepository {
     return rows.map((row) => ({ ...row, watermark: Number(row.watermark), doc_version: Number(row.doc_version) }));
   }
 
-  async headWatermark(topic: string, orgId: string): Promise<number> {
-    const { rows } = await this.db.query<{ head_watermark: string }>(
-      'SELECT head_watermark FROM khala.topic_sequences WHERE topic = $1 AND org_id = $2',
-      [topic, orgId],
+  /** Heads and retention floors of several topics of one org, in one round trip. */
+  async topicStates(topics: string[], orgId: string): Promise<Map<string, TopicState>> {
+    const { rows } = await this.db.query<{ topic: string; head_watermark: string; retained_from: string }>(
+      `SELECT topic, head_watermark, retained_from FROM khala.topic_sequences WHERE org_id = $1 AND topic = ANY($2::text[])`,
+      [orgId, topics],
     );
-    return rows[0] ? Number(rows[0].head_watermark) : 0;
+    const states = new Map<string, TopicState>();
+    for (const topic of topics) states.set(topic, { head: 0, retainedFrom: 1 });
+    for (const row of rows) states.set(row.topic, { head: Number(row.head_watermark), retainedFrom: Number(row.retained_from) });
+    return states;
+  }
+
+  /** Heads of many (topic, org) feeds in one round trip: a wake-up costs one query, not one per feed. */
+  async heads(keys: { topic: string; orgId: string }[]): Promise<{ topic: string; orgId: string; head: number }[]> {
+    if (keys.length === 0) return [];
+    const { rows } = await this.db.query<{ topic: string; org_id: string; head_watermark: string }>(
+      `SELECT s.topic, s.org_id, s.head_watermark
+         FROM unnest($1::text[], $2::text[]) AS k(topic, org_id)
+         JOIN khala.topic_sequences s ON s.topic = k.topic AND s.org_id = k.org_id`,
+      [keys.map((key) => key.topic), keys.map((key) => key.orgId)],
+    );
+    return rows.map((row) => ({ topic: row.topic, orgId: row.org_id, head: Number(row.head_watermark) }));
+  }
+
+  /** Topic class policies; they change only by migration, so a short cache is safe. */
+  async policy(policyKey: string): Promise<TopicPolicy | undefined> {
+    if (!this.policies || Date.now() - this.policies.loadedAt > POLICY_TTL_MS) {
+      const { rows } = await this.db.query<{ topic: string; replay_budget: number; has_snapshot: boolean }>(
+        'SELECT topic, replay_budget, has_snapshot FROM khala.topic_classes',
+      );
+      this.policies = {
+        loadedAt: Date.now(),
+        byKey: new Map(rows.map((row) => [row.topic, { replayBudget: Number(row.replay_budget), hasSnapshot: row.has_snapshot }])),
+      };
+    }
+    return this.policies.byKey.get(policyKey);
+  }
+
+  /**
+   * Whether a run belongs to the org: its summary says so, or the org already has a sequence for
+   * the run's entity topic (entity topics are written under the owner's org only).
+   */
+  async runBelongsTo(runId: string, topic: string, orgId: string): Promise<boolean> {
+    const { rows } = await this.db.query(
+      `SELECT 1 FROM runtime.run_summaries WHERE run_id = $1 AND org_id = $2
+       UNION ALL SELECT 1 FROM khala.topic_sequences WHERE topic = $3 AND org_id = $2 LIMIT 1`,
+      [runId, orgId, topic],
+    );
+    return rows.length > 0;
+  }
+
+  async workerBelongsTo(workerId: string, topic: string, orgId: string): Promise<boolean> {
+    const { rows } = await this.db.query('SELECT 1 FROM khala.topic_sequences WHERE topic = $1 AND org_id = $2', [topic, orgId]);
+    if (rows.length > 0) return true;
+    // The worker summaries read model comes with the projections issue; until it exists (or is
+    // readable by this role) only a written entity topic proves ownership.
+    if (!(await this.canReadWorkerSummaries())) return false;
+    const summary = await this.db.query('SELECT 1 FROM runtime.codex_worker_summaries WHERE worker_id = $1 AND org_id = $2', [
+      workerId,
+      orgId,
+    ]);
+    return summary.rows.length > 0;
+  }
+
+  private async canReadWorkerSummaries(): Promise<boolean> {
+    const cached = this.workerSummariesReadable;
+    if (cached && (cached.readable || Date.now() - cached.checkedAt < POLICY_TTL_MS)) return cached.readable;
+    const { rows } = await this.db.query<{ readable: boolean }>(
+      `SELECT CASE WHEN to_regclass('runtime.codex_worker_summaries') IS NULL THEN false
+              ELSE has_table_privilege(to_regclass('runtime.codex_worker_summaries'), 'SELECT') END AS readable`,
+    );
+    const readable = rows[0]?.readable === true;
+    this.workerSummariesReadable = { checkedAt: Date.now(), readable };
+    return readable;
   }
 }

@@ -10,21 +10,35 @@ export interface PhoenixMessage {
   payload: Record<string, unknown>;
 }
 
-export type ParseResult = { ok: true; message: PhoenixMessage } | { ok: false; reason: string };
+/**
+ * A frame that is not a valid message still yields whatever refs it carries, so the error can be
+ * a reply the client's pending push resolves with (the official client waits on its ref).
+ */
+export type ParseResult =
+  | { ok: true; message: PhoenixMessage }
+  | { ok: false; reason: string; joinRef: string | null; ref: string | null; topic: string | null };
 
 export function parsePhoenixFrame(text: string): ParseResult {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    return { ok: false, reason: 'frame is not valid JSON' };
+    return { ok: false, reason: 'frame is not valid JSON', joinRef: null, ref: null, topic: null };
   }
-  if (!Array.isArray(value) || value.length !== 5) return { ok: false, reason: 'frame must be a 5-element array' };
+  if (!Array.isArray(value)) return { ok: false, reason: 'frame must be a 5-element array', joinRef: null, ref: null, topic: null };
   const [joinRef, ref, topic, event, payload] = value as unknown[];
-  if (!isRef(joinRef) || !isRef(ref)) return { ok: false, reason: 'join_ref and ref must be strings or null' };
-  if (typeof topic !== 'string' || typeof event !== 'string') return { ok: false, reason: 'topic and event must be strings' };
+  const partial = {
+    joinRef: isRef(joinRef) ? joinRef : null,
+    ref: isRef(ref) ? ref : null,
+    topic: typeof topic === 'string' ? topic : null,
+  };
+  if (value.length !== 5) return { ok: false, reason: 'frame must be a 5-element array', ...partial };
+  if (!isRef(joinRef) || !isRef(ref)) return { ok: false, reason: 'join_ref and ref must be strings or null', ...partial };
+  if (typeof topic !== 'string' || typeof event !== 'string') {
+    return { ok: false, reason: 'topic and event must be strings', ...partial };
+  }
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
-    return { ok: false, reason: 'payload must be an object' };
+    return { ok: false, reason: 'payload must be an object', ...partial };
   }
   return { ok: true, message: { joinRef, ref, topic, event, payload: payload as Record<string, unknown> } };
 }
@@ -42,6 +56,6 @@ export function encodeFrameRaw(joinRef: string | null, ref: string | null, topic
   return `[${JSON.stringify(joinRef)},${JSON.stringify(ref)},${JSON.stringify(topic)},${JSON.stringify(event)},${payloadJson}]`;
 }
 
-export function replyFrame(request: PhoenixMessage, status: 'ok' | 'error', response: unknown): string {
+export function replyFrame(request: Pick<PhoenixMessage, 'joinRef' | 'ref' | 'topic'>, status: 'ok' | 'error', response: unknown): string {
   return encodeFrame(request.joinRef, request.ref, request.topic, 'phx_reply', { status, response });
 }

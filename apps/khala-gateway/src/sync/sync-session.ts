@@ -1,80 +1,168 @@
 import { randomUUID } from 'node:crypto';
 import type { SyncPrincipal } from '@khala/auth';
-import { JournalRepository, JournalRow } from './journal.repository';
+import { JournalRepository, TopicPolicy } from './journal.repository';
+import { khalaFrameJson, KhalaFrameKind, pushProtoBase64 } from './khala-frame';
 import { encodeFrameRaw, PhoenixMessage, replyFrame } from './phoenix';
 import { SyncError } from './sync.error';
-import { isTopicClass } from './topics';
+import { FeedListener, TopicFeed, TopicFeeds } from './topic-feeds';
+import { isTopicClass, ResolvedTopic, resolveTopic } from './topics';
+import { batchLength, batchPayload, batchProtoBase64, EncodedRow, encodeRow, MAX_BATCH_UPDATES } from './update-batch';
 
 export const SYNC_CHANNEL = 'sync:v1';
-const MAX_BATCH_UPDATES = 200;
-const MAX_BATCH_BYTES = 2 * 1024 * 1024;
-const MAX_TOPICS = 64;
-
-interface TopicCursor {
-  topic: string;
-  /** Last watermark sent to this client. */
-  delivered: number;
-}
+export const MAX_TOPICS = 64;
+export const SNAPSHOT_FORMAT = 'openagents.sync.snapshot.v1';
+/** Strikes forgotten after this long without an overflow. */
+const STRIKE_MEMORY_MS = 60_000;
+const DRAIN_CHECK_MS = 20;
 
 export interface SessionTransport {
-  send(frame: string): void;
+  send(frame: string | Buffer): void;
+  bufferedAmount(): number;
+  close(code: number, reason: string): void;
+}
+
+export interface SessionOptions {
+  bufferedAmountCap: number;
+  strikeMs: number;
+}
+
+export interface SessionDeps {
+  journal: JournalRepository;
+  feeds: TopicFeeds;
+  revocationReason(sessionId: string): Promise<string | undefined>;
+  onSlowConsumer?(action: 'throttle' | 'disconnect'): void;
+  onBatchSent?(updates: number): void;
+  onError?(error: unknown): void;
+}
+
+/** Close codes (4000-4999 are the application's): clients reconnect on all but reauth. */
+export const CLOSE = { reauth: 4401, idle: 4408, slowConsumer: 4429 } as const;
+
+/** One topic of this connection: its own cursor is the only thing that decides what is sent next. */
+interface TopicSubscription {
+  topic: string;
+  feed: TopicFeed;
+  /** Last watermark sent. */
+  cursor: number;
+  /** Head committed when the subscription started (rows up to it exist). */
+  knownHead: number;
+  /** Replay bound; Infinity once live. */
+  target: number;
+  batchSize: number;
+}
+
+interface PendingSubscribe {
+  message: PhoenixMessage;
+  topics: string[];
+  requestId?: string;
+  waiting: Map<string, TopicSubscription>;
+}
+
+interface StaleTopic {
+  topic: string;
+  reason: 'retention_floor_breach' | 'replay_budget_exceeded';
+  qos_tier: string;
+  resume_after: number;
+  retention_floor: number;
+  head_watermark: number;
+  replay_lag: number;
+  replay_budget_events: number;
 }
 
 /**
- * One client's sync:v1 state. Replay and live delivery read the journal from the same per-topic
- * cursor and are serialised per session, so there is no gap between the end of replay and live.
+ * One client's sync:v1 state (khala-protocol.md §4-§9). Replay and live delivery are one loop
+ * over the same per-topic cursor, so the switch from replay to live cannot leave a gap; the loop
+ * sends at most one batch per topic per round (fairness) and stops while the socket's unflushed
+ * bytes are over the cap (the journal, not memory, is the queue of a slow consumer).
  */
-export class SyncSession {
+export class SyncSession implements FeedListener {
   readonly subscriptionId = randomUUID();
+  lastActivityAt = Date.now();
   private joinRef: string | null = null;
-  private readonly cursors = new Map<string, TopicCursor>();
-  private pulling: Promise<void> = Promise.resolve();
-  private live = false;
+  private joined = false;
+  private frames = false;
+  private frameSeq = 0;
+  private readonly subs = new Map<string, TopicSubscription>();
+  private readonly pending = new Set<PendingSubscribe>();
+  private control: Promise<void> = Promise.resolve();
+  private pumping = false;
+  private pumpAgain = false;
+  private pumpScheduled = false;
+  private round = 0;
+  private closed = false;
+  private strikes = 0;
+  private lastStrikeAt = 0;
+  private drainTimer?: NodeJS.Timeout;
 
   constructor(
-    private readonly principal: SyncPrincipal,
-    private readonly journal: JournalRepository,
+    readonly principal: SyncPrincipal,
+    private readonly deps: SessionDeps,
     private readonly transport: SessionTransport,
+    private readonly options: SessionOptions,
   ) {}
 
-  async handle(message: PhoenixMessage): Promise<void> {
+  get sessionId(): string {
+    return this.principal.sessionId;
+  }
+
+  /** Handles one parsed client frame. State-changing events run one at a time, in arrival order. */
+  handle(message: PhoenixMessage): Promise<void> {
+    this.lastActivityAt = Date.now();
+    if (message.topic === 'phoenix') {
+      if (message.event === 'heartbeat') this.transport.send(replyFrame(message, 'ok', {}));
+      else this.replyError(message, new SyncError('unknown_event', `unknown event ${message.event} on topic phoenix`));
+      return Promise.resolve();
+    }
+    if (message.event === 'sync:heartbeat' && message.topic === SYNC_CHANNEL && this.joined) {
+      this.transport.send(replyFrame(message, 'ok', { subscription_id: this.subscriptionId, watermarks: this.watermarks() }));
+      return Promise.resolve();
+    }
+    const run = this.control.then(() => this.dispatch(message));
+    this.control = run.catch(() => undefined);
+    return run;
+  }
+
+  private async dispatch(message: PhoenixMessage): Promise<void> {
+    if (this.closed) return;
     try {
-      if (message.topic === 'phoenix' && message.event === 'heartbeat') {
-        return this.transport.send(replyFrame(message, 'ok', {}));
-      }
-      if (message.event === 'phx_join') return this.join(message);
-      if (message.topic !== SYNC_CHANNEL || this.joinRef === null) {
-        throw new SyncError('not_joined', `join ${SYNC_CHANNEL} first`);
-      }
+      if (message.event === 'phx_join') return await this.join(message);
+      if (message.topic !== SYNC_CHANNEL) throw new SyncError('bad_topic', `only ${SYNC_CHANNEL} exists`);
+      if (!this.joined) throw new SyncError('not_joined', `join ${SYNC_CHANNEL} first`);
       switch (message.event) {
         case 'phx_leave':
-          this.joinRef = null;
-          this.cursors.clear();
+          this.reset();
+          this.joined = false;
           return this.transport.send(replyFrame(message, 'ok', {}));
         case 'sync:subscribe':
           return await this.subscribe(message);
-        case 'sync:heartbeat':
-          return this.transport.send(
-            replyFrame(message, 'ok', { subscription_id: this.subscriptionId, watermarks: this.watermarks() }),
-          );
+        case 'sync:unsubscribe':
+          return this.unsubscribe(message);
         default:
           throw new SyncError('unknown_event', `unknown event ${message.event}`);
       }
     } catch (error) {
-      const syncError = error instanceof SyncError ? error : new SyncError('internal', 'internal error');
-      this.transport.send(replyFrame(message, 'error', syncError.toPayload()));
+      if (!(error instanceof SyncError)) this.deps.onError?.(error);
+      this.replyError(message, error instanceof SyncError ? error : new SyncError('internal', 'internal error'));
     }
   }
 
-  /** A journal wake-up: pull what is new for every subscribed topic (no-op until replay is done). */
-  wake(): void {
-    if (!this.live) return;
-    this.pulling = this.pulling.then(() => this.pullAll(false)).catch(() => undefined);
+  private replyError(message: PhoenixMessage, error: SyncError): void {
+    this.transport.send(replyFrame(message, 'error', error.toPayload()));
   }
 
-  private join(message: PhoenixMessage): void {
+  // ------------------------------------------------------------------ join / leave
+
+  private async join(message: PhoenixMessage): Promise<void> {
     if (message.topic !== SYNC_CHANNEL) throw new SyncError('bad_topic', `only ${SYNC_CHANNEL} can be joined`);
+    const revoked = await this.deps.revocationReason(this.principal.sessionId);
+    if (revoked !== undefined) {
+      throw new SyncError('reauth_required', 'the session of this token was revoked', { reauth_required: true, reason: revoked });
+    }
+    // A second join on the same socket replaces the first (as a Phoenix server does).
+    this.reset();
     this.joinRef = message.joinRef ?? message.ref;
+    this.joined = true;
+    this.frames = message.payload.frames === true;
     this.transport.send(
       replyFrame(message, 'ok', {
         subscription_id: this.subscriptionId,
@@ -84,82 +172,439 @@ export class SyncSession {
     );
   }
 
+  private reset(): void {
+    for (const sub of this.subs.values()) this.deps.feeds.detach(sub.feed, this);
+    this.subs.clear();
+    this.pending.clear();
+  }
+
+  // ------------------------------------------------------------------ subscribe
+
   private async subscribe(message: PhoenixMessage): Promise<void> {
+    const request = parseSubscribe(message.payload);
+    const resolved = request.topics.map((topic) => ({ topic, resolved: resolveTopic(topic) }));
+    const forbidden: string[] = [];
+    for (const { topic, resolved: r } of resolved) {
+      if (!r || !this.principal.scopes.includes(r.scope) || !(await this.owns(r))) forbidden.push(topic);
+    }
+    if (forbidden.length) {
+      throw new SyncError('forbidden_topic', 'not allowed to subscribe to these topics', { forbidden_topics: forbidden });
+    }
+    const total = new Set([...this.subs.keys(), ...request.topics]).size;
+    if (total > MAX_TOPICS) {
+      throw new SyncError('bad_subscription', `a connection may subscribe to at most ${MAX_TOPICS} topics`, { max_topics: MAX_TOPICS });
+    }
+
+    const states = await this.deps.journal.topicStates(request.topics, this.principal.orgId);
+    const plans: { topic: string; start: number; head: number }[] = [];
+    const ahead: string[] = [];
+    const stale: StaleTopic[] = [];
+    const snapshotTopics: { topic: string; head_watermark: number; snapshot_url: string }[] = [];
+    for (const { topic, resolved: r } of resolved) {
+      const policy = (await this.deps.journal.policy(r!.policyKey)) ?? { replayBudget: 3000, hasSnapshot: false };
+      const { head, retainedFrom } = states.get(topic)!;
+      const cursor = request.resumeAfter.get(topic);
+      // No cursor means "everything still retained"; that is never a retention breach, but it is
+      // still bounded by the replay budget (a snapshot topic then gets the snapshot plan).
+      const start = cursor ?? Math.max(0, retainedFrom - 1);
+      if (cursor !== undefined && cursor > head) {
+        ahead.push(topic);
+        continue;
+      }
+      const reasons: StaleTopic['reason'][] = [];
+      if (cursor !== undefined && cursor < retainedFrom - 1) reasons.push('retention_floor_breach');
+      if (head - start > policy.replayBudget) reasons.push('replay_budget_exceeded');
+      for (const reason of reasons) stale.push(staleTopic(topic, reason, start, retainedFrom, head, policy));
+      if (reasons.length && policy.hasSnapshot) {
+        snapshotTopics.push({ topic, head_watermark: head, snapshot_url: `/api/sync/snapshot?topic=${encodeURIComponent(topic)}` });
+      }
+      plans.push({ topic, start, head });
+    }
+    if (ahead.length) {
+      throw new SyncError('bad_subscription', 'resume_after is ahead of the head watermark', { topics: ahead });
+    }
+    if (stale.length) {
+      throw new SyncError('stale_cursor', 'cursor cannot be resumed; bootstrap from the snapshot or resubscribe', {
+        full_resync_required: true,
+        reason_codes: [...new Set(stale.map((entry) => entry.reason))],
+        stale_topics: stale,
+        snapshot_plan: { format: SNAPSHOT_FORMAT, topics: snapshotTopics },
+      });
+    }
+    if (this.closed || !this.joined) return;
+
+    const pending: PendingSubscribe = { message, topics: request.topics, requestId: request.requestId, waiting: new Map() };
+    for (const plan of plans) {
+      const previous = this.subs.get(plan.topic);
+      if (previous) {
+        this.deps.feeds.detach(previous.feed, this);
+        for (const other of this.pending) other.waiting.delete(plan.topic);
+      }
+      const sub: TopicSubscription = {
+        topic: plan.topic,
+        feed: this.deps.feeds.attach(plan.topic, this.principal.orgId, plan.head, this),
+        cursor: plan.start,
+        knownHead: plan.head,
+        target: plan.head,
+        batchSize: request.replayBatchSize,
+      };
+      this.subs.set(plan.topic, sub);
+      pending.waiting.set(plan.topic, sub);
+    }
+    this.pending.add(pending);
+    this.completePending();
+    this.schedulePump();
+  }
+
+  private async owns(topic: ResolvedTopic): Promise<boolean> {
+    if (topic.kind === 'class') return true;
+    return topic.kind === 'run'
+      ? this.deps.journal.runBelongsTo(topic.entityId, topic.topic, this.principal.orgId)
+      : this.deps.journal.workerBelongsTo(topic.entityId, topic.topic, this.principal.orgId);
+  }
+
+  private unsubscribe(message: PhoenixMessage): void {
     const topics = message.payload.topics;
     if (!Array.isArray(topics) || topics.length === 0 || topics.length > MAX_TOPICS || !topics.every((t) => typeof t === 'string')) {
       throw new SyncError('bad_subscription', `topics must be 1..${MAX_TOPICS} strings`);
     }
-    const forbidden = topics.filter((topic) => !isTopicClass(topic) || !this.principal.scopes.includes(topic));
-    if (forbidden.length) {
-      throw new SyncError('forbidden_topic', 'not allowed to subscribe to these topics', { forbidden_topics: forbidden });
-    }
-    const resumeAfter = parseResumeAfter(message.payload.resume_after);
-    this.live = false;
     for (const topic of topics as string[]) {
-      this.cursors.set(topic, { topic, delivered: resumeAfter.get(topic) ?? 0 });
+      const sub = this.subs.get(topic);
+      if (!sub) continue;
+      this.deps.feeds.detach(sub.feed, this);
+      this.subs.delete(topic);
+      for (const pending of this.pending) pending.waiting.delete(topic);
     }
-    // Replay runs on the session's serial queue, so a wake-up that lands meanwhile waits for it.
-    const replay = this.pulling.then(() => this.pullAll(true));
-    this.pulling = replay.catch(() => undefined);
-    await replay;
-    this.transport.send(
-      replyFrame(message, 'ok', { subscription_id: this.subscriptionId, topics, current_watermarks: this.watermarks() }),
-    );
-    this.live = true;
-    this.wake();
+    this.transport.send(replyFrame(message, 'ok', { subscription_id: this.subscriptionId, topics: [...this.subs.keys()] }));
+    this.completePending();
   }
 
-  private async pullAll(replay: boolean): Promise<void> {
-    for (const cursor of this.cursors.values()) {
+  /** Replies to every subscribe whose replay reached its target, then lets those topics go live. */
+  private completePending(): void {
+    for (const pending of this.pending) {
+      for (const [topic, sub] of pending.waiting) {
+        if (this.subs.get(topic) !== sub) pending.waiting.delete(topic);
+        else if (sub.cursor >= sub.target) pending.waiting.delete(topic);
+      }
+      if (pending.waiting.size > 0) continue;
+      this.pending.delete(pending);
+      const watermarks = pending.topics.filter((topic) => this.subs.has(topic)).map((topic) => ({ topic, watermark: this.subs.get(topic)!.cursor }));
+      for (const topic of pending.topics) {
+        const sub = this.subs.get(topic);
+        if (sub && ![...this.pending].some((other) => other.waiting.get(topic) === sub)) sub.target = Infinity;
+      }
+      this.transport.send(
+        replyFrame(pending.message, 'ok', {
+          subscription_id: this.subscriptionId,
+          topics: pending.topics,
+          current_watermarks: watermarks,
+          ...(pending.requestId !== undefined ? { request_id: pending.requestId } : {}),
+        }),
+      );
+      this.schedulePump();
+    }
+  }
+
+  // ------------------------------------------------------------------ delivery
+
+  onFeedAdvanced(): void {
+    this.schedulePump();
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.closed) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    if (this.drainTimer) return; // throttled: the drain check resumes delivery
+    this.pumping = true;
+    try {
       for (;;) {
-        const rows = await this.journal.readAfter(cursor.topic, this.principal.orgId, cursor.delivered, MAX_BATCH_UPDATES);
-        if (rows.length === 0) break;
-        const { frame, last } = this.batchFrame(cursor.topic, rows, replay);
-        this.transport.send(frame);
-        cursor.delivered = last;
-        if (rows.length < MAX_BATCH_UPDATES && last === rows[rows.length - 1].watermark) break;
+        this.pumpAgain = false;
+        let progressed = false;
+        const subs = [...this.subs.values()];
+        const offset = subs.length ? this.round++ % subs.length : 0;
+        for (let i = 0; i < subs.length; i++) {
+          const sub = subs[(offset + i) % subs.length];
+          if (this.closed || this.subs.get(sub.topic) !== sub) continue;
+          if (this.transport.bufferedAmount() > this.options.bufferedAmountCap) {
+            this.throttle(sub.topic);
+            return;
+          }
+          if (await this.deliverOne(sub)) progressed = true;
+        }
+        this.completePending();
+        if (!progressed && !this.pumpAgain) break;
+      }
+    } catch (error) {
+      this.deps.onError?.(error);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Sends the next batch of one topic from its cursor; false when there is nothing to send. */
+  private async deliverOne(sub: TopicSubscription): Promise<boolean> {
+    const feed = sub.feed;
+    const available = Math.max(feed.head, sub.knownHead);
+    const upTo = Math.min(available, sub.target);
+    if (sub.cursor >= upTo) return false;
+    const live = sub.target === Infinity;
+
+    if (live) {
+      const chunk = feed.chunkAt(sub.cursor);
+      if (chunk) {
+        if (this.frames) this.sendKhalaFrame(sub.topic, 'update_batch', chunk.protoBase64());
+        else this.transport.send(chunk.frame(this.joinRef, (payload) => this.batchFrameText(payload)));
+        this.deps.onBatchSent?.(chunk.rows.length);
+        sub.cursor = chunk.to;
+        return true;
       }
     }
-  }
 
-  /** Packs rows into one update batch within the byte budget; the first row is always admitted. */
-  private batchFrame(topic: string, rows: JournalRow[], replay: boolean): { frame: string; last: number } {
-    const parts: string[] = [];
-    let bytes = 0;
-    let last = 0;
-    for (const row of rows) {
-      const part = encodeUpdate(topic, row);
-      if (parts.length > 0 && bytes + part.length > MAX_BATCH_BYTES) break;
-      parts.push(part);
-      bytes += part.length;
-      last = row.watermark;
+    const maxUpdates = live ? MAX_BATCH_UPDATES : sub.batchSize;
+    let rows: readonly EncodedRow[];
+    let start: number;
+    const buffered = feed.rowsAfter(sub.cursor);
+    if (buffered) {
+      ({ rows, start } = buffered);
+    } else {
+      const cursor = sub.cursor;
+      const read = await this.deps.journal.readAfter(sub.topic, this.principal.orgId, cursor, maxUpdates);
+      if (this.subs.get(sub.topic) !== sub || sub.cursor !== cursor || this.closed) return false;
+      if (read.length === 0) return false;
+      if (read[0].watermark !== cursor + 1) {
+        await this.cursorPruned(sub);
+        return true;
+      }
+      const encoded: EncodedRow[] = [];
+      for (const row of read) {
+        if (row.watermark !== cursor + 1 + encoded.length) break;
+        encoded.push(encodeRow(sub.topic, row));
+      }
+      rows = encoded;
+      start = 0;
     }
-    const payload = `{"updates":[${parts.join(',')}],"replay_complete":${replay ? 'false' : 'true'},"head_watermarks":[{"topic":${JSON.stringify(topic)},"watermark":${last}}]}`;
-    return { frame: encodeFrameRaw(this.joinRef, null, SYNC_CHANNEL, 'sync:update_batch', payload), last };
+    const length = batchLength(rows, start, maxUpdates, upTo);
+    if (length === 0) return false;
+    const batch = rows.slice(start, start + length);
+    const last = batch[batch.length - 1].watermark;
+    const replayComplete = live || last >= sub.target;
+    const head = Math.max(available, last);
+    if (this.frames) this.sendKhalaFrame(sub.topic, 'update_batch', batchProtoBase64(sub.topic, batch, replayComplete, head));
+    else this.transport.send(this.batchFrameText(batchPayload(sub.topic, batch, replayComplete, head)));
+    this.deps.onBatchSent?.(batch.length);
+    sub.cursor = last;
+    return true;
   }
 
-  private watermarks() {
-    return [...this.cursors.values()].map((cursor) => ({ topic: cursor.topic, watermark: cursor.delivered }));
+  private batchFrameText(payload: string): string {
+    return encodeFrameRaw(this.joinRef, null, SYNC_CHANNEL, 'sync:update_batch', payload);
+  }
+
+  /** The journal no longer holds the row after this cursor (retention ran while it lagged). */
+  private async cursorPruned(sub: TopicSubscription): Promise<void> {
+    const state = (await this.deps.journal.topicStates([sub.topic], this.principal.orgId)).get(sub.topic)!;
+    const resolved = resolveTopic(sub.topic);
+    const policy = (resolved && (await this.deps.journal.policy(resolved.policyKey))) || { replayBudget: 0, hasSnapshot: false };
+    this.deps.feeds.detach(sub.feed, this);
+    this.subs.delete(sub.topic);
+    for (const pending of this.pending) pending.waiting.delete(sub.topic);
+    const payload = {
+      code: 'stale_cursor',
+      message: 'the journal no longer holds updates after this cursor',
+      full_resync_required: true,
+      reason_codes: ['retention_floor_breach'],
+      stale_topics: [staleTopic(sub.topic, 'retention_floor_breach', sub.cursor, state.retainedFrom, state.head, policy)],
+      snapshot_plan: {
+        format: SNAPSHOT_FORMAT,
+        topics: policy.hasSnapshot
+          ? [{ topic: sub.topic, head_watermark: state.head, snapshot_url: `/api/sync/snapshot?topic=${encodeURIComponent(sub.topic)}` }]
+          : [],
+      },
+    };
+    this.push('sync:error', 'sync_error', sub.topic, payload);
+  }
+
+  // ------------------------------------------------------------------ slow consumers
+
+  private throttle(topic: string): void {
+    if (this.drainTimer) return;
+    if (Date.now() - this.lastStrikeAt > STRIKE_MEMORY_MS) this.strikes = 0;
+    this.strike(topic);
+    if (this.closed) return;
+    this.drainTimer = setInterval(() => {
+      if (this.closed) return this.stopDrainCheck();
+      if (this.transport.bufferedAmount() <= this.options.bufferedAmountCap / 2) {
+        this.stopDrainCheck();
+        this.schedulePump();
+      } else if (Date.now() - this.lastStrikeAt >= this.options.strikeMs) {
+        this.strike(topic);
+      }
+    }, DRAIN_CHECK_MS);
+    this.drainTimer.unref();
+  }
+
+  private stopDrainCheck(): void {
+    clearInterval(this.drainTimer);
+    this.drainTimer = undefined;
+  }
+
+  private strike(topic: string): void {
+    this.strikes += 1;
+    this.lastStrikeAt = Date.now();
+    const action = this.strikes >= 3 ? 'disconnect' : 'throttle';
+    this.deps.onSlowConsumer?.(action);
+    this.push('sync:error', 'slow_consumer', topic, {
+      code: 'slow_consumer',
+      message: action === 'disconnect' ? 'send queue overflowed three times; reconnect and resume' : 'send queue is full; delivery paused',
+      action,
+      topic,
+      queue_depth: this.transport.bufferedAmount(),
+      queue_limit: this.options.bufferedAmountCap,
+      reconnect_after_ms: action === 'disconnect' ? 1000 + Math.floor(Math.random() * 1000) : 0,
+      full_resync_required: false,
+    });
+    if (action === 'disconnect') this.close(CLOSE.slowConsumer, 'slow consumer');
+  }
+
+  // ------------------------------------------------------------------ pushes, lifecycle
+
+  /** The periodic server heartbeat (§5): the watermarks delivered so far. */
+  heartbeat(): void {
+    if (!this.joined || this.closed) return;
+    this.push('sync:heartbeat', 'heartbeat_reply', SYNC_CHANNEL, { watermarks: this.watermarks() });
+  }
+
+  /** The session was revoked: tell the client and close (§2). */
+  revoke(reason: string): void {
+    if (this.closed) return;
+    this.push('sync:error', 'sync_error', SYNC_CHANNEL, {
+      code: 'reauth_required',
+      message: 'the session of this token was revoked',
+      reauth_required: true,
+      reason,
+    });
+    this.close(CLOSE.reauth, 'reauth required');
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.dispose();
+    this.transport.close(code, reason);
+  }
+
+  /** The socket is gone: release feeds and timers. */
+  dispose(): void {
+    this.closed = true;
+    this.stopDrainCheck();
+    this.reset();
+  }
+
+  private push(event: string, kind: Exclude<KhalaFrameKind, 'update_batch'>, topic: string, payload: Record<string, unknown>): void {
+    if (this.frames) this.sendKhalaFrame(topic, kind, pushProtoBase64(kind, payload));
+    else this.transport.send(JSON.stringify([this.joinRef, null, SYNC_CHANNEL, event, payload]));
+  }
+
+  private sendKhalaFrame(topic: string, kind: KhalaFrameKind, payloadBase64: string): void {
+    this.frameSeq += 1;
+    this.transport.send(encodeFrameRaw(this.joinRef, null, SYNC_CHANNEL, 'sync:frame', khalaFrameJson(topic, this.frameSeq, kind, payloadBase64)));
+  }
+
+  private watermarks(): { topic: string; watermark: number }[] {
+    return [...this.subs.values()].map((sub) => ({ topic: sub.topic, watermark: sub.cursor }));
   }
 }
 
-function encodeUpdate(topic: string, row: JournalRow): string {
-  return `{"topic":${JSON.stringify(topic)},"doc_key":${JSON.stringify(row.doc_key)},"doc_version":${row.doc_version},"payload":${row.payload ?? 'null'},"payload_hash":${JSON.stringify(row.payload_hash)},"watermark":${row.watermark},"hydration_required":${row.hydration_required}}`;
+function staleTopic(
+  topic: string,
+  reason: StaleTopic['reason'],
+  resumeAfter: number,
+  retainedFrom: number,
+  head: number,
+  policy: TopicPolicy,
+): StaleTopic {
+  return {
+    topic,
+    reason,
+    qos_tier: policy.hasSnapshot ? 'snapshot_backed' : 'replay_only',
+    resume_after: resumeAfter,
+    retention_floor: Math.max(0, retainedFrom - 1),
+    head_watermark: head,
+    replay_lag: head - resumeAfter,
+    replay_budget_events: policy.replayBudget,
+  };
+}
+
+interface SubscribeRequest {
+  topics: string[];
+  resumeAfter: Map<string, number>;
+  replayBatchSize: number;
+  requestId?: string;
+}
+
+/** Validates a sync:subscribe payload (§4); every problem is bad_subscription and changes nothing. */
+export function parseSubscribe(payload: Record<string, unknown>): SubscribeRequest {
+  const topics = payload.topics;
+  if (!Array.isArray(topics) || topics.length === 0 || topics.length > MAX_TOPICS) {
+    throw new SyncError('bad_subscription', `topics must be a list of 1..${MAX_TOPICS} topic names`);
+  }
+  if (!topics.every((topic) => typeof topic === 'string' && topic.length > 0 && topic.length <= 256)) {
+    throw new SyncError('bad_subscription', 'every topic must be a non-empty string');
+  }
+  const unique = [...new Set(topics as string[])];
+  const resumeAfter = parseResumeAfter(payload.resume_after);
+  for (const topic of resumeAfter.keys()) {
+    if (!unique.includes(topic)) throw new SyncError('bad_subscription', `resume_after names ${topic}, which is not in topics`);
+  }
+  let replayBatchSize = MAX_BATCH_UPDATES;
+  if (payload.replay_batch_size !== undefined && payload.replay_batch_size !== null) {
+    const size = payload.replay_batch_size;
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > MAX_BATCH_UPDATES) {
+      throw new SyncError('bad_subscription', `replay_batch_size must be an integer 1..${MAX_BATCH_UPDATES}`);
+    }
+    replayBatchSize = size;
+  }
+  let requestId: string | undefined;
+  if (payload.request_id !== undefined && payload.request_id !== null) {
+    if (typeof payload.request_id !== 'string' || payload.request_id.length > 256) {
+      throw new SyncError('bad_subscription', 'request_id must be a string of at most 256 characters');
+    }
+    requestId = payload.request_id;
+  }
+  return { topics: unique, resumeAfter, replayBatchSize, requestId };
 }
 
 function parseResumeAfter(value: unknown): Map<string, number> {
   const cursors = new Map<string, number>();
   if (value === undefined || value === null) return cursors;
-  const entries: [unknown, unknown][] = Array.isArray(value)
-    ? value.map((entry) => [(entry as { topic?: unknown })?.topic, (entry as { watermark?: unknown })?.watermark])
-    : typeof value === 'object'
-      ? Object.entries(value as Record<string, unknown>)
-      : [[undefined, undefined]];
+  let entries: [unknown, unknown][];
+  if (Array.isArray(value)) {
+    entries = value.map((entry: unknown) =>
+      entry !== null && typeof entry === 'object' && !Array.isArray(entry)
+        ? [(entry as { topic?: unknown }).topic, (entry as { watermark?: unknown }).watermark]
+        : [undefined, undefined],
+    );
+  } else if (typeof value === 'object') {
+    entries = Object.entries(value as Record<string, unknown>);
+  } else {
+    throw new SyncError('bad_subscription', 'resume_after must be a map {topic: watermark} or a list [{topic, watermark}]');
+  }
   for (const [topic, watermark] of entries) {
-    const parsed = typeof watermark === 'string' && /^\d+$/.test(watermark) ? Number(watermark) : watermark;
+    const parsed = typeof watermark === 'string' && /^\d{1,16}$/.test(watermark) ? Number(watermark) : watermark;
     if (typeof topic !== 'string' || typeof parsed !== 'number' || !Number.isSafeInteger(parsed) || parsed < 0) {
       throw new SyncError('bad_subscription', 'resume_after watermarks must be non-negative integers');
     }
+    if (cursors.has(topic)) throw new SyncError('bad_subscription', `resume_after names ${topic} twice`);
     cursors.set(topic, parsed);
   }
   return cursors;

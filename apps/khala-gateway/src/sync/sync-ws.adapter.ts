@@ -11,14 +11,21 @@ export function principalOf(request: IncomingMessage): SyncPrincipal | undefined
 
 type VerifyCallback = (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void;
 
+export interface SyncWsAdapterOptions {
+  /** Allowed Origin values; undefined allows any. A request without Origin (native clients) is always allowed. */
+  allowedOrigins?: string[];
+}
+
 /**
  * Verifies the sync token during the HTTP upgrade, so a bad token gets a 401 with a JSON body and
- * never becomes a socket. Messages are parsed by SyncSession, not by Nest (parser returns null).
+ * never becomes a socket (tokens are never logged). Messages are not routed through Nest: the
+ * gateway has no @SubscribeMessage handlers, so binding none saves an rxjs pipeline per message.
  */
 export class SyncWsAdapter extends WsAdapter {
   constructor(
     app: INestApplicationContext,
     private readonly tokens: TokenService,
+    private readonly options: SyncWsAdapterOptions = {},
   ) {
     super(app, { messageParser: () => undefined });
   }
@@ -27,7 +34,17 @@ export class SyncWsAdapter extends WsAdapter {
     return super.create(port, { ...options, verifyClient: this.verifyClient });
   }
 
-  private readonly verifyClient = (info: { req: IncomingMessage }, callback: VerifyCallback): void => {
+  override bindMessageHandlers(): void {
+    // SyncConnections reads the socket's messages itself.
+  }
+
+  private readonly verifyClient = (info: { req: IncomingMessage; origin?: string }, callback: VerifyCallback): void => {
+    const json = { 'Content-Type': 'application/json' };
+    const origin = info.req.headers.origin;
+    if (origin && this.options.allowedOrigins && !this.options.allowedOrigins.includes(origin)) {
+      callback(false, 403, JSON.stringify({ code: 'origin_not_allowed', message: 'this Origin may not open sync sockets' }), json);
+      return;
+    }
     const url = new URL(info.req.url ?? '/', 'http://gateway');
     const token = url.searchParams.get('token') ?? bearerToken(info.req.headers.authorization);
     this.tokens.verifySyncToken(token ?? undefined).then(
@@ -38,7 +55,7 @@ export class SyncWsAdapter extends WsAdapter {
       (error: unknown) => {
         const code = error instanceof AuthError ? error.code : 'invalid_token';
         const message = error instanceof AuthError ? error.message : 'token is invalid';
-        callback(false, 401, JSON.stringify({ code, message }), { 'Content-Type': 'application/json' });
+        callback(false, 401, JSON.stringify({ code, message }), json);
       },
     );
   };

@@ -1,6 +1,14 @@
+import { DomainError, ErrorKind } from '@khala/platform';
+
+/**
+ * Codes a client can receive in an error reply or a `sync:error` push (khala-protocol.md §2, §4,
+ * §7, §9). bad_frame, frame_too_large, not_joined and unknown_event are the gateway's answers to
+ * frames the protocol does not define.
+ */
 export type SyncErrorCode =
   | 'bad_topic'
   | 'bad_frame'
+  | 'frame_too_large'
   | 'not_joined'
   | 'unknown_event'
   | 'bad_subscription'
@@ -8,16 +16,35 @@ export type SyncErrorCode =
   | 'stale_cursor'
   | 'rate_limited'
   | 'reauth_required'
+  | 'slow_consumer'
   | 'internal';
 
-/** The gateway's one error type; its payload is what the client receives in an error reply. */
-export class SyncError extends Error {
+const KINDS: Record<SyncErrorCode, ErrorKind> = {
+  bad_topic: 'invalid',
+  bad_frame: 'invalid',
+  frame_too_large: 'too_large',
+  not_joined: 'rule_violation',
+  unknown_event: 'invalid',
+  bad_subscription: 'invalid',
+  forbidden_topic: 'forbidden',
+  stale_cursor: 'rule_violation',
+  rate_limited: 'rate_limited',
+  reauth_required: 'unauthenticated',
+  slow_consumer: 'unavailable',
+  internal: 'unavailable',
+};
+
+/** The gateway's one error type; its payload is what the client receives. */
+export class SyncError extends DomainError {
+  readonly kind: ErrorKind;
+
   constructor(
     readonly code: SyncErrorCode,
     message: string,
     readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
+    this.kind = KINDS[code];
   }
 
   toPayload(): Record<string, unknown> {

@@ -1,51 +1,26 @@
 import type { IncomingMessage } from 'node:http';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
-import type { SyncPrincipal } from '@khala/auth';
-import { JournalRepository } from './journal.repository';
-import { JournalWakeups } from './journal-wakeups';
-import { encodeFrame, parsePhoenixFrame } from './phoenix';
-import { SyncSession } from './sync-session';
+import { HARD_MAX_FRAME_BYTES, SyncConnections } from './sync-connections';
 import { principalOf } from './sync-ws.adapter';
 
-const MAX_FRAME_BYTES = 64 * 1024;
-
 /**
- * Accepts sync:v1 sockets. Frames bypass Nest's per-message pipeline: each socket gets a
- * SyncSession that parses Phoenix frames itself (the hot path stays allocation-light).
+ * Accepts sync:v1 sockets at /sync/socket/websocket. Nest only hands over the socket: frames are
+ * handled by SyncConnections/SyncSession directly (the adapter binds no per-message pipeline).
+ * maxPayload is the transport's hard cap; the protocol's 64 KiB limit is answered with an error
+ * so an oversized frame does not cost the client its connection.
  */
-@WebSocketGateway({ path: '/sync/socket/websocket', maxPayload: MAX_FRAME_BYTES })
+@WebSocketGateway({ path: '/sync/socket/websocket', maxPayload: HARD_MAX_FRAME_BYTES })
 export class SyncGateway implements OnGatewayConnection {
-  constructor(
-    private readonly journal: JournalRepository,
-    private readonly wakeups: JournalWakeups,
-  ) {}
+  constructor(private readonly connections: SyncConnections) {}
 
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
-    const principal: SyncPrincipal | undefined = principalOf(request);
-    if (!principal) {
-      socket.close(4401, 'unauthenticated');
-      return;
-    }
-    const session = new SyncSession(principal, this.journal, {
-      send: (frame) => {
-        if (socket.readyState === socket.OPEN) socket.send(frame);
-      },
-    });
-    const unregister = this.wakeups.register(() => session.wake());
-    socket.on('message', (data, isBinary) => {
-      if (isBinary) return;
-      const parsed = parsePhoenixFrame(data.toString());
-      if (!parsed.ok) {
-        socket.send(encodeFrame(null, null, 'phoenix', 'sync:error', { code: 'bad_frame', message: parsed.reason }));
-        return;
-      }
-      void session.handle(parsed.message);
-    });
-    socket.on('close', unregister);
+    const principal = principalOf(request);
+    if (!principal) return this.connections.reject(socket, request);
+    this.connections.accept(socket, principal);
   }
 }
 
-/** The documented alias path (khala-protocol §1). */
-@WebSocketGateway({ path: '/socket/websocket', maxPayload: MAX_FRAME_BYTES })
+/** The documented alias path (khala-protocol.md §1). */
+@WebSocketGateway({ path: '/socket/websocket', maxPayload: HARD_MAX_FRAME_BYTES })
 export class SyncAliasGateway extends SyncGateway {}

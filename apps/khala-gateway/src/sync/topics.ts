@@ -10,3 +10,24 @@ export const TOPIC_CLASSES = [
 export function isTopicClass(topic: string): boolean {
   return (TOPIC_CLASSES as readonly string[]).includes(topic);
 }
+
+/** Entity ids are what runtime mints (uuid-like); anything else cannot name an entity topic. */
+const ENTITY_TOPIC = /^(run|worker):([A-Za-z0-9_-]{1,128}):events$/;
+
+/**
+ * What a client-written topic means: its policy row in khala.topic_classes, the scope a token needs
+ * for it, and (for entity topics) which run or worker must belong to the caller's org.
+ */
+export type ResolvedTopic =
+  | { topic: string; kind: 'class'; policyKey: string; scope: string }
+  | { topic: string; kind: 'run' | 'worker'; policyKey: string; scope: string; entityId: string };
+
+export function resolveTopic(topic: string): ResolvedTopic | undefined {
+  if (isTopicClass(topic)) return { topic, kind: 'class', policyKey: topic, scope: topic };
+  const match = ENTITY_TOPIC.exec(topic);
+  if (!match) return undefined;
+  const kind = match[1] as 'run' | 'worker';
+  return kind === 'run'
+    ? { topic, kind, policyKey: 'run:*:events', scope: 'runtime.run_events', entityId: match[2] }
+    : { topic, kind, policyKey: 'worker:*:events', scope: 'runtime.codex_worker_events', entityId: match[2] };
+}

@@ -1,0 +1,218 @@
+import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { LOGGER } from '@khala/platform';
+import { JournalRepository } from './journal.repository';
+import { JournalWakeups } from './journal-wakeups';
+import { batchLength, batchPayload, batchProtoBase64, EncodedRow, encodeRow, MAX_BATCH_UPDATES } from './update-batch';
+
+/** Rows a feed keeps for sessions that are a little behind; older cursors read the journal. */
+const FEED_KEEP_ROWS = 1024;
+const FEED_READ_PAGE = 1000;
+const MAX_CACHED_FRAMES_PER_CHUNK = 8;
+
+/** Notified after a feed advanced (its new rows are readable from the feed). */
+export interface FeedListener {
+  onFeedAdvanced(): void;
+}
+
+/**
+ * One live batch as every caught-up subscriber of the feed receives it: rows (from, to], encoded
+ * once. The Phoenix frame differs between sockets only by join_ref, so finished frames are cached
+ * per join_ref and handed to ws as the same Buffer (no per-subscriber copy or serialisation).
+ */
+export class FeedChunk {
+  private payloadText?: string;
+  private protoText?: string;
+  private readonly frames = new Map<string | null, Buffer>();
+
+  constructor(
+    readonly topic: string,
+    readonly from: number,
+    readonly rows: readonly EncodedRow[],
+    readonly head: number,
+  ) {}
+
+  get to(): number {
+    return this.rows[this.rows.length - 1].watermark;
+  }
+
+  payload(): string {
+    return (this.payloadText ??= batchPayload(this.topic, this.rows, true, this.head));
+  }
+
+  protoBase64(): string {
+    return (this.protoText ??= batchProtoBase64(this.topic, this.rows, true, this.head));
+  }
+
+  frame(joinRef: string | null, build: (payload: string) => string): Buffer | string {
+    const cached = this.frames.get(joinRef);
+    if (cached) return cached;
+    const text = build(this.payload());
+    if (this.frames.size >= MAX_CACHED_FRAMES_PER_CHUNK) return text;
+    const buffer = Buffer.from(text);
+    this.frames.set(joinRef, buffer);
+    return buffer;
+  }
+}
+
+/**
+ * The shared tail of one (topic, org) sequence in this process: read from the journal once per
+ * wake-up and handed to every session subscribed to it. Rows are dense (watermark = base + index
+ * + 1), so a session finds its next row by arithmetic; a session whose cursor is outside the
+ * window reads the journal itself. The feed never decides what a session receives: each session
+ * still sends strictly from its own cursor, so the feed is a cache, not a source of gaps.
+ */
+export class TopicFeed {
+  /** Watermark just before rows[0]. */
+  private base: number;
+  private rows: EncodedRow[] = [];
+  private readonly chunks = new Map<number, FeedChunk>();
+  readonly listeners = new Set<FeedListener>();
+
+  constructor(
+    readonly topic: string,
+    readonly orgId: string,
+    /** Highest watermark known committed; rows up to it are readable. */
+    public head: number,
+  ) {
+    this.base = head;
+  }
+
+  /** The shared batch that starts right after `cursor`, if the last read produced one there. */
+  chunkAt(cursor: number): FeedChunk | undefined {
+    return this.chunks.get(cursor);
+  }
+
+  /** Buffered rows after `cursor`, or undefined when the window does not hold row cursor + 1. */
+  rowsAfter(cursor: number): { rows: readonly EncodedRow[]; start: number } | undefined {
+    if (cursor < this.base || cursor >= this.base + this.rows.length) return undefined;
+    return { rows: this.rows, start: cursor - this.base };
+  }
+
+  /** Appends rows read from the journal (ascending, all > head) as shared chunks. */
+  append(rows: EncodedRow[]): void {
+    if (rows.length === 0) return;
+    if (rows[0].watermark !== this.head + 1 || this.base + this.rows.length !== this.head) {
+      // Not contiguous with the window (retention pruned past it, or the feed was idle): restart it.
+      this.rows = [];
+      this.chunks.clear();
+      this.base = rows[0].watermark - 1;
+    }
+    let dense = rows.length;
+    for (let i = 1; i < rows.length; i++) {
+      if (rows[i].watermark !== rows[0].watermark + i) {
+        dense = i;
+        break;
+      }
+    }
+    const accepted = rows.slice(0, dense);
+    const newHead = accepted[accepted.length - 1].watermark;
+    for (let start = 0; start < accepted.length; ) {
+      const length = batchLength(accepted, start, MAX_BATCH_UPDATES);
+      const chunkRows = accepted.slice(start, start + length);
+      const from = chunkRows[0].watermark - 1;
+      this.chunks.set(from, new FeedChunk(this.topic, from, chunkRows, newHead));
+      start += length;
+    }
+    for (const row of accepted) this.rows.push(row);
+    this.head = newHead;
+    this.trim();
+  }
+
+  private trim(): void {
+    // Trim in bulk so the splice cost is amortised over many appends.
+    if (this.rows.length <= FEED_KEEP_ROWS * 2) return;
+    const drop = this.rows.length - FEED_KEEP_ROWS;
+    this.rows.splice(0, drop);
+    this.base += drop;
+    for (const from of this.chunks.keys()) if (from < this.base) this.chunks.delete(from);
+  }
+
+  notify(): void {
+    for (const listener of this.listeners) listener.onFeedAdvanced();
+  }
+}
+
+/**
+ * Every feed of this gateway process. A journal wake-up costs one query for all feeds' heads, then
+ * one journal read per feed that advanced, whatever the number of subscribers.
+ */
+@Injectable()
+export class TopicFeeds implements OnModuleInit, OnApplicationShutdown {
+  private readonly feeds = new Map<string, TopicFeed>();
+  private refreshing = false;
+  private again = false;
+  private unregister?: () => void;
+
+  constructor(
+    private readonly journal: JournalRepository,
+    private readonly wakeups: JournalWakeups,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  onModuleInit(): void {
+    this.unregister = this.wakeups.register(() => void this.refresh());
+  }
+
+  onApplicationShutdown(): void {
+    this.unregister?.();
+  }
+
+  attach(topic: string, orgId: string, knownHead: number, listener: FeedListener): TopicFeed {
+    const key = `${orgId}\u0000${topic}`;
+    let feed = this.feeds.get(key);
+    if (!feed) {
+      feed = new TopicFeed(topic, orgId, knownHead);
+      this.feeds.set(key, feed);
+    }
+    feed.listeners.add(listener);
+    return feed;
+  }
+
+  detach(feed: TopicFeed, listener: FeedListener): void {
+    feed.listeners.delete(listener);
+    if (feed.listeners.size === 0) this.feeds.delete(`${feed.orgId}\u0000${feed.topic}`);
+  }
+
+  get size(): number {
+    return this.feeds.size;
+  }
+
+  /** Pulls every feed whose committed head moved; wake-ups that land meanwhile coalesce into one more pass. */
+  async refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.again = true;
+      return;
+    }
+    this.refreshing = true;
+    try {
+      do {
+        this.again = false;
+        const feeds = [...this.feeds.values()];
+        if (feeds.length === 0) break;
+        const heads = await this.journal.heads(feeds.map((feed) => ({ topic: feed.topic, orgId: feed.orgId })));
+        const advanced: { feed: TopicFeed; head: number }[] = [];
+        for (const { topic, orgId, head } of heads) {
+          const feed = this.feeds.get(`${orgId}\u0000${topic}`);
+          if (feed && head > feed.head) advanced.push({ feed, head });
+        }
+        await Promise.all(advanced.map(({ feed, head }) => this.pull(feed, head)));
+      } while (this.again);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'journal feed refresh failed; the next wake-up retries');
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  private async pull(feed: TopicFeed, target: number): Promise<void> {
+    while (feed.head < target) {
+      const from = feed.head;
+      const rows = await this.journal.readAfter(feed.topic, feed.orgId, from, FEED_READ_PAGE);
+      if (rows.length === 0) break;
+      feed.append(rows.map((row) => encodeRow(feed.topic, row)));
+      if (feed.head === from) break;
+    }
+    feed.notify();
+  }
+}
