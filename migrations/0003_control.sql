@@ -11,6 +11,25 @@ CREATE TABLE control.projection_checkpoints (
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Poison events of control's projector, same shape as runtime.projection_failures (0005), which
+-- libs/projections parks in the checkpoint table's schema.
+CREATE TABLE control.projection_failures (
+  projection text NOT NULL,
+  event_id text NOT NULL,
+  stream_id text NOT NULL,
+  revision bigint NOT NULL,
+  commit_position bigint NOT NULL,
+  prepare_position bigint NOT NULL,
+  event_type text NOT NULL,
+  error text NOT NULL,
+  attempts integer NOT NULL,
+  status text NOT NULL CHECK (status IN ('parked', 'retried', 'skipped')),
+  parked_at timestamptz NOT NULL DEFAULT now(),
+  resolved_at timestamptz,
+  PRIMARY KEY (projection, event_id)
+);
+CREATE INDEX control_projection_failures_parked ON control.projection_failures (projection, status, commit_position, prepare_position);
+
 -- Highest revision of each control stream the projector has applied: a command handler waits here
 -- for its own append before answering (read-your-writes without a second writer of read models).
 CREATE TABLE control.stream_revisions (

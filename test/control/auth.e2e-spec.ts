@@ -96,6 +96,25 @@ describe('control: signup, login, /api/me', () => {
     await expect(signUp(system.urls.control, { email })).resolves.toMatchObject({ user_id: expect.any(String) });
   });
 
+  it('repeated logins to one account are slowed with 429 and Retry-After, for known and unknown emails alike', async () => {
+    const user = await signUp(system.urls.control);
+    for (const email of [user.email, freshEmail('ghost')]) {
+      const statuses: number[] = [];
+      let limited: Awaited<ReturnType<typeof logIn>> | undefined;
+      for (let i = 0; i < 12 && !limited; i++) {
+        const reply = await logIn(system.urls.control, email, 'wrong password guess', 'dev-x');
+        statuses.push(reply.status);
+        if (reply.status === 429) limited = reply;
+      }
+      expect(statuses.slice(0, 10).every((status) => status === 401)).toBe(true);
+      expect(limited?.body).toMatchObject({ code: 'rate_limited' });
+      expect(Number(limited?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    }
+    // Other accounts from the same client are not affected.
+    const other = await signUp(system.urls.control);
+    expect((await logIn(system.urls.control, other.email, other.password, 'dev-y')).status).toBe(200);
+  });
+
   it('/api/me needs a token', async () => {
     const reply = await call(system.urls.control, 'GET', '/api/me');
     expect(reply.status).toBe(401);
