@@ -80,7 +80,7 @@ export async function eventually<T>(probe: () => Promise<T>, condition: (value: 
   for (;;) {
     const value = await probe();
     if (condition(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value ${JSON.stringify(value)}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value ${describeValue(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -129,4 +129,10 @@ export async function createScratchDatabase(adminUrl: string): Promise<{ url: st
       await again.close();
     },
   };
+}
+
+function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? String(value);
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
