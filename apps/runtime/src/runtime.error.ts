@@ -1,23 +1,49 @@
 import { DomainError, ErrorKind } from '@khala/platform';
 
-export type RuntimeErrorCode = 'run_not_found' | 'run_exists' | 'concurrency_conflict' | 'idempotency_mismatch';
+export type RuntimeErrorCode =
+  | 'run_not_found'
+  | 'run_exists'
+  | 'run_terminal'
+  | 'invalid_frame_sequence'
+  | 'worker_not_found'
+  | 'worker_exists'
+  | 'worker_stopped'
+  | 'invalid_event_type'
+  | 'concurrency_conflict'
+  | 'idempotency_mismatch'
+  | 'idempotency_in_progress'
+  | 'invalid_idempotency_key'
+  | 'invalid_cursor';
 
 const KINDS: Record<RuntimeErrorCode, ErrorKind> = {
   run_not_found: 'not_found',
   run_exists: 'conflict',
+  run_terminal: 'conflict',
+  invalid_frame_sequence: 'rule_violation',
+  worker_not_found: 'not_found',
+  worker_exists: 'conflict',
+  worker_stopped: 'conflict',
+  invalid_event_type: 'rule_violation',
   concurrency_conflict: 'conflict',
   idempotency_mismatch: 'conflict',
+  idempotency_in_progress: 'conflict',
+  invalid_idempotency_key: 'invalid',
+  invalid_cursor: 'invalid',
 };
 
 /** The runtime app's one error type: a code, and the kind the transports map to a status. */
 export class RuntimeError extends DomainError {
   readonly kind: ErrorKind;
+  override readonly retryAfterSeconds?: number;
+
   constructor(
     readonly code: RuntimeErrorCode,
     message: string,
     details?: unknown,
+    retryAfterSeconds?: number,
   ) {
     super(message, details);
     this.kind = KINDS[code];
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }

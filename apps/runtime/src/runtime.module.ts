@@ -9,7 +9,7 @@ import { RecordCodexWorkerHeartbeatHandler } from './codex-workers/commands/reco
 import { StartCodexWorkerHandler } from './codex-workers/commands/start-codex-worker/start-codex-worker.handler';
 import { StopCodexWorkerHandler } from './codex-workers/commands/stop-codex-worker/stop-codex-worker.handler';
 import { CodexWorkersController } from './codex-workers/http/codex-workers.controller';
-import { CodexWorkerDirectoryRepository } from './codex-workers/queries/codex-worker-directory.repository';
+import { CodexWorkerSummariesRepository } from './codex-workers/queries/codex-worker-summaries.repository';
 import { CodexWorkerSnapshotsReader } from './codex-workers/queries/codex-worker-snapshots.reader';
 import { AppendRunFramesHandler } from './runs/commands/append-run-frames/append-run-frames.handler';
 import { CancelRunHandler } from './runs/commands/cancel-run/cancel-run.handler';
@@ -56,7 +56,7 @@ export class RuntimeModule {
         RecordCodexWorkerEventHandler,
         RecordCodexWorkerHeartbeatHandler,
         StopCodexWorkerHandler,
-        CodexWorkerDirectoryRepository,
+        CodexWorkerSummariesRepository,
         CodexWorkerSnapshotsReader,
         ...(env.RUNTIME_PROJECTORS === 'off' ? [] : [RuntimeProjectors]),
       ],

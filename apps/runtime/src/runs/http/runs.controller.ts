@@ -1,12 +1,36 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, UseGuards } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
+import type { Request } from 'express';
 import { AccessTokenGuard, CurrentPrincipal, Principal } from '@khala/auth';
 import { currentCorrelationId } from '@khala/platform';
 import { RuntimeError } from '../../runtime.error';
+import { RESOURCE_ID_PATTERN } from '../../shared/command-key';
+import { IdempotencyService } from '../../shared/idempotency/idempotency.service';
+import { DEFAULT_PAGE_SIZE, ListQueryDto } from '../../shared/list-query.dto';
+import { AppendRunFrames } from '../commands/append-run-frames/append-run-frames.command';
+import { AppendRunFramesDto } from '../commands/append-run-frames/append-run-frames.dto';
+import { CancelRun } from '../commands/cancel-run/cancel-run.command';
+import { CancelRunDto } from '../commands/cancel-run/cancel-run.dto';
 import { CreateRun } from '../commands/create-run/create-run.command';
 import { CreateRunDto } from '../commands/create-run/create-run.dto';
+import { RunEventsQueryDto } from '../queries/run-events-query.dto';
+import { RunEventsReader } from '../queries/run-events.reader';
 import { RunSummariesRepository } from '../queries/run-summaries.repository';
+
+const IDEMPOTENCY_HEADER = {
+  name: 'Idempotency-Key',
+  required: false,
+  description: 'same key + same body → the first response, no second effect; same key + different body → 409 idempotency_mismatch',
+};
+
+/** A malformed id names no run: 404, like any run the caller cannot see. */
+function runIdParam(runId: string): string {
+  if (!RESOURCE_ID_PATTERN.test(runId)) throw new RuntimeError('run_not_found', 'run not found');
+  return runId;
+}
+
+const correlationId = () => currentCorrelationId() ?? 'none';
 
 @ApiTags('runs')
 @ApiBearerAuth()
@@ -16,33 +40,97 @@ export class RunsController {
   constructor(
     private readonly commands: CommandBus,
     private readonly summaries: RunSummariesRepository,
+    private readonly runEvents: RunEventsReader,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   @Post()
   @HttpCode(201)
-  @ApiHeader({ name: 'Idempotency-Key', required: false })
-  async create(
+  @ApiHeader(IDEMPOTENCY_HEADER)
+  create(
     @CurrentPrincipal() principal: Principal,
     @Body() body: CreateRunDto,
+    @Req() request: Request,
     @Headers('idempotency-key') idempotencyKey?: string,
   ) {
-    const result = await this.commands.execute(
-      new CreateRun(
-        principal.orgId,
-        principal.userId,
-        idempotencyKey,
-        currentCorrelationId() ?? 'none',
-        body.thread_id,
-        body.metadata,
-      ),
+    return this.idempotency.execute(
+      { orgId: principal.orgId, key: idempotencyKey, method: request.method, path: request.path, body, status: 201 },
+      async () => {
+        const result = await this.commands.execute(
+          new CreateRun(principal.orgId, principal.userId, idempotencyKey, correlationId(), body.thread_id, body.metadata),
+        );
+        return { run_id: result.runId, status: 'created', revision: Number(result.revision) };
+      },
     );
-    return { run_id: result.runId, status: 'created', revision: Number(result.revision) };
+  }
+
+  @Post(':run_id/frames')
+  @HttpCode(202)
+  @ApiHeader(IDEMPOTENCY_HEADER)
+  appendFrames(
+    @CurrentPrincipal() principal: Principal,
+    @Param('run_id') runId: string,
+    @Body() body: AppendRunFramesDto,
+    @Req() request: Request,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ) {
+    runIdParam(runId);
+    return this.idempotency.execute(
+      { orgId: principal.orgId, key: idempotencyKey, method: request.method, path: request.path, body, status: 202 },
+      async () => {
+        const frames = body.frames.map((frame) => ({ frameId: frame.frame_id, type: frame.type, payload: frame.payload }));
+        const result = await this.commands.execute(
+          new AppendRunFrames(principal.orgId, principal.userId, runId, frames, idempotencyKey, correlationId()),
+        );
+        return { run_id: result.runId, accepted: result.accepted, revision: Number(result.revision) };
+      },
+    );
+  }
+
+  @Post(':run_id/cancel')
+  @HttpCode(202)
+  @ApiHeader(IDEMPOTENCY_HEADER)
+  cancel(
+    @CurrentPrincipal() principal: Principal,
+    @Param('run_id') runId: string,
+    @Body() body: CancelRunDto,
+    @Req() request: Request,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ) {
+    runIdParam(runId);
+    return this.idempotency.execute(
+      { orgId: principal.orgId, key: idempotencyKey, method: request.method, path: request.path, body, status: 202 },
+      async () => {
+        const result = await this.commands.execute(
+          new CancelRun(principal.orgId, principal.userId, runId, body.reason, idempotencyKey, correlationId()),
+        );
+        return { run_id: result.runId, status: result.status, revision: Number(result.revision) };
+      },
+    );
+  }
+
+  @Get()
+  async list(@CurrentPrincipal() principal: Principal, @Query() query: ListQueryDto) {
+    const page = await this.summaries.list(principal.orgId, query.limit ?? DEFAULT_PAGE_SIZE, query.after);
+    if (!page) throw new RuntimeError('invalid_cursor', 'after does not name one of your runs');
+    return {
+      runs: page.runs.map((summary) => ({ ...summary.document, doc_version: summary.doc_version, watermark: summary.watermark })),
+      next_after: page.nextAfter,
+    };
   }
 
   @Get(':run_id')
   async get(@CurrentPrincipal() principal: Principal, @Param('run_id') runId: string) {
-    const summary = await this.summaries.find(principal.orgId, runId);
+    const summary = await this.summaries.find(principal.orgId, runIdParam(runId));
     if (!summary) throw new RuntimeError('run_not_found', `run ${runId} not found`);
     return { ...summary.document, doc_version: summary.doc_version, watermark: summary.watermark };
+  }
+
+  @Get(':run_id/events')
+  async events(@CurrentPrincipal() principal: Principal, @Param('run_id') runId: string, @Query() query: RunEventsQueryDto) {
+    const afterSeq = query.after_seq ?? 0;
+    const events = await this.runEvents.read(principal.orgId, runIdParam(runId), afterSeq, query.limit ?? 100);
+    if (!events) throw new RuntimeError('run_not_found', `run ${runId} not found`);
+    return { run_id: runId, events, next_after_seq: events.length ? events[events.length - 1].seq : afterSeq };
   }
 }

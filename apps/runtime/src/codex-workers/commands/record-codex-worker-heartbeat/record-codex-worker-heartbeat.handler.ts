@@ -1,0 +1,35 @@
+import { Inject } from '@nestjs/common';
+import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import { EVENT_STORE, EventStore } from '@khala/eventstore';
+import { commandKey } from '../../../shared/command-key';
+import { executeRuntimeCommand } from '../../../shared/execute-runtime-command';
+import { codexWorkerDecider, codexWorkerStream } from '../../domain/codex-worker.decider';
+import { CodexWorkerCommandResult } from '../record-codex-worker-event/record-codex-worker-event.command';
+import { RecordCodexWorkerHeartbeat } from './record-codex-worker-heartbeat.command';
+
+@CommandHandler(RecordCodexWorkerHeartbeat)
+export class RecordCodexWorkerHeartbeatHandler implements ICommandHandler<RecordCodexWorkerHeartbeat, CodexWorkerCommandResult> {
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+
+  async execute(command: RecordCodexWorkerHeartbeat): Promise<CodexWorkerCommandResult> {
+    const stream = codexWorkerStream(command.workerId);
+    const outcome = await executeRuntimeCommand(
+      this.store,
+      stream,
+      codexWorkerDecider,
+      {
+        kind: 'RecordCodexWorkerHeartbeat',
+        workerId: command.workerId,
+        orgId: command.orgId,
+        userId: command.userId,
+        occurredAt: new Date().toISOString(),
+      },
+      {
+        commandKey: commandKey(`${stream}:heartbeat`, command.orgId, command.idempotencyKey),
+        correlationId: command.correlationId,
+        actor: command.userId,
+      },
+    );
+    return { workerId: command.workerId, status: outcome.state.status!, revision: outcome.revision };
+  }
+}

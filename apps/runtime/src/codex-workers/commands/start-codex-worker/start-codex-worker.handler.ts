@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import { Inject } from '@nestjs/common';
+import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import { v5 as uuidv5 } from 'uuid';
+import { EVENT_STORE, EventStore } from '@khala/eventstore';
+import { commandKey } from '../../../shared/command-key';
+import { executeRuntimeCommand } from '../../../shared/execute-runtime-command';
+import { codexWorkerDecider, codexWorkerStream } from '../../domain/codex-worker.decider';
+import { StartCodexWorker, StartCodexWorkerResult } from './start-codex-worker.command';
+
+const WORKER_ID_NAMESPACE = '4b0f7f0e-9a51-5d43-8c1e-2f7a3c9b6d10';
+
+@CommandHandler(StartCodexWorker)
+export class StartCodexWorkerHandler implements ICommandHandler<StartCodexWorker, StartCodexWorkerResult> {
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+
+  async execute(command: StartCodexWorker): Promise<StartCodexWorkerResult> {
+    // Without a client-chosen id, an idempotency key fixes the id so a retry finds the same worker.
+    const workerId =
+      command.workerId ??
+      (command.idempotencyKey
+        ? `wkr_${uuidv5(`${command.orgId}:${command.idempotencyKey}`, WORKER_ID_NAMESPACE)}`
+        : `wkr_${randomUUID()}`);
+    const stream = codexWorkerStream(workerId);
+    const occurredAt = new Date().toISOString();
+    const outcome = await executeRuntimeCommand(
+      this.store,
+      stream,
+      codexWorkerDecider,
+      {
+        kind: 'StartCodexWorker',
+        workerId,
+        orgId: command.orgId,
+        userId: command.userId,
+        workspaceRef: command.workspaceRef,
+        adapter: command.adapter,
+        occurredAt,
+      },
+      {
+        commandKey: commandKey(`${stream}:start`, command.orgId, command.idempotencyKey),
+        correlationId: command.correlationId,
+        actor: command.userId,
+      },
+    );
+    return { workerId, revision: outcome.replayed ? 0n : outcome.revision };
+  }
+}
