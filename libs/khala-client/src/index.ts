@@ -1,0 +1,5 @@
+export * from './apply';
+export * from './backoff';
+export * from './khala-client';
+export * from './protocol';
+export * from './watermark-store';
