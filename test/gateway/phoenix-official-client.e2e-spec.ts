@@ -50,7 +50,9 @@ describe('sync:v1 with the official phoenix client', () => {
     const socket = await connect(identity);
     const channel = socket.channel('sync:v1', {});
     const batches: { updates: { watermark: number; payload: unknown }[]; replay_complete: boolean }[] = [];
-    channel.on('sync:update_batch', (payload) => batches.push(payload));
+    channel.on('sync:update_batch', (payload) => {
+      batches.push(payload);
+    });
     const joined = await receive<{ subscription_id: string; allowed_topics: string[] }>(channel.join());
     expect(joined).toMatchObject({ status: 'ok', response: { subscription_id: expect.any(String) } });
     expect(joined.response.allowed_topics).toContain('runtime.run_summaries');
@@ -81,7 +83,9 @@ describe('sync:v1 with the official phoenix client', () => {
     const socket = await connect(identity);
     const channel = socket.channel('sync:v1', { frames: true });
     const frames: { kind: string; seq: number; schema_version: number }[] = [];
-    channel.on('sync:frame', (payload) => frames.push(payload));
+    channel.on('sync:frame', (payload) => {
+      frames.push(payload);
+    });
     expect(await receive(channel.join())).toMatchObject({ status: 'ok' });
     expect(await receive(channel.push('sync:subscribe', { topics: ['runtime.notifications'] }))).toMatchObject({ status: 'ok' });
     await writer.append('runtime.notifications', identity.orgId, [{ hi: 1 }]);
