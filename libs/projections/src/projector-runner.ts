@@ -13,7 +13,7 @@ import { ENDED, ReadAhead, TIMEOUT } from './read-ahead';
 import { upcastEvent } from './upcasting';
 
 export interface ProjectorOptions {
-  /** Catch-up commits up to this many events per transaction (throughput). Default 2000. */
+  /** Catch-up commits up to this many events per transaction (throughput). Default 5000. */
   maxBatchSize?: number;
   /** Once caught up, batches are at most this big (latency). Default 200. */
   liveBatchSize?: number;
@@ -222,7 +222,7 @@ export class ProjectorRunner {
     const { name, filter } = this.projection;
     const checkpoint = await loadCheckpoint(this.db, name, this.checkpointTable);
     this.lastCommitted = checkpoint?.position;
-    const maxBatch = this.options.maxBatchSize ?? 2000;
+    const maxBatch = this.options.maxBatchSize ?? 5000;
     const liveBatch = Math.min(maxBatch, this.options.liveBatchSize ?? 200);
     const flushAfterMs = this.options.flushAfterMs ?? 5;
     const idleEvery = this.options.idleCheckpointEveryMs ?? 1000;
