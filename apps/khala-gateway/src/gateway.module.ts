@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AuthModule, KeyRing } from '@khala/auth';
 import { PlatformModule } from '@khala/platform';
 import { GatewayEnv } from './gateway.env';
+import { SnapshotModule } from './snapshot/snapshot.module';
 import { JournalRepository } from './sync/journal.repository';
 import { JournalWakeups } from './sync/journal-wakeups';
 import { Revocations } from './sync/revocations';
@@ -17,6 +18,7 @@ export class GatewayModule {
       imports: [
         PlatformModule.forApp({ app: 'gateway', env, databaseUrl: env.GATEWAY_DATABASE_URL ?? env.DATABASE_URL }),
         AuthModule.forRoot(keys),
+        SnapshotModule.forRoot(keys),
       ],
       providers: [JournalRepository, JournalWakeups, TopicFeeds, Revocations, SyncConnections, SyncGateway, SyncAliasGateway],
     };
