@@ -307,7 +307,23 @@ export class SyncSession implements FeedListener {
 
   // ------------------------------------------------------------------ delivery
 
-  onFeedAdvanced(): void {
+  /**
+   * The hot path: a caught-up live subscriber takes the feed's shared chunk synchronously (no
+   * promise, no copy). Anything else (replay, a cursor inside a chunk, throttling) goes through
+   * the pump, which still sends from the same cursor.
+   */
+  onFeedAdvanced(feed: TopicFeed): void {
+    const sub = this.subs.get(feed.topic);
+    if (sub && sub.feed === feed && sub.target === Infinity && !this.pumping && !this.drainTimer && !this.closed) {
+      for (let chunk = feed.chunkAt(sub.cursor); chunk; chunk = feed.chunkAt(sub.cursor)) {
+        if (this.transport.bufferedAmount() > this.options.bufferedAmountCap) break;
+        if (this.frames) this.sendKhalaFrame(sub.topic, 'update_batch', chunk.protoBase64());
+        else this.transport.send(chunk.frame(this.joinRef, (payload) => this.batchFrameText(payload)));
+        this.deps.onBatchSent?.(chunk.rows.length);
+        sub.cursor = chunk.to;
+      }
+      if (sub.cursor >= feed.head) return;
+    }
     this.schedulePump();
   }
 

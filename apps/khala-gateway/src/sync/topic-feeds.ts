@@ -12,7 +12,7 @@ const MAX_CACHED_FRAMES_PER_CHUNK = 8;
 
 /** Notified after a feed advanced (its new rows are readable from the feed). */
 export interface FeedListener {
-  onFeedAdvanced(): void;
+  onFeedAdvanced(feed: TopicFeed): void;
 }
 
 /**
@@ -129,7 +129,7 @@ export class TopicFeed {
   }
 
   notify(): void {
-    for (const listener of this.listeners) listener.onFeedAdvanced();
+    for (const listener of this.listeners) listener.onFeedAdvanced(this);
   }
 }
 

@@ -1,0 +1,21 @@
+import { ApplyResult, classifyUpdate } from './apply';
+import { backoffDelay } from './backoff';
+
+describe('classifyUpdate (INV-07)', () => {
+  it('given last applied 5: 6 advances, 5 and 3 are duplicates, 8 is out of order', () => {
+    expect(classifyUpdate(5, 6)).toBe(ApplyResult.Advanced);
+    expect(classifyUpdate(5, 5)).toBe(ApplyResult.Duplicate);
+    expect(classifyUpdate(5, 3)).toBe(ApplyResult.Duplicate);
+    expect(classifyUpdate(5, 8)).toBe(ApplyResult.OutOfOrder);
+  });
+});
+
+describe('backoffDelay', () => {
+  it('is full jitter under an exponential ceiling capped at maxMs', () => {
+    const options = { initialMs: 100, maxMs: 1000 };
+    expect(backoffDelay(0, options, () => 0.999)).toBe(99);
+    expect(backoffDelay(3, options, () => 0.5)).toBe(400);
+    expect(backoffDelay(20, options, () => 0.999)).toBe(999);
+    expect(backoffDelay(5, options, () => 0)).toBe(0);
+  });
+});

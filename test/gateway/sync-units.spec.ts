@@ -1,0 +1,125 @@
+import { parsePhoenixFrame } from '../../apps/khala-gateway/src/sync/phoenix';
+import { TokenBucket } from '../../apps/khala-gateway/src/sync/rate-limiter';
+import { parseSubscribe } from '../../apps/khala-gateway/src/sync/sync-session';
+import { SyncError } from '../../apps/khala-gateway/src/sync/sync.error';
+import { TopicFeed } from '../../apps/khala-gateway/src/sync/topic-feeds';
+import { resolveTopic } from '../../apps/khala-gateway/src/sync/topics';
+import { batchLength, encodeRow, MAX_BATCH_BYTES } from '../../apps/khala-gateway/src/sync/update-batch';
+
+const row = (watermark: number, payload = '{"a":1}') =>
+  encodeRow('t', { watermark, doc_key: `d:${watermark}`, doc_version: 1, payload, payload_hash: 'sha256:x', hydration_required: false });
+
+describe('Phoenix frame parsing', () => {
+  it('keeps the refs of an invalid frame so the error can be a reply', () => {
+    expect(parsePhoenixFrame('["1","7","sync:v1","sync:subscribe","x"]')).toEqual({
+      ok: false,
+      reason: 'payload must be an object',
+      joinRef: '1',
+      ref: '7',
+      topic: 'sync:v1',
+    });
+    expect(parsePhoenixFrame('{')).toMatchObject({ ok: false, ref: null });
+    expect(parsePhoenixFrame('[null,"1","phoenix","heartbeat",{}]')).toMatchObject({ ok: true, message: { topic: 'phoenix', event: 'heartbeat' } });
+  });
+});
+
+describe('sync:subscribe validation', () => {
+  const code = (payload: Record<string, unknown>) => {
+    try {
+      parseSubscribe(payload);
+      return 'ok';
+    } catch (error) {
+      return (error as SyncError).code;
+    }
+  };
+
+  it('accepts the map and list forms of resume_after and digit strings', () => {
+    expect(parseSubscribe({ topics: ['a', 'b', 'a'], resume_after: { a: '12', b: 0 } })).toMatchObject({
+      topics: ['a', 'b'],
+      resumeAfter: new Map([['a', 12], ['b', 0]]),
+      replayBatchSize: 200,
+    });
+    expect(parseSubscribe({ topics: ['a'], resume_after: [{ topic: 'a', watermark: 3 }], replay_batch_size: 5 }).replayBatchSize).toBe(5);
+  });
+
+  it('refuses every malformed shape with bad_subscription', () => {
+    for (const payload of [
+      { topics: 'a' },
+      { topics: [''] },
+      { topics: ['a'], resume_after: [{ topic: 'a', watermark: 1 }, { topic: 'a', watermark: 2 }] },
+      { topics: ['a'], resume_after: { a: Number.MAX_SAFE_INTEGER + 2 } },
+      { topics: ['a'], resume_after: { a: '99999999999999999' } },
+      { topics: ['a'], replay_batch_size: 2.5 },
+    ]) {
+      expect(code(payload)).toBe('bad_subscription');
+    }
+  });
+});
+
+describe('topic resolution', () => {
+  it('maps entity topics to their class policy and scope', () => {
+    expect(resolveTopic('run:abc-1:events')).toEqual({
+      topic: 'run:abc-1:events',
+      kind: 'run',
+      policyKey: 'run:*:events',
+      scope: 'runtime.run_events',
+      entityId: 'abc-1',
+    });
+    expect(resolveTopic('worker:w1:events')?.scope).toBe('runtime.codex_worker_events');
+    expect(resolveTopic('run:a:b:events')).toBeUndefined();
+    expect(resolveTopic('runtime.run_summaries')?.kind).toBe('class');
+  });
+});
+
+describe('batch bounds', () => {
+  it('stops at the update count and the byte budget, but always admits the first update', () => {
+    const small = Array.from({ length: 300 }, (_, i) => row(i + 1));
+    expect(batchLength(small, 0, 200)).toBe(200);
+    expect(batchLength(small, 295, 200)).toBe(5);
+    expect(batchLength(small, 0, 200, 7)).toBe(7);
+    const huge = [row(1, `"${'x'.repeat(MAX_BATCH_BYTES + 10)}"`), row(2)];
+    expect(batchLength(huge, 0, 200)).toBe(1);
+  });
+});
+
+describe('TopicFeed', () => {
+  it('serves shared chunks at their start, buffered rows from any cursor in its window, and nothing outside it', () => {
+    const feed = new TopicFeed('t', 'org', 10);
+    feed.append([row(11), row(12), row(13)]);
+    feed.append([row(14)]);
+    expect(feed.head).toBe(14);
+    expect(feed.chunkAt(10)?.to).toBe(13);
+    expect(feed.chunkAt(13)?.to).toBe(14);
+    expect(feed.chunkAt(11)).toBeUndefined();
+    expect(feed.rowsAfter(11)).toMatchObject({ start: 1 });
+    expect(feed.rowsAfter(9)).toBeUndefined();
+    expect(feed.rowsAfter(14)).toBeUndefined();
+  });
+
+  it('restarts its window instead of bridging a gap', () => {
+    const feed = new TopicFeed('t', 'org', 0);
+    feed.append([row(1), row(2)]);
+    feed.append([row(5), row(6), row(8)]);
+    expect(feed.head).toBe(6);
+    expect(feed.rowsAfter(1)).toBeUndefined();
+    expect(feed.rowsAfter(4)).toMatchObject({ start: 0 });
+  });
+
+  it('caches one frame Buffer per join_ref', () => {
+    const feed = new TopicFeed('t', 'org', 0);
+    feed.append([row(1)]);
+    const chunk = feed.chunkAt(0)!;
+    const build = (payload: string) => `["1",null,"sync:v1","sync:update_batch",${payload}]`;
+    expect(chunk.frame('1', build)).toBe(chunk.frame('1', build));
+    expect(JSON.parse(chunk.frame('1', build).toString())[4]).toMatchObject({ replay_complete: true, updates: [{ watermark: 1, payload: { a: 1 } }] });
+  });
+});
+
+describe('TokenBucket', () => {
+  it('allows the burst, then refills at the rate', () => {
+    const bucket = new TokenBucket(10, 3, 0);
+    expect([bucket.take(0), bucket.take(0), bucket.take(0)]).toEqual([0, 0, 0]);
+    expect(bucket.take(0)).toBe(100);
+    expect(bucket.take(100)).toBe(0);
+  });
+});
