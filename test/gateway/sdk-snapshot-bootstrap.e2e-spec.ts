@@ -1,0 +1,84 @@
+import WebSocket from 'ws';
+import { KhalaClient, MemoryWatermarkStore, SnapshotDocument, Update, WebSocketConstructor } from '@khala/khala-client';
+import { appendJournal, encodeDocument, notifyJournalAppended } from '@khala/projections';
+import { freshIdentity, JournalWriter, startGateway, syncToken, TestGateway } from './support/gateway-harness';
+
+/**
+ * The SDK's answer to stale_cursor on a snapshot topic (khala-protocol.md §7, §8, §10): it pages
+ * the gateway's snapshot, then resubscribes at the snapshot's watermark and continues live with
+ * nothing missing. Summaries and journal rows are written together, as the projector does.
+ */
+describe('khala-client: stale cursor → snapshot bootstrap → live', () => {
+  let gateway: TestGateway;
+  let writer: JournalWriter;
+
+  beforeAll(async () => {
+    gateway = await startGateway();
+    writer = await JournalWriter.open();
+  });
+  afterAll(async () => {
+    await writer.close();
+    await gateway.stop();
+  });
+
+  async function writeSummary(orgId: string, runId: string, status: string, version: number): Promise<void> {
+    await writer.db.transaction(async (tx) => {
+      const document = { run_id: runId, org_id: orgId, status };
+      const encoded = encodeDocument(document);
+      const { watermark } = await appendJournal(tx, { topic: 'runtime.run_summaries', orgId, docKey: `run_summary:${runId}`, docVersion: version, document }, encoded);
+      await tx.query(
+        `INSERT INTO runtime.run_summaries (run_id, org_id, document, doc_version, payload_hash, watermark, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now(), now())
+         ON CONFLICT (run_id) DO UPDATE SET document = $3, doc_version = $4, payload_hash = $5, watermark = $6, updated_at = now()`,
+        [runId, orgId, encoded.text, version, encoded.hash, watermark],
+      );
+      await notifyJournalAppended(tx);
+    });
+  }
+
+  it('rebuilds from the snapshot and then applies live updates in order', async () => {
+    const identity = freshIdentity();
+    for (let i = 0; i < 12; i++) await writeSummary(identity.orgId, `r${i}_${identity.orgId}`, 'created', 1);
+    await writeSummary(identity.orgId, `r0_${identity.orgId}`, 'finished', 2);
+    await writer.prune('runtime.run_summaries', identity.orgId, 10);
+
+    const store = new MemoryWatermarkStore();
+    store.set('runtime.run_summaries', 2); // below the retention floor (9)
+    const client = new KhalaClient({
+      url: gateway.wsUrl,
+      token: () => syncToken(gateway.keys, identity),
+      topics: ['runtime.run_summaries'],
+      store,
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      snapshotPageSize: 5,
+    });
+    const resyncs: unknown[] = [];
+    const documents: SnapshotDocument[] = [];
+    const live: Update[] = [];
+    client.on('resync', (topic, mode, info) => resyncs.push({ topic, mode, reasons: info.reasons }));
+    client.on('snapshot_document', (_topic, document) => documents.push(document));
+    client.on('update', (update) => live.push(update));
+    try {
+      await client.start();
+      expect(resyncs).toEqual([{ topic: 'runtime.run_summaries', mode: 'snapshot', reasons: ['retention_floor_breach'] }]);
+      expect(documents).toHaveLength(12);
+      expect(documents.find((d) => d.doc_key === `run_summary:r0_${identity.orgId}`)).toMatchObject({ doc_version: 2, payload: { status: 'finished' } });
+      expect(client.watermark('runtime.run_summaries')).toBe(13);
+      expect(live).toEqual([]);
+
+      await writeSummary(identity.orgId, `r1_${identity.orgId}`, 'running', 2);
+      await eventually(() => live.length === 1);
+      expect(live[0]).toMatchObject({ watermark: 14, payload: { status: 'running' } });
+    } finally {
+      client.stop();
+    }
+  });
+});
+
+async function eventually(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
