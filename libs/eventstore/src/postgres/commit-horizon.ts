@@ -22,6 +22,7 @@ import { EventStoreError } from '../event-store.error';
 const LOCK_CLASS = 0x4b48;
 const LOCK_APPENDERS = 1;
 const XID_EPOCH = 4294967296n;
+const HALF_EPOCH = XID_EPOCH / 2n;
 
 /**
  * Announces the current transaction as an appender. Must run before the transaction's first
@@ -58,16 +59,21 @@ export async function commitHorizon(db: Queryable): Promise<bigint> {
   );
   const xmax = BigInt(rows[0].xmax);
   let horizon = xmax;
-  for (const xid of rows[0].xids ?? []) horizon = minBigint(horizon, widenXid(BigInt(xid), xmax));
+  for (const xid of rows[0].xids ?? []) {
+    const full = widenXid(BigInt(xid), xmax);
+    // An appender that got its xid after our snapshot is at or above xmax: already excluded.
+    if (full !== undefined && full < horizon) horizon = full;
+  }
   return horizon;
 }
 
-/** pg_locks shows 32-bit xids; place one in the epoch that puts it at or below xmax. */
-function widenXid(xid32: bigint, xmax: bigint): bigint {
-  const candidate = (xmax / XID_EPOCH) * XID_EPOCH + xid32;
-  return candidate > xmax ? candidate - XID_EPOCH : candidate;
-}
-
-function minBigint(a: bigint, b: bigint): bigint {
-  return a < b ? a : b;
+/**
+ * pg_locks shows 32-bit xids; place one in the epoch within 2^31 of xmax (xids that far apart
+ * cannot both be live). Undefined for an xid at or above xmax, which bounds nothing.
+ */
+export function widenXid(xid32: bigint, xmax: bigint): bigint | undefined {
+  let full = (xmax / XID_EPOCH) * XID_EPOCH + xid32;
+  if (full > xmax + HALF_EPOCH) full -= XID_EPOCH;
+  else if (full < xmax - HALF_EPOCH) full += XID_EPOCH;
+  return full >= 0n && full < xmax ? full : undefined;
 }

@@ -38,6 +38,8 @@ interface EventRow {
   created_at: Date;
 }
 
+// transaction_id is selected as text (xid8 has no JS type), so ORDER BY must name the table's
+// column (events.transaction_id): a bare name would bind to this text alias and sort as text.
 const EVENT_COLUMNS =
   'event_id, stream_id, revision, transaction_id::text AS transaction_id, position, event_type, data, metadata, created_at';
 
@@ -48,7 +50,7 @@ const EVENT_COLUMNS =
 const HEAD_SQL = `
   SELECT transaction_id::text AS transaction_id, position FROM eventstore.events
    WHERE transaction_id < $1::text::xid8
-   ORDER BY transaction_id DESC, position DESC LIMIT 1`;
+   ORDER BY events.transaction_id DESC, events.position DESC LIMIT 1`;
 
 export interface PostgresEventStoreOptions {
   /** Fallback poll interval for subscriptions (NOTIFY is only a wake-up hint). */
@@ -192,7 +194,7 @@ export class PostgresEventStore implements EventStore {
       `SELECT ${EVENT_COLUMNS} FROM eventstore.events
         WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)
           AND (transaction_id, position) <= ($3::text::xid8, $4::bigint) ${where.sql}
-        ORDER BY transaction_id, position LIMIT ${Number(limit)}`,
+        ORDER BY events.transaction_id, events.position LIMIT ${Number(limit)}`,
       [after.commit.toString(), after.prepare.toString(), upTo.commit.toString(), upTo.prepare.toString(), ...where.params],
     );
     return rows;
@@ -205,7 +207,7 @@ export class PostgresEventStore implements EventStore {
       `SELECT ${EVENT_COLUMNS} FROM eventstore.events
         WHERE (transaction_id, position) ${inclusive ? '<=' : '<'} ($1::text::xid8, $2::bigint)
           AND (transaction_id, position) <= ($3::text::xid8, $4::bigint) ${where.sql}
-        ORDER BY transaction_id DESC, position DESC LIMIT ${Number(limit)}`,
+        ORDER BY events.transaction_id DESC, events.position DESC LIMIT ${Number(limit)}`,
       [before.commit.toString(), before.prepare.toString(), head.commit.toString(), head.prepare.toString(), ...where.params],
     );
     return rows;
