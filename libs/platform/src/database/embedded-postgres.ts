@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { pinPGliteConnectionsPerBatch } from './pglite-socket-affinity';
 
 export interface EmbeddedPostgres {
   url: string;
@@ -25,6 +26,7 @@ export async function startEmbeddedPostgres(options: {
     port: options.port ?? 0,
     maxConnections: 200,
   });
+  pinPGliteConnectionsPerBatch(server);
   await server.start();
   const address = (server as unknown as { server: import('node:net').Server }).server.address();
   if (!address || typeof address === 'string') throw new Error('embedded Postgres did not bind a TCP port');
