@@ -1,7 +1,7 @@
 import { ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { NewEvent, PostgresEventStore } from '@khala/eventstore';
+import { NewEvent } from '@khala/eventstore';
 import { Database } from '@khala/platform';
 import { createRuntimeRunners } from '../../apps/runtime/src/projections/runtime-projections';
 import { describeWithConcurrentPostgres } from '../support/test-database';

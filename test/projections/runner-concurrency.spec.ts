@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PostgresEventStore, Position } from '@khala/eventstore';
 import { Database } from '@khala/platform';
-import { appendJournalBatch, encodeDocument, NoLease, ProjectorRunner } from '@khala/projections';
+import { appendJournalBatch, encodeDocument, NoLease } from '@khala/projections';
 import { connectTestDatabase, describeWithConcurrentPostgres } from '../support/test-database';
 import { freshIdentity } from '../support/system';
 import { appendRun, eventually, expectDense, isolatedCategories, isolatedProjections, journalOf, runnersFor } from './support/projection-fixtures';

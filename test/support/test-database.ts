@@ -18,7 +18,7 @@ export function connectTestDatabase(options: { role?: string; max?: number } = {
  */
 export const describeWithConcurrentPostgres: jest.Describe = ((name: string, fn: () => void) => {
   if (isPgliteRun()) {
-    // eslint-disable-next-line no-console
+     
     console.log(`skipped on PGlite (needs concurrent transactions; runs on Postgres in CI): ${name}`);
     return describe.skip(name, fn);
   }

@@ -1,6 +1,6 @@
 import { deterministicEventId } from './event-id';
 import { isWrongExpectedVersion } from './event-store.error';
-import { EventMetadata, EventStore, RecordedEvent } from './event-store.port';
+import { EventStore, RecordedEvent } from './event-store.port';
 
 /** A pure aggregate: decide what happens, and fold what happened (Emmett/Marten style). */
 export interface Decider<Command, Event extends DomainEvent, State> {

@@ -66,7 +66,7 @@ async function expectConflict(promise: Promise<unknown>, actual: bigint | 'no_st
 }
 
 function note(message: string): void {
-  // eslint-disable-next-line no-console
+   
   console.log(message);
 }
 

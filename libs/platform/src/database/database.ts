@@ -21,6 +21,7 @@ export interface DatabaseOptions {
  */
 export class Database {
   private listenerClient?: PoolClient;
+  private listenerClientPromise?: Promise<PoolClient>;
   private readonly listeners = new Map<string, Set<(payload: string) => void>>();
   private closed = false;
 
@@ -92,8 +93,16 @@ export class Database {
 
   private async ensureListening(channel: string): Promise<void> {
     if (this.closed) return;
-    if (!this.listenerClient) {
-      const client = await this.pool.connect();
+    const client = await this.listenerConnection();
+    await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+  }
+
+  /**
+   * The one connection that LISTENs, created once even when several first LISTENs race (a second
+   * connection would never be released and would hang pool.end()).
+   */
+  private listenerConnection(): Promise<PoolClient> {
+    this.listenerClientPromise ??= this.pool.connect().then((client) => {
       client.on('notification', (message) => {
         for (const listener of this.listeners.get(message.channel) ?? []) listener(message.payload ?? '');
       });
@@ -101,11 +110,14 @@ export class Database {
         // The connection broke: drop it and re-LISTEN on a fresh one; polling covers the gap.
         client.release(true);
         this.listenerClient = undefined;
+        this.listenerClientPromise = undefined;
         setTimeout(() => void this.relistenAll(), 250).unref();
       });
       this.listenerClient = client;
-    }
-    await this.listenerClient.query(`LISTEN ${quoteIdentifier(channel)}`);
+      return client;
+    });
+    this.listenerClientPromise.catch(() => (this.listenerClientPromise = undefined));
+    return this.listenerClientPromise;
   }
 
   private async relistenAll(): Promise<void> {
@@ -121,8 +133,10 @@ export class Database {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.listenerClient?.release();
+    const listener = await this.listenerClientPromise?.catch(() => undefined);
+    listener?.release();
     this.listenerClient = undefined;
+    this.listenerClientPromise = undefined;
     await this.pool.end();
   }
 }
