@@ -1,8 +1,8 @@
-import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { AuthModule, KeyRing } from '@khala/auth';
-import { EVENT_STORE, PostgresEventStore } from '@khala/eventstore';
-import { Database, DATABASE, PlatformModule } from '@khala/platform';
+import { EventStoreModule } from '@khala/eventstore';
+import { DATABASE, PlatformModule } from '@khala/platform';
 import { IssueApiTokenHandler } from './api-tokens/commands/issue-api-token/issue-api-token.handler';
 import { RevokeApiTokenHandler } from './api-tokens/commands/revoke-api-token/revoke-api-token.handler';
 import { ApiTokensController } from './api-tokens/http/api-tokens.controller';
@@ -32,21 +32,16 @@ export interface ControlModuleOptions {
 @Module({})
 export class ControlModule {
   static forRoot({ env, keys }: ControlModuleOptions): DynamicModule {
-    const eventStore: Provider = {
-      provide: EVENT_STORE,
-      inject: [DATABASE],
-      useFactory: (db: Database) => new PostgresEventStore(db, { pollIntervalMs: env.POLL_INTERVAL_MS }),
-    };
     return {
       module: ControlModule,
       imports: [
         PlatformModule.forApp({ app: 'control', env, databaseUrl: env.CONTROL_DATABASE_URL ?? env.DATABASE_URL }),
         AuthModule.forRoot(keys, { postgres: true }),
+        EventStoreModule.forRoot({ database: DATABASE, eventStoreUrl: env.EVENTSTORE_URL, pollIntervalMs: env.POLL_INTERVAL_MS }),
         CqrsModule.forRoot(),
       ],
       controllers: [AuthController, OrgsController, ApiTokensController, SyncTokensController],
       providers: [
-        eventStore,
         { provide: PasswordHasher, useValue: new PasswordHasher({ logN: env.PASSWORD_SCRYPT_LOG_N, r: 8, p: 1 }) },
         AuthThrottle,
         EmailReservations,

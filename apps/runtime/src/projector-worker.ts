@@ -1,4 +1,4 @@
-import { PostgresEventStore } from '@khala/eventstore';
+import { createEventStore } from '@khala/eventstore';
 import { APP_ROLES, assertSchemaCurrent, createLogger, Database, loadEnv } from '@khala/platform';
 import { RetentionJob } from '@khala/projections';
 import { createRuntimeRunners } from './projections/runtime-projections';
@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const db = await Database.connect({ url, role: APP_ROLES.runtime, applicationName: 'khala-projector-worker' });
   await assertSchemaCurrent(db);
   const logger = createLogger('projector-worker', env.LOG_LEVEL);
-  const store = new PostgresEventStore(db, { pollIntervalMs: env.POLL_INTERVAL_MS });
+  const store = createEventStore({ eventStoreUrl: env.EVENTSTORE_URL, database: db, pollIntervalMs: env.POLL_INTERVAL_MS });
   const runners = createRuntimeRunners(store, db, logger, {
     maxBatchSize: Number(process.env.PROJECTOR_BATCH_SIZE) || undefined,
     leaseRetryMs: 200,

@@ -1,8 +1,8 @@
-import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { AuthModule, KeyRing } from '@khala/auth';
-import { EVENT_STORE, PostgresEventStore } from '@khala/eventstore';
-import { Database, DATABASE, PlatformModule } from '@khala/platform';
+import { EventStoreModule } from '@khala/eventstore';
+import { DATABASE, PlatformModule } from '@khala/platform';
 import { RuntimeProjectors } from './projections/runtime-projectors';
 import { RecordCodexWorkerEventHandler } from './codex-workers/commands/record-codex-worker-event/record-codex-worker-event.handler';
 import { RecordCodexWorkerHeartbeatHandler } from './codex-workers/commands/record-codex-worker-heartbeat/record-codex-worker-heartbeat.handler';
@@ -29,22 +29,17 @@ export interface RuntimeModuleOptions {
 @Module({})
 export class RuntimeModule {
   static forRoot({ env, keys }: RuntimeModuleOptions): DynamicModule {
-    const eventStore: Provider = {
-      provide: EVENT_STORE,
-      inject: [DATABASE],
-      useFactory: (db: Database) => new PostgresEventStore(db, { pollIntervalMs: env.POLL_INTERVAL_MS }),
-    };
     return {
       module: RuntimeModule,
       imports: [
         PlatformModule.forApp({ app: 'runtime', env, databaseUrl: env.RUNTIME_DATABASE_URL ?? env.DATABASE_URL }),
         // Revocations and personal API tokens are checked against control's Postgres relations.
         AuthModule.forRoot(keys, { postgres: true }),
+        EventStoreModule.forRoot({ database: DATABASE, eventStoreUrl: env.EVENTSTORE_URL, pollIntervalMs: env.POLL_INTERVAL_MS }),
         CqrsModule.forRoot(),
       ],
       controllers: [RunsController, CodexWorkersController],
       providers: [
-        eventStore,
         IdempotencyKeysRepository,
         IdempotencyService,
         CreateRunHandler,
