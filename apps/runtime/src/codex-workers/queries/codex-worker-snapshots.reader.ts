@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_STORE, EventStore, EventStoreError } from '@khala/eventstore';
 import { codexWorkerStream } from '../domain/codex-worker.decider';
-import { CodexWorkerSummary, evolveCodexWorkerSummary, withFreshness } from './codex-worker-summary';
+import { CodexWorkerSummary, foldCodexWorkerSummary, withFreshness } from './codex-worker-summary';
 
 /**
  * One worker's summary folded from its stream: the authority, current as of the request (the
@@ -16,7 +16,7 @@ export class CodexWorkerSnapshotsReader {
     let summary: CodexWorkerSummary | undefined;
     try {
       for await (const event of this.store.readStream(codexWorkerStream(workerId))) {
-        summary = evolveCodexWorkerSummary(summary, event);
+        summary = foldCodexWorkerSummary(summary, event);
       }
     } catch (error) {
       if ((error as EventStoreError).code !== 'STREAM_NOT_FOUND') throw error;
