@@ -5,13 +5,7 @@
  * and duplicates, writes bench/results/projection.json.
  *
  *   DATABASE_URL=postgres://... npm run bench:projection -- [--events 1000000] [--batch 5000]
- *     [--projection run_summaries|run_events] [--keep] [--store-order-fix]
- *
- * --store-order-fix: the Postgres event store selects `transaction_id::text AS transaction_id` and
- * then `ORDER BY transaction_id`, which Postgres resolves to the TEXT output column: every page is
- * a full scan + sort (and text order is wrong across a digit boundary). The flag qualifies the
- * ORDER BY (`events.transaction_id`) in the store's SQL in-process, to measure the projector
- * without that defect. Reported separately; the store itself belongs to libs/eventstore.
+ *     [--projection run_summaries|run_events] [--keep]
  *
  * Seeding is NOT the projected path: events go into eventstore.events with bulk
  * INSERT ... SELECT generate_series (runs of 50 events, 200 runs active at a time, 10 orgs), which
@@ -63,19 +57,6 @@ async function seed(db: Database, total: number): Promise<void> {
   await db.query('ANALYZE eventstore.events');
 }
 
-/** The event store's SQL with its ORDER BY qualified (see --store-order-fix above). */
-function withQualifiedOrderBy(db: Database): Database {
-  const rewrite = (sql: string) =>
-    sql.replace(/ORDER BY transaction_id( DESC)?, position( DESC)?/g, (_m, d1: string | undefined, d2: string | undefined) => `ORDER BY events.transaction_id${d1 ?? ''}, events.position${d2 ?? ''}`);
-  return new Proxy(db, {
-    get(target, property, receiver) {
-      if (property === 'query') return (sql: string, params?: unknown[]) => target.query(rewrite(sql), params);
-      const value = Reflect.get(target, property, receiver) as unknown;
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
-
 async function main(): Promise<void> {
   const adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) throw new Error('DATABASE_URL (a real Postgres) is required');
@@ -96,9 +77,7 @@ async function main(): Promise<void> {
     process.stdout.write(`seeded ${total.toLocaleString()} events in ${seedSeconds.toFixed(1)} s (bulk INSERT ... SELECT generate_series)\n`);
 
     const projection: Projection = which === 'run_events' ? new RunEventsProjection() : new RunSummariesProjection();
-    const orderFix = process.argv.includes('--store-order-fix');
-    const storeDb = orderFix ? withQualifiedOrderBy(db) : db;
-    const store = new PostgresEventStore(storeDb, { pollIntervalMs: 100 });
+    const store = new PostgresEventStore(db, { pollIntervalMs: 100 });
     let peakRss = process.memoryUsage().rss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
     let committed = 0;
@@ -149,11 +128,10 @@ async function main(): Promise<void> {
       journal_partitions: Number(rows[0].partitions),
       gapped_or_duplicated_partitions: Number(rows[0].bad),
       target_events_per_second: 30_000,
-      store_order_fix: orderFix,
       seed: 'bulk INSERT ... SELECT generate_series into eventstore.events (not through the append path)',
     };
     process.stdout.write(
-      `\nprojection catch-up (${projection.name}, batch ${batch}${orderFix ? ', store ORDER BY fix applied in-process' : ''})\n` +
+      `\nprojection catch-up (${projection.name}, batch ${batch})\n` +
         `  events           ${total.toLocaleString()}\n` +
         `  time             ${seconds.toFixed(2)} s\n` +
         `  throughput       ${result.events_per_second.toLocaleString()} events/s (target ≥ 30,000)\n` +
