@@ -56,6 +56,23 @@ export async function withEventStore<T>(
   return context.withAdminDatabase((db) => work(new PostgresEventStore(db), db));
 }
 
+/**
+ * The admin database plus the event store (EventStoreDB when EVENTSTORE_URL is set): operator
+ * commands need both, since checkpoints, read models and the journal always live in Postgres.
+ */
+export async function withStoreAndDatabase<T>(context: CliContext, work: (store: EventStore, db: Database) => Promise<T>): Promise<T> {
+  return context.withAdminDatabase(async (db) => {
+    const esdbUrl = process.env.EVENTSTORE_URL;
+    if (!esdbUrl) return work(new PostgresEventStore(db), db);
+    const store = EsdbEventStore.connect(esdbUrl);
+    try {
+      return await work(store, db);
+    } finally {
+      await store.close();
+    }
+  });
+}
+
 function bigintReplacer(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
 }

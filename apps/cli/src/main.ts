@@ -4,6 +4,9 @@ import { Command } from 'commander';
 import { CliContext } from './cli-context';
 import { eventsCommand } from './commands/events.command';
 import { migrateCommand } from './commands/migrate.command';
+import { projectionsCommand } from './commands/projections.command';
+import { replayCommand } from './commands/replay.command';
+import { stateCommand } from './commands/state.command';
 
 /** `oa`: the operators' and analysts' CLI. */
 export function buildProgram(context: CliContext): Command {
@@ -15,6 +18,9 @@ export function buildProgram(context: CliContext): Command {
     });
   program.addCommand(migrateCommand(context));
   program.addCommand(eventsCommand(context));
+  program.addCommand(projectionsCommand(context));
+  program.addCommand(stateCommand(context));
+  program.addCommand(replayCommand(context));
   return program;
 }
 

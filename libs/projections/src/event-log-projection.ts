@@ -10,7 +10,9 @@ export interface EventLogModel {
   version: number;
   filter: EventFilter;
   failurePolicy?: FailurePolicy;
-  table: 'runtime.run_events' | 'runtime.codex_worker_events';
+  table: string;
+  /** false for shadow/scratch tables: no journal rows (default true). */
+  journal?: boolean;
   idColumn: 'run_id' | 'worker_id';
   /** The org-partitioned class topic, e.g. runtime.run_events. */
   classTopic: string;
@@ -72,7 +74,7 @@ export class EventLogProjection implements Projection {
   readonly filter: EventFilter;
   readonly failurePolicy?: FailurePolicy;
 
-  constructor(private readonly model: EventLogModel) {
+  constructor(readonly model: EventLogModel) {
     this.name = model.name;
     this.version = model.version;
     this.filter = model.filter;
@@ -99,6 +101,7 @@ export class EventLogProjection implements Projection {
         entries.map((entry) => entry.encoded.hash),
       ],
     );
+    if (this.model.journal === false) return;
     const written = new Set(rows.map((row) => `${row.id}\u0000${row.seq}`));
     const journal: JournalAppend[] = [];
     for (const entry of entries) {

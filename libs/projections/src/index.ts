@@ -6,6 +6,7 @@ export * from './watermark-allocator';
 export * from './leader-lease';
 export * from './upcasting';
 export * from './projection-failures';
+export * from './projection-controls';
 export * from './projector-metrics';
 export * from './projections.error';
 export * from './backlog';

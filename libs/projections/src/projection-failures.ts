@@ -54,6 +54,20 @@ export async function isSkipped(db: Queryable, projection: string, eventId: stri
   return rows[0]?.status === 'skipped';
 }
 
+export async function failureStatus(db: Queryable, projection: string, eventId: string, table: FailuresTable = DEFAULT_FAILURES_TABLE): Promise<FailureStatus | undefined> {
+  const { rows } = await db.query<{ status: FailureStatus }>(`SELECT status FROM ${table} WHERE projection = $1 AND event_id = $2`, [projection, eventId]);
+  return rows[0]?.status;
+}
+
+/** Operator decision: try the event again (a halted 'stop' projection re-attempts it; it parks again if it still fails). */
+export async function markRetried(db: Queryable, projection: string, eventId: string, table: FailuresTable = DEFAULT_FAILURES_TABLE): Promise<boolean> {
+  const result = await db.query(
+    `UPDATE ${table} SET status = 'retried', resolved_at = now() WHERE projection = $1 AND event_id = $2 AND status = 'parked'`,
+    [projection, eventId],
+  );
+  return result.rowCount === 1;
+}
+
 export async function listFailures(
   db: Queryable,
   projection?: string,

@@ -29,4 +29,11 @@ export interface Projection {
 export interface ProjectionOverrides {
   name?: string;
   filter?: EventFilter;
+  /**
+   * Another table of the same shape (a rebuild's shadow table, a scratch replay schema). Together
+   * with `journal: false` it projects without touching production tables or the journal.
+   */
+  table?: string;
+  /** false: write the read model only (no watermarks, no journal rows; summary watermark 0). */
+  journal?: boolean;
 }

@@ -7,7 +7,8 @@ import { advanceCheckpoint, CheckpointTable, DEFAULT_CHECKPOINT_TABLE, loadCheck
 import { notifyJournalAppended } from './journal-writer';
 import { AdvisoryLease, ProjectionLease } from './leader-lease';
 import { Projection } from './projection';
-import { countParked, FailuresTable, isSkipped, parkFailure } from './projection-failures';
+import { countParked, failureStatus, FailuresTable, isSkipped, parkFailure } from './projection-failures';
+import { ControlsTable, isPaused } from './projection-controls';
 import { projectorMetrics, ProjectorMetrics } from './projector-metrics';
 import { ENDED, ReadAhead, TIMEOUT } from './read-ahead';
 import { upcastEvent } from './upcasting';
@@ -41,7 +42,7 @@ export interface ProjectorOptions {
   onCommit?: (info: { projection: string; events: number; position: Position; ms: number }) => void;
 }
 
-export type ProjectorState = 'starting' | 'standby' | 'catching_up' | 'live' | 'stopped' | 'failed';
+export type ProjectorState = 'starting' | 'standby' | 'catching_up' | 'live' | 'paused' | 'stopped' | 'failed';
 
 /** Readiness degrades when a backlog exists and the checkpoint has not moved for this long. */
 export const STALLED_AFTER_MS = 120_000;
@@ -63,7 +64,16 @@ export interface ProjectorStatus {
 /** Another instance wrote the checkpoint, or our lease connection died: stop writing, go standby. */
 class LeadershipLost extends Error {}
 /** A 'stop' projection met an event it cannot apply: halt until an operator acts. */
-class PoisonStop extends Error {}
+class PoisonStop extends Error {
+  constructor(
+    message: string,
+    readonly eventId: string,
+  ) {
+    super(message);
+  }
+}
+/** An operator paused the projection (`oa projections pause`): the batch rolled back; wait for resume. */
+class ProjectionPaused extends Error {}
 
 const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08003', '08006', '53300', '40001', '40P01']);
 
@@ -89,6 +99,7 @@ export class ProjectorRunner {
   private readonly metrics: ProjectorMetrics;
   private readonly checkpointTable: CheckpointTable;
   private readonly failuresTable: FailuresTable;
+  private readonly controlsTable: ControlsTable;
   private wakeStandby?: () => void;
   state: ProjectorState = 'starting';
   /** Position of the last batch this instance committed (or loaded when it took the lease). */
@@ -107,6 +118,7 @@ export class ProjectorRunner {
   ) {
     this.checkpointTable = options.checkpointTable ?? DEFAULT_CHECKPOINT_TABLE;
     this.failuresTable = options.failuresTable ?? (`${this.checkpointTable.split('.')[0]}.projection_failures` as FailuresTable);
+    this.controlsTable = `${this.checkpointTable.split('.')[0]}.projection_controls` as ControlsTable;
     this.lease = options.lease ?? new AdvisoryLease(db, `khala.projection:${this.checkpointTable}:${projection.name}`);
     this.metrics = projectorMetrics(options.metrics);
   }
@@ -184,7 +196,15 @@ export class ProjectorRunner {
         await this.follow();
         failures = 0;
       } catch (error) {
-        if (error instanceof PoisonStop) throw error;
+        if (error instanceof PoisonStop) {
+          // Halted (state 'failed', as readiness reports it) until an operator skips or retries the event.
+          this.state = 'failed';
+          this.lastError = error.message;
+          this.logger.error({ projection: this.projection.name, event_id: error.eventId }, error.message);
+          await this.lease.release().catch(() => undefined);
+          await this.waitForOperator(error.eventId);
+          continue;
+        }
         this.lastError = (error as Error).message;
         if (error instanceof LeadershipLost) {
           this.logger.warn({ projection: this.projection.name, reason: this.lastError }, 'projector lost its lease; standing by');
@@ -197,6 +217,33 @@ export class ProjectorRunner {
         this.feed = undefined;
         await this.lease.release().catch(() => undefined);
       }
+    }
+  }
+
+  /** Sleeps until woken by stop() or the standby retry interval passes. */
+  private async pause(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.options.leaseRetryMs ?? 1000);
+      this.wakeStandby = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** A halted 'stop' projection resumes once the parked event is skipped or marked for retry. */
+  private async waitForOperator(eventId: string): Promise<void> {
+    while (!this.stopping) {
+      const status = await failureStatus(this.db, this.projection.name, eventId, this.failuresTable).catch(() => 'parked');
+      if (status !== 'parked') return;
+      await this.pause();
+    }
+  }
+
+  private async waitWhilePaused(): Promise<void> {
+    while (!this.stopping && (await isPaused(this.db, this.projection.name, this.controlsTable))) {
+      this.state = 'paused';
+      await this.pause();
     }
   }
 
@@ -308,6 +355,13 @@ export class ProjectorRunner {
         return undefined;
       } catch (error) {
         if (error instanceof LeadershipLost || this.stopping) throw error;
+        if (error instanceof ProjectionPaused) {
+          const before = this.state;
+          await this.waitWhilePaused();
+          if (this.stopping) throw error;
+          this.state = before === 'paused' ? 'catching_up' : before;
+          continue;
+        }
         if (isTransient(error)) {
           // The database is away: wait for it as long as it takes (readiness reports the stall).
           transientFailures += 1;
@@ -331,6 +385,9 @@ export class ProjectorRunner {
     await this.db.transaction(async (tx) => {
       const fenced = await advanceCheckpoint(tx, name, version, this.lastCommitted, position, this.checkpointTable);
       if (!fenced) throw new LeadershipLost('the checkpoint moved under this instance (another writer)');
+      // Read after the checkpoint row lock: `oa projections pause` waits for that lock, so once it
+      // returns no batch that saw "not paused" can still be in flight.
+      if (await isPaused(tx, name, this.controlsTable)) throw new ProjectionPaused(`projection ${name} is paused`);
       if (park) await parkFailure(tx, name, park.event, park.error, this.options.maxAttempts ?? 3, this.failuresTable);
       if (events.length) {
         await this.projection.project(tx, upcasters ? events.map((event) => upcastEvent(event, upcasters)) : events);
@@ -367,6 +424,6 @@ export class ProjectorRunner {
       }
     }
     await this.db.transaction((tx) => parkFailure(tx, name, event, error, this.options.maxAttempts ?? 3, this.failuresTable)).catch(() => undefined);
-    throw new PoisonStop(`event ${event.id} (${event.type} in ${event.stream}) cannot be projected: ${(error as Error)?.message ?? error}`);
+    throw new PoisonStop(`event ${event.id} (${event.type} in ${event.stream}) cannot be projected: ${(error as Error)?.message ?? error}`, event.id);
   }
 }

@@ -17,7 +17,9 @@ export interface SummaryModel<D extends SummaryDocument> {
   filter: EventFilter;
   failurePolicy?: FailurePolicy;
   topic: string;
-  table: 'runtime.run_summaries' | 'runtime.codex_worker_summaries';
+  table: string;
+  /** false for shadow/scratch tables: no journal rows (default true). */
+  journal?: boolean;
   idColumn: 'run_id' | 'worker_id';
   docKeyPrefix: string;
   entityId(event: RecordedEvent): string;
@@ -93,7 +95,7 @@ export class SummaryProjection<D extends SummaryDocument> implements Projection 
   readonly filter: EventFilter;
   readonly failurePolicy?: FailurePolicy;
 
-  constructor(private readonly model: SummaryModel<D>) {
+  constructor(readonly model: SummaryModel<D>) {
     this.name = model.name;
     this.version = model.version;
     this.filter = model.filter;
@@ -109,7 +111,7 @@ export class SummaryProjection<D extends SummaryDocument> implements Projection 
     );
     const changes = foldSummaries(this.model, events, new Map(rows.map((row) => [row.id, row])));
     if (changes.length === 0) return;
-    const watermarks = await appendJournalBatch(
+    const watermarks = this.model.journal === false ? changes.map(() => 0) : await appendJournalBatch(
       tx,
       changes.map((change) => ({
         topic,

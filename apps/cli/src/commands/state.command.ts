@@ -1,0 +1,66 @@
+import { Command } from 'commander';
+import { Decider, DomainEvent } from '@khala/eventstore';
+import { CliContext, withEventStore } from '../cli-context';
+import { CliError } from '../projections/catalog';
+import { codexWorkerDecider } from '../../../runtime/src/codex-workers/domain/codex-worker.decider';
+import { runDecider } from '../../../runtime/src/runs/domain/run.decider';
+import { apiTokenDecider } from '../../../control/src/api-tokens/domain/api-token.decider';
+import { userDecider } from '../../../control/src/identity/domain/user.decider';
+import { orgDecider } from '../../../control/src/orgs/domain/org.decider';
+import { sessionDecider } from '../../../control/src/sessions/domain/session.decider';
+
+type AnyDecider = Decider<unknown, DomainEvent, unknown>;
+
+/** The decider that owns each stream category (the part of the stream name before the first '-'). */
+const DECIDERS: Record<string, AnyDecider> = {
+  run: runDecider as unknown as AnyDecider,
+  codexWorker: codexWorkerDecider as unknown as AnyDecider,
+  org: orgDecider as unknown as AnyDecider,
+  user: userDecider as unknown as AnyDecider,
+  session: sessionDecider as unknown as AnyDecider,
+  apiToken: apiTokenDecider as unknown as AnyDecider,
+};
+
+/** `oa state <stream> [--at-revision N]`: the entity's state folded by its own decider. */
+export function stateCommand(context: CliContext): Command {
+  return new Command('state')
+    .description("fold a stream with its category's decider and print the state as JSON")
+    .argument('<stream>', 'e.g. run-<id>, codexWorker-<id>, org-<id>')
+    .option('--at-revision <n>', 'fold events up to and including this revision')
+    .action((stream: string, options: { atRevision?: string }) =>
+      withEventStore(context, async (store) => {
+        const category = stream.slice(0, stream.indexOf('-'));
+        const decider = DECIDERS[category];
+        if (stream.indexOf('-') <= 0 || !decider)
+          throw new CliError(
+            `no decider for stream ${JSON.stringify(stream)}; categories: ${Object.keys(DECIDERS).join(', ')}`,
+          );
+        if (options.atRevision !== undefined && !/^\d+$/.test(options.atRevision))
+          throw new CliError(`--at-revision must be a non-negative integer`);
+        const until = options.atRevision === undefined ? undefined : BigInt(options.atRevision);
+        let state = decider.initialState();
+        let revision: bigint | undefined;
+        for await (const event of store.readStream(stream)) {
+          if (until !== undefined && event.revision > until) break;
+          state = decider.evolve(state, { type: event.type, data: event.data });
+          revision = event.revision;
+        }
+        if (revision === undefined) {
+          context.output({ stream, revision: null, state: null }, `stream ${stream} has no events`);
+          context.fail(1);
+          return;
+        }
+        const result = { stream, revision: revision.toString(), state };
+        process.stdout.write(
+          `${JSON.stringify(context.json ? result : state, jsonSafe, context.json ? undefined : 2)}\n`,
+        );
+      }),
+    );
+}
+
+function jsonSafe(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Set) return [...value];
+  if (value instanceof Map) return Object.fromEntries(value);
+  return value;
+}

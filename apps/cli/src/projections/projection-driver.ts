@@ -1,0 +1,103 @@
+import { EventFilter, EventStore, Position, RecordedEvent } from '@khala/eventstore';
+import { Queryable } from '@khala/platform';
+import {
+  CodexWorkerEventsProjection,
+  CodexWorkerSummariesProjection,
+  EventLogProjection,
+  isSkipped,
+  Projection,
+  ProjectionOverrides,
+  RunEventsProjection,
+  RunSummariesProjection,
+  SummaryProjection,
+  SummaryDocument,
+  upcastEvent,
+} from '@khala/projections';
+import { CliError } from './catalog';
+
+/** Projections whose read model is one table the CLI can shadow, diff and swap. */
+export type TableProjection = SummaryProjection<SummaryDocument> | EventLogProjection;
+
+const FACTORIES: Record<string, (overrides: ProjectionOverrides) => TableProjection> = {
+  run_summaries: (o) => new RunSummariesProjection(o) as unknown as TableProjection,
+  run_events: (o) => new RunEventsProjection(o),
+  codex_worker_summaries: (o) => new CodexWorkerSummariesProjection(o) as unknown as TableProjection,
+  codex_worker_events: (o) => new CodexWorkerEventsProjection(o),
+};
+
+export function tableProjection(name: string, overrides: ProjectionOverrides = {}): TableProjection {
+  const factory = FACTORIES[name];
+  if (!factory)
+    throw new CliError(
+      `projection ${JSON.stringify(name)} cannot be rebuilt or replayed here; table projections: ${Object.keys(FACTORIES).join(', ')}`,
+    );
+  return factory(overrides);
+}
+
+export function isSummary(projection: TableProjection): projection is SummaryProjection<SummaryDocument> {
+  return projection instanceof SummaryProjection;
+}
+
+/** The key columns of a projection's table. */
+export function keyColumns(projection: TableProjection): string[] {
+  return isSummary(projection) ? [projection.model.idColumn] : [projection.model.idColumn, 'seq'];
+}
+
+/**
+ * Applies events to a projection in the caller's transaction, as the runner would (upcasters
+ * first), but poison events follow the projection's policy without the runner's park table:
+ * 'continue' drops them (counted), 'stop' fails unless an operator already skipped the event.
+ * Savepoints keep a failed attempt from aborting the transaction.
+ */
+export async function applyEvents(
+  tx: Queryable,
+  projection: Projection,
+  events: readonly RecordedEvent[],
+  liveName: string,
+): Promise<{ dropped: RecordedEvent[] }> {
+  const upcast = projection.upcasters
+    ? events.map((event) => upcastEvent(event, projection.upcasters!))
+    : [...events];
+  if (upcast.length === 0) return { dropped: [] };
+  if (await attempt(tx, () => projection.project(tx, upcast))) return { dropped: [] };
+  const dropped: RecordedEvent[] = [];
+  for (const event of upcast) {
+    if (await attempt(tx, () => projection.project(tx, [event]))) continue;
+    if ((projection.failurePolicy ?? 'stop') === 'stop' && !(await isSkipped(tx, liveName, event.id))) {
+      throw new CliError(
+        `event ${event.id} (${event.type} in ${event.stream}) cannot be projected by ${liveName}; skip it first (oa projections skip)`,
+      );
+    }
+    dropped.push(event);
+  }
+  return { dropped };
+}
+
+async function attempt(tx: Queryable, work: () => Promise<void>): Promise<boolean> {
+  await tx.query('SAVEPOINT apply_events');
+  try {
+    await work();
+    await tx.query('RELEASE SAVEPOINT apply_events');
+    return true;
+  } catch {
+    await tx.query('ROLLBACK TO SAVEPOINT apply_events');
+    return false;
+  }
+}
+
+/** Reads $all after `from` (exclusive) up to and including `until`, a page at a time. */
+export async function readPage(
+  store: EventStore,
+  filter: EventFilter,
+  from: Position | undefined,
+  max: number,
+): Promise<RecordedEvent[]> {
+  const page: RecordedEvent[] = [];
+  for await (const event of store.readAll({ fromPosition: from ?? 'start', filter, maxCount: max }))
+    page.push(event);
+  return page;
+}
+
+export function positionText(position: Position | undefined): string | null {
+  return position ? `${position.commit}/${position.prepare}` : null;
+}

@@ -1,0 +1,30 @@
+import { Queryable } from '@khala/platform';
+
+/** Durable operator switches per projection (migration 0007), in the checkpoint table's schema. */
+export type ControlsTable = 'runtime.projection_controls' | 'control.projection_controls';
+
+/** Whether an operator paused the projection; no row means not paused. */
+export async function isPaused(
+  db: Queryable,
+  projection: string,
+  table: ControlsTable = 'runtime.projection_controls',
+): Promise<boolean> {
+  const { rows } = await db.query<{ paused: boolean }>(`SELECT paused FROM ${table} WHERE projection = $1`, [
+    projection,
+  ]);
+  return rows[0]?.paused === true;
+}
+
+export async function setPaused(
+  db: Queryable,
+  projection: string,
+  paused: boolean,
+  reason: string | null,
+  table: ControlsTable = 'runtime.projection_controls',
+): Promise<void> {
+  await db.query(
+    `INSERT INTO ${table} (projection, paused, reason, updated_at) VALUES ($1, $2, $3, now())
+     ON CONFLICT (projection) DO UPDATE SET paused = EXCLUDED.paused, reason = EXCLUDED.reason, updated_at = now()`,
+    [projection, paused, reason],
+  );
+}
