@@ -1,4 +1,4 @@
-import { comparePositions, EventFilter, EventStore, Position, RecordedEvent } from '@khala/eventstore';
+import { comparePositions, EventStore, Position, RecordedEvent } from '@khala/eventstore';
 import { Database, Queryable } from '@khala/platform';
 import { appendJournalBatch, encodeDocument, JournalAppend, notifyJournalAppended } from '@khala/projections';
 import { CliError } from './catalog';
