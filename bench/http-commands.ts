@@ -14,17 +14,14 @@
  *                      retried inside the command (bounded), a 409 concurrency_conflict when exhausted
  *   heartbeat          POST /codex/workers/:id/heartbeat, one worker per lane
  *
- * Stores: "pglite" is the embedded default exactly as `npm start` runs it. "pglite+affinity" is
- * the same PGlite behind a socket server patched in this file to keep a connection's
- * extended-protocol batch together (electric-sql/pglite#1046: pglite-socket 0.2.17 interleaves
- * Parse/Bind/Execute of concurrent connections, which corrupts or stalls concurrent requests).
+ * Stores: "pglite" is the embedded default exactly as `npm start` runs it (PGlite behind the
+ * platform's socket server, which keeps each connection's extended-protocol batch together);
+ * "postgres" when DATABASE_URL is set.
  * Requests time out after 10 s and count as errors, so a stalled store still finishes the run.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { TokenService } from '../libs/auth/src/index';
 import { Database, quoteIdentifier, redactDatabaseUrl, withDatabaseName } from '../libs/platform/src/index';
 import { RunningSystem, startSystem } from '../apps/embedded/src/embedded';
@@ -60,7 +57,6 @@ type Call = (lane: number, i: number) => Promise<Response>;
 async function main() {
   const stores: (() => Promise<Store>)[] = [
     async () => ({ label: 'pglite', dispose: async () => undefined }),
-    affinityPglite,
   ];
   if (process.env.DATABASE_URL) stores.push(() => freshPostgres(process.env.DATABASE_URL!));
 
@@ -279,78 +275,6 @@ async function freshPostgres(adminUrl: string): Promise<Store> {
       await cleanup.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`);
       await cleanup.close();
       process.stderr.write(`dropped ${redactDatabaseUrl(url)}\n`);
-    },
-  };
-}
-
-// ------------------------------------------------------------ PGlite with batch affinity (bench only)
-
-interface QueuedMessage {
-  handlerId: number;
-  message: Uint8Array;
-  resolve(bytes: number): void;
-  reject(error: unknown): void;
-  onData(data: Uint8Array): void;
-}
-
-interface QueryQueue {
-  queue: QueuedMessage[];
-  processing: boolean;
-  lastHandlerId: number | null;
-  db: PGlite;
-  processQueue(): Promise<void>;
-}
-
-const BATCH_ENDS = new Set([0x53 /* Sync */, 0x51 /* Query */, 0x58 /* Terminate */]);
-
-async function affinityPglite(): Promise<Store> {
-  const db = await PGlite.create();
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 200 });
-  // Same queue as pglite-socket 0.2.17, but a connection keeps the session from its first
-  // extended-protocol message to its Sync (not only inside a transaction), and a failed message
-  // does not leave the queue stuck.
-  const queue = (server as unknown as { queryQueue: QueryQueue }).queryQueue;
-  let batchOpen = false;
-  queue.processQueue = async function processQueue(this: QueryQueue) {
-    if (this.processing || this.queue.length === 0) return;
-    this.processing = true;
-    try {
-      while (this.queue.length > 0) {
-        const pinned = (batchOpen || this.db.isInTransaction()) && this.lastHandlerId !== null;
-        const index = pinned ? this.queue.findIndex((item) => item.handlerId === this.lastHandlerId) : 0;
-        if (index === -1) break; // the owner's next message is not here yet; its enqueue restarts us
-        const [item] = this.queue.splice(index, 1);
-        let bytes = 0;
-        try {
-          await this.db.runExclusive(() =>
-            this.db.execProtocolRawStream(item.message, {
-              onRawData: (data) => {
-                bytes += data.length;
-                item.onData(data);
-              },
-            }),
-          );
-        } catch (error) {
-          batchOpen = false;
-          item.reject(error);
-          continue;
-        }
-        batchOpen = !BATCH_ENDS.has(item.message[0]);
-        this.lastHandlerId = item.handlerId;
-        item.resolve(bytes);
-      }
-    } finally {
-      this.processing = false;
-    }
-  };
-  await server.start();
-  const address = (server as unknown as { server: import('node:net').Server }).server.address() as { port: number };
-  return {
-    label: 'pglite+affinity',
-    databaseUrl: `postgres://postgres@127.0.0.1:${address.port}/postgres`,
-    async dispose() {
-      await server.stop();
-      await db.close();
     },
   };
 }
