@@ -18,6 +18,10 @@ async function main() {
       'Get a token:',
       `  curl -s -X POST ${control}/api/auth/signup -H 'content-type: application/json' \\`,
       `    -d '{"email":"me@example.com","password":"correct horse battery","name":"Me"}'`,
+      'then use its access_token:',
+      `  curl -s -X POST ${runtime}/api/runtime/runs -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{}'`,
+      `  curl -s -X POST ${control}/api/sync/token -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{}'`,
+      `  (the sync token opens ${gateway.replace('http', 'ws')}/sync/socket/websocket?token=<sync token>&vsn=2.0.0)`,
       '',
     ].join('\n'),
   );
