@@ -101,6 +101,21 @@ export function describeEventStoreConformance(name: string, target: ConformanceT
       return collector;
     }
 
+    /**
+     * $all and the head are visible up to the commit horizon: an append committed by this test is
+     * readable there once every append that started before it, anywhere in the database, has
+     * finished too (other test files append concurrently). Waits for that, boundedly.
+     */
+    async function untilVisible(position: Position, timeoutMs = 10_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const head = await store.headPosition();
+        if (head && comparePositions(head, position) >= 0) return;
+        if (Date.now() > deadline) throw new Error(`position ${position.commit}/${position.prepare} not visible within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+
     async function headOrStart(): Promise<Position | 'start'> {
       return (await store.headPosition()) ?? 'start';
     }
@@ -233,6 +248,7 @@ export function describeEventStoreConformance(name: string, target: ConformanceT
           const events = probeEvents(`${stream}/${results.length}`, 2, type);
           results.push({ stream, events, result: await store.append(stream, events, { expectedRevision: 'any' }) });
         }
+        await untilVisible(results[results.length - 1].result.position);
         return results.flatMap(({ events }) => events.map((event) => event.id));
       }
 
@@ -276,6 +292,7 @@ export function describeEventStoreConformance(name: string, target: ConformanceT
       it('reports a head position at or after the last append', async () => {
         const stream = `${freshCategory()}-1`;
         const { position } = await store.append(stream, probeEvents(stream, 1), { expectedRevision: 'no_stream' });
+        await untilVisible(position);
         const head = await store.headPosition();
         expect(head).toBeDefined();
         expect(comparePositions(head!, position)).toBeGreaterThanOrEqual(0);
