@@ -110,7 +110,7 @@ describeWithConcurrentPostgres('watermarks under concurrent transactions (real P
     } finally {
       await Promise.all(runners.map((runner) => runner.stop()));
     }
-  });
+  }, 120_000);
 });
 
 describeWithConcurrentPostgres('one writer per projection (real Postgres)', () => {

@@ -75,7 +75,8 @@ export async function appendRun(store: EventStore, stream: string, runId: string
 }
 
 /** Waits (polling) until `condition` holds; fails the test after `limitMs` instead of hanging. */
-export async function eventually<T>(probe: () => Promise<T>, condition: (value: T) => boolean, what: string, limitMs = 60_000): Promise<T> {
+/** Polls until `condition` holds; fails (naming what it waited for) well before jest's test timeout. */
+export async function eventually<T>(probe: () => Promise<T>, condition: (value: T) => boolean, what: string, limitMs = 45_000): Promise<T> {
   const deadline = Date.now() + limitMs;
   for (;;) {
     const value = await probe();
