@@ -3,7 +3,7 @@ import { PostgresEventStore } from '@khala/eventstore';
 import { Database } from '@khala/platform';
 import { ProjectorRunner, RunSummariesProjection } from '@khala/projections';
 import { RawPhoenixClient } from '../support/phoenix-client';
-import { connectTestDatabase, isPgliteRun } from '../support/test-database';
+import { connectTestDatabase, isPgliteRun, usePrivateDatabase } from '../support/test-database';
 import { freshIdentity } from '../support/system';
 import { socketUrl, startGateway, syncToken, TestGateway } from '../gateway/support/gateway-harness';
 import { eventually, runCreated, runFrame, silentLogger } from '../projections/support/projection-fixtures';
@@ -13,8 +13,9 @@ const TOPIC = 'runtime.run_summaries';
 
 /**
  * `oa projections rebuild run_summaries` against the real projection and table, with the live
- * projector consuming and a subscriber connected throughout. Only this file runs a run_summaries
- * projector under its real name while it runs (a standby elsewhere would be fine: the lease).
+ * projector consuming and a subscriber connected throughout. A rebuild swaps the whole read-model
+ * table (documents the rebuilt projection does not produce are removed), so this file runs on a
+ * database of its own rather than beside other files' projections in the shared one.
  */
 describe('oa projections rebuild (blue/green, live)', () => {
   let db: Database;
@@ -22,8 +23,10 @@ describe('oa projections rebuild (blue/green, live)', () => {
   let gateway: TestGateway;
   let runner: ProjectorRunner;
   const light = isPgliteRun();
+  let privateDatabase: { release(): Promise<void> };
 
   beforeAll(async () => {
+    privateDatabase = await usePrivateDatabase();
     db = await connectTestDatabase({ max: light ? 1 : 8 });
     store = new PostgresEventStore(db, { pollIntervalMs: 20 });
     gateway = await startGateway();
@@ -38,6 +41,7 @@ describe('oa projections rebuild (blue/green, live)', () => {
     await runner.stop();
     await gateway.stop();
     await db.close();
+    await privateDatabase.release();
   });
 
   async function caughtUp(): Promise<void> {

@@ -86,7 +86,16 @@ describe('sync:v1 protocol over raw WebSocket frames', () => {
   it('answers malformed frames, wrong types, oversize frames and unknown events with their codes, and stays usable', async () => {
     const identity = freshIdentity();
     const client = await joined(identity);
-    const before = await writer.db.query<{ n: string }>('SELECT count(*) AS n FROM khala.journal');
+    // What this tenant could change through a frame: its journal, its sequences, and runtime
+    // authority. (Other test files write the shared database meanwhile, so count only ours.)
+    const tenantState = () =>
+      writer.db.query<{ journal: string; sequences: string; events: string }>(
+        `SELECT (SELECT count(*) FROM khala.journal WHERE org_id = $1) AS journal,
+                (SELECT count(*) FROM khala.topic_sequences WHERE org_id = $1) AS sequences,
+                (SELECT count(*) FROM eventstore.events WHERE data->>'org_id' = $1) AS events`,
+        [identity.orgId],
+      );
+    const before = await tenantState();
 
     client.socket.send('not json at all');
     await client.waitFor((f) => f[3] === 'sync:error' && f[4].code === 'bad_frame');
@@ -122,8 +131,8 @@ describe('sync:v1 protocol over raw WebSocket frames', () => {
       expect((await client.request('sync:v1', event, { run_id: 'x' }))[4]).toMatchObject({ status: 'error', response: { code: 'unknown_event' } });
     }
     expect((await client.request('phoenix', 'shutdown', {}))[4]).toMatchObject({ status: 'error', response: { code: 'unknown_event' } });
-    const after = await writer.db.query<{ n: string }>('SELECT count(*) AS n FROM khala.journal');
-    expect(after.rows[0].n).toBe(before.rows[0].n);
+    const after = await tenantState();
+    expect(after.rows[0]).toEqual(before.rows[0]);
 
     // Still the same healthy connection: heartbeat, subscribe and a live update all work.
     expect((await client.request('sync:v1', 'sync:heartbeat', {}))[4]).toMatchObject({ status: 'ok', response: { watermarks: [] } });
