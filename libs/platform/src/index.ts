@@ -1,5 +1,6 @@
 export * from './config/load-env';
 export * from './config/common-env';
+export * from './database/connection-errors';
 export * from './database/database';
 export * from './database/database-url';
 export * from './database/embedded-postgres';

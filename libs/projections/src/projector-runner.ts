@@ -1,5 +1,5 @@
 import { comparePositions, EventStore, Position, RecordedEvent, SubscriptionMessage } from '@khala/eventstore';
-import { Database } from '@khala/platform';
+import { Database, isConnectionError } from '@khala/platform';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { measureBacklog } from './backlog';
@@ -75,11 +75,12 @@ class PoisonStop extends Error {
 /** An operator paused the projection (`oa projections pause`): the batch rolled back; wait for resume. */
 class ProjectionPaused extends Error {}
 
-const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08003', '08006', '53300', '40001', '40P01']);
+// Besides a lost connection: a serialization failure or deadlock rolled the batch back whole.
+const RETRYABLE_TRANSACTION_CODES = new Set(['40001', '40P01']);
 
 function isTransient(error: unknown): boolean {
   const code = (error as { code?: string } | undefined)?.code;
-  return (code !== undefined && TRANSIENT_CODES.has(code)) || /Connection terminated|connection (is )?closed|ECONNRESET/i.test(String((error as Error)?.message));
+  return isConnectionError(error) || (code !== undefined && RETRYABLE_TRANSACTION_CODES.has(code));
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

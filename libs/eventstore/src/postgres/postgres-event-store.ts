@@ -1,5 +1,5 @@
 import { PoolClient } from 'pg';
-import { Database, Queryable } from '@khala/platform';
+import { Database, isConnectionError, Queryable } from '@khala/platform';
 import {
   AppendOptions,
   AppendResult,
@@ -252,7 +252,7 @@ class PostgresSubscription implements Subscription {
           rows = head && comparePositions(head, cursor) > 0 ? await this.store.pageForwards(cursor, head, this.options.filter, PAGE_SIZE) : [];
           failures = 0;
         } catch (error) {
-          if (!isTransient(error) || this.closed) throw error;
+          if (!isConnectionError(error) || this.closed) throw error;
           failures += 1;
           await this.waker.sleep(Math.min(5000, 100 * 2 ** failures));
           continue;
@@ -407,9 +407,3 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
   };
 }
 
-const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08003', '08006', '53300']);
-
-function isTransient(error: unknown): boolean {
-  const code = (error as { code?: string }).code;
-  return (code !== undefined && TRANSIENT_CODES.has(code)) || /Connection terminated|connect/i.test(String((error as Error).message));
-}

@@ -20,13 +20,3 @@ export interface ErrorBody {
   details?: unknown;
   correlation_id: string;
 }
-
-const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08003', '08006', '53300']);
-
-/** Postgres down or restarting: the caller should retry, nothing was acknowledged. */
-export function isStorageUnavailable(error: unknown): boolean {
-  const code = (error as { code?: unknown })?.code;
-  if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code)) return true;
-  const message = String((error as Error)?.message ?? '');
-  return /Connection terminated|timeout exceeded when trying to connect/i.test(message);
-}

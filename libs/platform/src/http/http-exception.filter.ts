@@ -3,7 +3,8 @@ import type { Response } from 'express';
 import type { Logger } from 'pino';
 import { DomainError } from '../errors/domain-error';
 import { currentCorrelationId } from '../logging/correlation';
-import { ErrorBody, isStorageUnavailable, STATUS_BY_KIND } from './error-response';
+import { isConnectionError } from '../database/connection-errors';
+import { ErrorBody, STATUS_BY_KIND } from './error-response';
 
 /** Maps every failure to `{code, message, details?, correlation_id}` with the right status. */
 @Catch()
@@ -29,7 +30,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
         body: { code: exception.code, message: exception.message, details: exception.details, correlation_id },
       };
     }
-    if (isStorageUnavailable(exception)) {
+    if (isConnectionError(exception)) {
       return {
         status: 503,
         retryAfter: 1,
