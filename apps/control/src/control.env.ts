@@ -7,9 +7,6 @@ export class ControlEnv extends CommonEnv {
   @Max(65535)
   CONTROL_PORT: number = 3001;
 
-  @IsOptional()
-  @IsString()
-  AUTH_SIGNING_KEYS?: string;
 
   /** Connect as the control role directly instead of SET ROLE on the admin URL. */
   @IsOptional()

@@ -7,9 +7,6 @@ export class GatewayEnv extends CommonEnv {
   @Max(65535)
   KHALA_PORT: number = 3003;
 
-  @IsOptional()
-  @IsString()
-  AUTH_SIGNING_KEYS?: string;
 
   /** Connect as the gateway role directly instead of SET ROLE on the admin URL. */
   @IsOptional()

@@ -7,10 +7,6 @@ export class RuntimeEnv extends CommonEnv {
   @Max(65535)
   RUNTIME_PORT: number = 3002;
 
-  /** `kid:base64secret[,kid:base64secret]`, current key first; shared with control and the gateway. */
-  @IsOptional()
-  @IsString()
-  AUTH_SIGNING_KEYS?: string;
 
   /** Connect as the runtime role directly instead of SET ROLE on the admin URL. */
   @IsOptional()

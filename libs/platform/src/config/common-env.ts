@@ -23,6 +23,14 @@ export class CommonEnv {
   })
   EVENTSTORE_URL?: string;
 
+  /**
+   * `kid:base64secret[,kid:base64secret]`, current key first: every app verifies tokens with the
+   * same ring. Required when an app runs alone; the embedded entry generates one when unset.
+   */
+  @IsOptional()
+  @IsString()
+  AUTH_SIGNING_KEYS?: string;
+
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 
