@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { Database, migrateUp, quoteIdentifier, redactDatabaseUrl, startEmbeddedPostgres, withDatabaseName } from '../../libs/platform/src';
+import { createScratchDatabase, Database, migrateUp, redactDatabaseUrl } from '../../libs/platform/src';
 
 /**
  * Gives the test run its own freshly migrated database. With DATABASE_URL (CI, real Postgres) it
@@ -8,25 +7,13 @@ import { Database, migrateUp, quoteIdentifier, redactDatabaseUrl, startEmbeddedP
  * fresh ids instead of assuming an empty store.
  */
 export default async function globalSetup(): Promise<void> {
-  const adminUrl = process.env.DATABASE_URL;
-  let url: string;
-  if (adminUrl) {
-    const name = `khala_test_${randomBytes(4).toString('hex')}`;
-    const admin = await Database.connect({ url: adminUrl, max: 1 });
-    await admin.query(`CREATE DATABASE ${quoteIdentifier(name)}`);
-    await admin.close();
-    url = withDatabaseName(adminUrl, name);
-    (globalThis as Record<string, unknown>).__KHALA_TEST_DB__ = { adminUrl, name };
-  } else {
-    const embedded = await startEmbeddedPostgres({ dataDir: 'memory' });
-    url = embedded.url;
-    (globalThis as Record<string, unknown>).__KHALA_EMBEDDED__ = embedded;
-  }
-  const db = await Database.connect({ url, max: 1 });
+  const scratch = await createScratchDatabase({ serverUrl: process.env.DATABASE_URL, prefix: 'khala_test' });
+  (globalThis as Record<string, unknown>).__KHALA_TEST_DB__ = scratch;
+  const db = await Database.connect({ url: scratch.url, max: 1 });
   await migrateUp(db);
-  const kind = db.isPglite ? 'PGlite (embedded, in memory)' : 'Postgres';
+  const kind = db.isPglite ? 'pglite' : 'postgres';
   await db.close();
-  process.env.KHALA_TEST_DATABASE_URL = url;
-  process.env.KHALA_TEST_DATABASE_KIND = kind.startsWith('PGlite') ? 'pglite' : 'postgres';
-  console.log(`\n[test database] ${kind}: ${redactDatabaseUrl(url)}`);
+  process.env.KHALA_TEST_DATABASE_URL = scratch.url;
+  process.env.KHALA_TEST_DATABASE_KIND = kind;
+  console.log(`\n[test database] ${kind === 'pglite' ? 'PGlite (embedded, in memory)' : 'Postgres'}: ${redactDatabaseUrl(scratch.url)}`);
 }

@@ -32,34 +32,17 @@ export const describeWithConcurrentPostgres: jest.Describe = ((name: string, fn:
  */
 export async function usePrivateDatabase(): Promise<{ url: string; release(): Promise<void> }> {
   const shared = testDatabaseUrl();
-  const { Database: Db, migrateUp, quoteIdentifier, startEmbeddedPostgres, withDatabaseName } = await import('@khala/platform');
-  let url: string;
-  let dispose: () => Promise<void>;
-  if (isPgliteRun()) {
-    const embedded = await startEmbeddedPostgres({ dataDir: 'memory' });
-    url = embedded.url;
-    dispose = () => embedded.stop();
-  } else {
-    const name = `khala_private_${Math.random().toString(36).slice(2, 10)}`;
-    const admin = await Db.connect({ url: shared, max: 1 });
-    await admin.query(`CREATE DATABASE ${quoteIdentifier(name)}`);
-    await admin.close();
-    url = withDatabaseName(shared, name);
-    dispose = async () => {
-      const cleanup = await Db.connect({ url: shared, max: 1 });
-      await cleanup.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`);
-      await cleanup.close();
-    };
-  }
-  const db = await Db.connect({ url, max: 1 });
+  const { createScratchDatabase, Database: Db, migrateUp } = await import('@khala/platform');
+  const scratch = await createScratchDatabase({ serverUrl: isPgliteRun() ? undefined : shared, prefix: 'khala_private' });
+  const db = await Db.connect({ url: scratch.url, max: 1 });
   await migrateUp(db);
   await db.close();
-  process.env.KHALA_TEST_DATABASE_URL = url;
+  process.env.KHALA_TEST_DATABASE_URL = scratch.url;
   return {
-    url,
+    url: scratch.url,
     async release() {
       process.env.KHALA_TEST_DATABASE_URL = shared;
-      await dispose();
+      await scratch.drop();
     },
   };
 }

@@ -6,6 +6,7 @@ export * from './database/database-url';
 export * from './database/embedded-postgres';
 export * from './database/migrations';
 export * from './database/schema-drift';
+export * from './database/scratch-database';
 export * from './errors/domain-error';
 export * from './health/health';
 export * from './http/bootstrap';

@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { Database, quoteIdentifier } from './database';
-import { withDatabaseName } from './database-url';
-import { startEmbeddedPostgres } from './embedded-postgres';
+import { Database } from './database';
 import { MigrationFile, migrateUp, readMigrationFiles } from './migrations';
+import { createScratchDatabase } from './scratch-database';
 
 /** The schemas migrations own; drift anywhere else (extensions, other apps) is not ours to judge. */
 export const OWNED_SCHEMAS = ['eventstore', 'control', 'runtime', 'khala'];
@@ -67,9 +65,8 @@ export function diffSchemas(live: string[], expected: string[]): SchemaDrift {
 }
 
 /**
- * Builds what the migrations produce in a scratch database on the same server (same version, same
- * catalog output), or in a scratch in-memory PGlite when the live database is PGlite, and
- * compares it with the live schema.
+ * Builds what the migrations produce in a scratch database (on the same server, so the catalog
+ * output matches) and compares it with the live schema.
  */
 export async function detectSchemaDrift(
   live: Database,
@@ -85,23 +82,12 @@ export async function detectSchemaDrift(
 }
 
 async function withScratchDatabase<T>(live: Database, liveUrl: string, work: (db: Database) => Promise<T>): Promise<T> {
-  if (live.isPglite) {
-    const embedded = await startEmbeddedPostgres({ dataDir: 'memory' });
-    const scratch = await Database.connect({ url: embedded.url, max: 2 });
-    try {
-      return await work(scratch);
-    } finally {
-      await scratch.close();
-      await embedded.stop();
-    }
-  }
-  const name = `khala_verify_${randomBytes(6).toString('hex')}`;
-  await live.query(`CREATE DATABASE ${quoteIdentifier(name)}`);
-  const scratch = await Database.connect({ url: withDatabaseName(liveUrl, name), max: 2 });
+  const scratch = await createScratchDatabase({ serverUrl: live.isPglite ? undefined : liveUrl, prefix: 'khala_verify' });
+  const db = await Database.connect({ url: scratch.url, max: 2 });
   try {
-    return await work(scratch);
+    return await work(db);
   } finally {
-    await scratch.close();
-    await live.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`);
+    await db.close();
+    await scratch.drop();
   }
 }
