@@ -1,0 +1,56 @@
+/**
+ * One command per benchmark scenario, each against its peer in the same run:
+ *
+ *   npm run bench -- <scenario> [--smoke] [scenario args]
+ *   npm run bench -- all [--smoke]
+ *
+ * Prints a table per scenario, writes bench/results/<scenario>.json (<scenario>.smoke.json with
+ * --smoke) and exits 1 if any of our measurements has a gap, duplicate or reorder. Ratios that miss
+ * their target are printed, not fatal: timings on a shared machine are figures, not assertions.
+ * DATABASE_URL, when set, is the Postgres server the scenarios create their own databases on.
+ */
+import { integrityFailures, Scenario, ScenarioResult } from './lib/scenario';
+import { renderTable, writeResult } from './lib/report';
+
+const SCENARIOS = ['append', 'projection', 'e2e-latency', 'fanout', 'resume-storm', 'idle-memory'] as const;
+
+async function loadScenario(name: string): Promise<Scenario> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const module = require(`./scenarios/${name}`) as { default: Scenario };
+  return module.default;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const smoke = rest.includes('--smoke');
+  const args = rest.filter((a) => a !== '--smoke');
+  if (!name || (name !== 'all' && !SCENARIOS.includes(name as (typeof SCENARIOS)[number]))) {
+    process.stderr.write(`usage: npm run bench -- <${SCENARIOS.join('|')}|all> [--smoke]\n`);
+    return 2;
+  }
+  const names = name === 'all' ? [...SCENARIOS] : [name];
+  const results: ScenarioResult[] = [];
+  let failed = false;
+  for (const scenarioName of names) {
+    const scenario = await loadScenario(scenarioName);
+    process.stderr.write(`\n== ${scenario.name}: ${scenario.description}${smoke ? ' (smoke)' : ''}\n`);
+    const result = await scenario.run({ smoke, databaseUrl: process.env.DATABASE_URL, args });
+    results.push(result);
+    process.stdout.write('\n' + renderTable(result));
+    process.stdout.write(`\nwritten: ${writeResult(result, smoke)}\n`);
+    const failures = integrityFailures(result);
+    if (failures.length > 0) {
+      failed = true;
+      process.stderr.write(`\nFAIL ${scenarioName}: gaps/duplicates/reorders in ${failures.map((f) => f.variant).join(', ')}\n`);
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
