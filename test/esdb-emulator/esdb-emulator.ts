@@ -16,13 +16,19 @@ export const FAKE_SERVER_VERSION = '0.0.0-FAKE-emulator';
 export interface EsdbEmulator {
   /** `esdb://127.0.0.1:<port>?tls=false` */
   connectionString: string;
+  port: number;
   faults: StreamsFaults;
+  /** The in-memory log: pass it to a later startEsdbEmulator to "restart the server" with its data. */
+  log: EmulatorLog;
   stop(): Promise<void>;
 }
 
-/** Starts the FAKE on 127.0.0.1 and an ephemeral port; the test that starts it must stop it. */
-export async function startEsdbEmulator(): Promise<EsdbEmulator> {
-  const log = new EmulatorLog();
+/**
+ * Starts the FAKE on 127.0.0.1 and an ephemeral port (or `port`, to come back where a stopped one
+ * was, with its `log`); the test that starts it must stop it.
+ */
+export async function startEsdbEmulator(options: { port?: number; log?: EmulatorLog } = {}): Promise<EsdbEmulator> {
+  const log = options.log ?? new EmulatorLog();
   const server = new grpc.Server();
   const streams = createStreamsService(log);
   // Methods left out (BatchAppend, Delete, Tombstone) answer UNIMPLEMENTED.
@@ -38,11 +44,13 @@ export async function startEsdbEmulator(): Promise<EsdbEmulator> {
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    server.bindAsync(`127.0.0.1:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
   );
   return {
     connectionString: `esdb://127.0.0.1:${port}?tls=false`,
+    port,
     faults: streams.faults,
+    log,
     async stop() {
       // Open subscriptions never end by themselves, so a graceful shutdown would wait forever.
       server.forceShutdown();
