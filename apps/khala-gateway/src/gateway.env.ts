@@ -13,11 +13,6 @@ export class GatewayEnv extends CommonEnv {
   @IsString()
   GATEWAY_DATABASE_URL?: string;
 
-  /** Comma-separated allowed Origin values; unset allows any. A missing Origin (native client) is always allowed. */
-  @IsOptional()
-  @IsString()
-  GATEWAY_ALLOWED_ORIGINS?: string;
-
   /** Server `sync:heartbeat` push interval (khala-protocol.md §5). */
   @IsInt()
   @Min(50)
@@ -49,6 +44,11 @@ export class GatewayEnv extends CommonEnv {
   @IsInt()
   @Min(1)
   GATEWAY_RATE_LIMIT_BURST: number = 60;
+
+  /** Refused frames per second (a client ignoring retry_after_ms) beyond which the socket is closed 4428 (a burst of as many is tolerated). */
+  @IsInt()
+  @Min(1)
+  GATEWAY_RATE_LIMIT_FLOOD_FRAMES: number = 100;
 
   /** Fallback poll for revocations when NOTIFY is unavailable (PGlite) or was missed. */
   @IsInt()

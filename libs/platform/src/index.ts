@@ -12,6 +12,7 @@ export * from './health/health';
 export * from './http/bootstrap';
 export * from './http/error-response';
 export * from './http/http-exception.filter';
+export * from './http/origin-policy';
 export * from './http/validation';
 export * from './logging/correlation';
 export * from './logging/logger';

@@ -3,12 +3,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { WebSocket } from 'ws';
-import type { SyncPrincipal } from '@khala/auth';
+import { CLOCK_SKEW_SECONDS, SyncPrincipal } from '@khala/auth';
 import { APP_ENV, LOGGER, METRICS_REGISTRY } from '@khala/platform';
 import type { GatewayEnv } from '../gateway.env';
 import { JournalRepository } from './journal.repository';
 import { encodeFrame, parsePhoenixFrame, replyFrame } from './phoenix';
-import { TokenBucket } from './rate-limiter';
+import { InboundLimiter } from './rate-limiter';
 import { Revocations } from './revocations';
 import { SyncError } from './sync.error';
 import { CLOSE, SyncSession } from './sync-session';
@@ -35,6 +35,7 @@ export class SyncConnections implements OnModuleInit, OnApplicationShutdown {
   private readonly updates: Counter;
   private readonly slowConsumers: Counter<'action'>;
   private readonly revoked: Counter;
+  private readonly expired: Counter;
   private readonly rejectedFrames: Counter<'code'>;
 
   constructor(
@@ -56,6 +57,7 @@ export class SyncConnections implements OnModuleInit, OnApplicationShutdown {
       registers,
     });
     this.revoked = new Counter({ name: 'khala_gateway_revoked_connections_total', help: 'Sockets closed by revocation', registers });
+    this.expired = new Counter({ name: 'khala_gateway_expired_connections_total', help: 'Sockets closed because their sync token expired', registers });
     this.rejectedFrames = new Counter({
       name: 'khala_gateway_rejected_frames_total',
       help: 'Client frames refused',
@@ -72,8 +74,16 @@ export class SyncConnections implements OnModuleInit, OnApplicationShutdown {
     const idleTimeout = this.env.GATEWAY_IDLE_TIMEOUT_MS;
     this.idleTimer = setInterval(
       () => {
-        const cutoff = Date.now() - idleTimeout;
-        for (const session of this.sessions) if (session.lastActivityAt < cutoff) session.close(CLOSE.idle, 'idle timeout');
+        const now = Date.now();
+        const cutoff = now - idleTimeout;
+        for (const session of this.sessions) {
+          // The same tolerance the verifier grants at connect: a socket never outlives what a
+          // reconnect with the same token would be allowed.
+          if ((session.principal.expiresAt + CLOCK_SKEW_SECONDS) * 1000 <= now) {
+            this.expired.inc();
+            session.expire();
+          } else if (session.lastActivityAt < cutoff) session.close(CLOSE.idle, 'idle timeout');
+        }
       },
       Math.max(25, Math.min(1000, Math.floor(idleTimeout / 4))),
     );
@@ -126,14 +136,27 @@ export class SyncConnections implements OnModuleInit, OnApplicationShutdown {
         session.revoke(reason);
       },
     });
-    const bucket = new TokenBucket(this.env.GATEWAY_RATE_LIMIT_PER_SECOND, this.env.GATEWAY_RATE_LIMIT_BURST, Date.now());
+    const limiter = new InboundLimiter(
+      this.env.GATEWAY_RATE_LIMIT_PER_SECOND,
+      this.env.GATEWAY_RATE_LIMIT_BURST,
+      this.env.GATEWAY_RATE_LIMIT_FLOOD_FRAMES,
+      Date.now(),
+    );
+    // Every inbound frame, whatever it is, costs a token first: the limit is what bounds the work
+    // one connection can make this process do, so nothing is parsed before it.
+    const admit = (data: Buffer | undefined): boolean => {
+      const admission = limiter.admit(Date.now());
+      if (admission.allowed) return true;
+      this.rejectedFrames.inc({ code: 'rate_limited' });
+      if (admission.flooding) session.floodClose(admission.retryAfterMs);
+      else if (data) this.refuse(socket, data, new SyncError('rate_limited', 'too many client events', { retry_after_ms: admission.retryAfterMs }));
+      return false;
+    };
+    // ws answers pings itself; a ping flood is still a flood.
+    socket.on('ping', () => void admit(undefined));
 
     socket.on('message', (data: Buffer, isBinary: boolean) => {
-      const wait = bucket.take(Date.now());
-      if (wait > 0) {
-        this.rejectedFrames.inc({ code: 'rate_limited' });
-        return this.refuse(socket, data, new SyncError('rate_limited', 'too many client events', { retry_after_ms: wait }));
-      }
+      if (!admit(data)) return;
       if (isBinary) {
         this.rejectedFrames.inc({ code: 'bad_frame' });
         return this.refuse(socket, undefined, new SyncError('bad_frame', 'binary frames are not accepted; send Phoenix v2 JSON text'));

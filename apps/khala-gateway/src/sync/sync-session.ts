@@ -35,8 +35,11 @@ export interface SessionDeps {
   onError?(error: unknown): void;
 }
 
-/** Close codes (4000-4999 are the application's): clients reconnect on all but reauth. */
-export const CLOSE = { reauth: 4401, idle: 4408, slowConsumer: 4429 } as const;
+/**
+ * Close codes (4000-4999 are the application's): clients reconnect on all but reauth; after
+ * tokenExpired they reconnect with a fresh sync token (same session, resume from watermarks).
+ */
+export const CLOSE = { reauth: 4401, idle: 4408, rateLimited: 4428, slowConsumer: 4429, tokenExpired: 4440 } as const;
 
 /** One topic of this connection: its own cursor is the only thing that decides what is sent next. */
 interface TopicSubscription {
@@ -511,6 +514,32 @@ export class SyncSession implements FeedListener {
       reason,
     });
     this.close(CLOSE.reauth, 'reauth required');
+  }
+
+  /**
+   * The sync token's `exp` passed: a socket lives no longer than the token that opened it, so a
+   * stolen or downgraded token stops working on sockets too, not just on new connections.
+   */
+  expire(): void {
+    if (this.closed) return;
+    this.push('sync:error', 'sync_error', SYNC_CHANNEL, {
+      code: 'token_expired',
+      message: 'the sync token expired; connect again with a fresh token and resume from your watermarks',
+      reauth_required: false,
+    });
+    this.close(CLOSE.tokenExpired, 'token expired');
+  }
+
+  /** The client kept sending while rate limited (§4): tell it why and disconnect. */
+  floodClose(retryAfterMs: number): void {
+    if (this.closed) return;
+    this.push('sync:error', 'sync_error', SYNC_CHANNEL, {
+      code: 'rate_limited',
+      message: 'too many client events while rate limited; reconnect later',
+      retry_after_ms: retryAfterMs,
+      action: 'disconnect',
+    });
+    this.close(CLOSE.rateLimited, 'rate limited');
   }
 
   close(code: number, reason: string): void {

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { AuthError, bearerToken, SyncPrincipal, TokenService } from '@khala/auth';
+import { OriginPolicy } from '@khala/platform';
 
 const PRINCIPAL = Symbol('sync principal');
 
@@ -10,11 +11,6 @@ export function principalOf(request: IncomingMessage): SyncPrincipal | undefined
 }
 
 type VerifyCallback = (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void;
-
-export interface SyncWsAdapterOptions {
-  /** Allowed Origin values; undefined allows any. A request without Origin (native clients) is always allowed. */
-  allowedOrigins?: string[];
-}
 
 /**
  * Verifies the sync token during the HTTP upgrade, so a bad token gets a 401 with a JSON body and
@@ -25,7 +21,8 @@ export class SyncWsAdapter extends WsAdapter {
   constructor(
     app: INestApplicationContext,
     private readonly tokens: TokenService,
-    private readonly options: SyncWsAdapterOptions = {},
+    /** The HTTP API's CORS policy (CORS_ORIGINS): no Origin or same origin or listed, else 403. */
+    private readonly origins: OriginPolicy = new OriginPolicy([]),
   ) {
     super(app, { messageParser: () => undefined });
   }
@@ -40,8 +37,7 @@ export class SyncWsAdapter extends WsAdapter {
 
   private readonly verifyClient = (info: { req: IncomingMessage; origin?: string }, callback: VerifyCallback): void => {
     const json = { 'Content-Type': 'application/json' };
-    const origin = info.req.headers.origin;
-    if (origin && this.options.allowedOrigins && !this.options.allowedOrigins.includes(origin)) {
+    if (!this.origins.allows(info.req.headers)) {
       callback(false, 403, JSON.stringify({ code: 'origin_not_allowed', message: 'this Origin may not open sync sockets' }), json);
       return;
     }

@@ -16,6 +16,7 @@ export type SyncErrorCode =
   | 'stale_cursor'
   | 'rate_limited'
   | 'reauth_required'
+  | 'token_expired'
   | 'slow_consumer'
   | 'internal';
 
@@ -30,6 +31,7 @@ const KINDS: Record<SyncErrorCode, ErrorKind> = {
   stale_cursor: 'rule_violation',
   rate_limited: 'rate_limited',
   reauth_required: 'unauthenticated',
+  token_expired: 'unauthenticated',
   slow_consumer: 'unavailable',
   internal: 'unavailable',
 };

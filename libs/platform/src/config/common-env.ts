@@ -31,6 +31,15 @@ export class CommonEnv {
   @IsString()
   AUTH_SIGNING_KEYS?: string;
 
+  /**
+   * Browser origins allowed to call the HTTP API (CORS) and to open sync sockets, comma-separated
+   * exact origins (`https://app.example.com,http://localhost:5173`) or `*` for any. Unset: same-origin
+   * only. Requests without an Origin header (native clients, curl) are never affected.
+   */
+  @IsOptional()
+  @IsString()
+  CORS_ORIGINS?: string;
+
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 

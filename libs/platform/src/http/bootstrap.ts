@@ -7,9 +7,12 @@ import type { Registry } from 'prom-client';
 import { correlationIdFrom, runWithCorrelationId } from '../logging/correlation';
 import { loggablePath, PinoNestLogger } from '../logging/logger';
 import { httpRequestHistogram, METRICS_REGISTRY } from '../metrics/metrics';
-import { LOGGER } from '../platform.tokens';
+import type { CommonEnv } from '../config/common-env';
+import { APP_ENV, LOGGER } from '../platform.tokens';
 import { jsonBodyMiddleware } from './body-parsing';
 import { HttpExceptionFilter } from './http-exception.filter';
+import { OriginPolicy } from './origin-policy';
+import { corsMiddleware, securityHeadersMiddleware } from './security-headers';
 import { createValidationPipe } from './validation';
 
 export interface HttpAppOptions {
@@ -33,7 +36,6 @@ export async function createHttpApp(rootModule: Type<unknown> | object, options:
   app.use((req: Request, res: Response, next: NextFunction) => {
     const correlationId = correlationIdFrom(req.headers['x-correlation-id']);
     res.setHeader('x-correlation-id', correlationId);
-    res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('cache-control', 'no-store');
     const stopTimer = requestDuration.startTimer();
     const started = process.hrtime.bigint();
@@ -54,6 +56,8 @@ export async function createHttpApp(rootModule: Type<unknown> | object, options:
     });
     runWithCorrelationId(correlationId, next);
   });
+  app.use(securityHeadersMiddleware());
+  app.use(corsMiddleware(originPolicyOf(app)));
   for (const handler of jsonBodyMiddleware(options.bodyLimitBytes ?? 1024 * 1024)) app.use(handler);
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter(logger));
@@ -68,6 +72,11 @@ export async function createHttpApp(rootModule: Type<unknown> | object, options:
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   return app;
+}
+
+/** The app's CORS/Origin policy, from CORS_ORIGINS (the gateway applies it to socket upgrades too). */
+export function originPolicyOf(app: INestApplication): OriginPolicy {
+  return OriginPolicy.fromList(app.get<CommonEnv>(APP_ENV).CORS_ORIGINS);
 }
 
 /** The URL an app listens on, for logs and tests (port 0 resolves to the real port). */
