@@ -1,6 +1,4 @@
-import { PoolClient } from 'pg';
 import { Queryable } from '@khala/platform';
-import { EventStoreError } from '../event-store.error';
 
 /**
  * The commit horizon: a transaction id below which no event can still appear. Readers only read
@@ -18,28 +16,15 @@ import { EventStoreError } from '../event-store.error';
  * either listed (and bounds the horizon) or finished. Every later xid is at or above xmax.
  */
 
-/** Advisory lock key (two int4s, shown in pg_locks as classid/objid): "KH", appenders. */
+/**
+ * Advisory lock key (two int4s, shown in pg_locks as classid/objid): "KH", appenders. Appenders
+ * take it shared before their first write inside eventstore.append_events (migrations/0010),
+ * which also refuses a transaction that already has an xid (it may have been passed already).
+ */
 const LOCK_CLASS = 0x4b48;
 const LOCK_APPENDERS = 1;
 const XID_EPOCH = 4294967296n;
 const HALF_EPOCH = XID_EPOCH / 2n;
-
-/**
- * Announces the current transaction as an appender. Must run before the transaction's first
- * write: a transaction that already holds an xid could have been passed by the horizon already.
- */
-export async function announceAppender(client: PoolClient): Promise<void> {
-  const { rows } = await client.query<{ has_xid: boolean }>(
-    `SELECT pg_current_xact_id_if_assigned() IS NOT NULL AS has_xid, pg_advisory_xact_lock_shared($1, $2)`,
-    [LOCK_CLASS, LOCK_APPENDERS],
-  );
-  if (rows[0].has_xid) {
-    throw new EventStoreError(
-      'INVALID_ARGUMENT',
-      'append must be the first write of its transaction (it already has a transaction id, so a reader may have passed it)',
-    );
-  }
-}
 
 /**
  * Must be its own statement, before the statement that reads events up to it: its snapshot is

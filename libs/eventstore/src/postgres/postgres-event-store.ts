@@ -1,4 +1,3 @@
-import { PoolClient } from 'pg';
 import { Database, isConnectionError, Queryable } from '@khala/platform';
 import {
   AppendOptions,
@@ -19,12 +18,20 @@ import {
   SubscriptionMessage,
 } from '../event-store.port';
 import { ActualRevision, EventStoreError } from '../event-store.error';
-import { announceAppender, commitHorizon } from './commit-horizon';
+import { commitHorizon } from './commit-horizon';
 import { Waker } from './waker';
 
 export const APPENDED_CHANNEL = 'eventstore_appended';
 const PAGE_SIZE = 500;
 const START: Position = { commit: 0n, prepare: 0n };
+const APPEND_SQL = 'SELECT outcome, revision, transaction_id, position FROM eventstore.append_events($1, $2, $3, $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])';
+
+interface AppendRow {
+  outcome: 'appended' | 'replayed' | 'empty';
+  revision: string;
+  transaction_id: string | null;
+  position: string | null;
+}
 
 interface EventRow {
   event_id: string;
@@ -73,47 +80,53 @@ export class PostgresEventStore implements EventStore {
 
   async append(stream: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
     validateStreamName(stream);
-    return this.db.transaction((client) => this.appendWithin(client, stream, events, options));
+    // One autocommit statement is its own transaction: one round trip, no BEGIN/COMMIT.
+    return this.appendWithin(this.db, stream, events, options);
   }
 
   /**
-   * The append, inside a transaction the caller owns: it becomes visible (and its NOTIFY is sent)
-   * only when that transaction commits. Used by `append`, and by tests that hold a transaction open
-   * to commit out of position order.
+   * The append, inside a transaction the caller owns (or as its own autocommit statement): it
+   * becomes visible (and its NOTIFY is sent) only when that transaction commits. Used by `append`,
+   * and by tests that hold a transaction open to commit out of position order. The whole append is
+   * one call of eventstore.append_events (migrations/0010): announce, lock, replay check, revision
+   * check, insert, bump, NOTIFY.
    */
   async appendWithin(
-    client: PoolClient,
+    client: Queryable,
     stream: string,
     events: NewEvent[],
     { expectedRevision }: AppendOptions,
   ): Promise<AppendResult> {
     validateStreamName(stream);
-    await announceAppender(client);
-    await client.query(
-      'INSERT INTO eventstore.streams (stream_id, category) VALUES ($1, $2) ON CONFLICT (stream_id) DO NOTHING',
-      [stream, streamCategory(stream)],
-    );
-    // The row lock serialises appenders of one stream; concurrent streams never wait on each other.
-    const { rows } = await client.query<{ revision: string }>(
-      'SELECT revision FROM eventstore.streams WHERE stream_id = $1 FOR UPDATE',
-      [stream],
-    );
-    const current = BigInt(rows[0].revision);
-    const replayed = await findIdempotentReplay(client, stream, events, expectedRevision);
-    if (replayed) return replayed;
-    if (!revisionMatches(expectedRevision, current)) {
-      throw EventStoreError.wrongExpectedVersion(stream, String(expectedRevision), actualRevision(current));
+    let row: AppendRow;
+    try {
+      ({
+        rows: [row],
+      } = await client.query<AppendRow>(APPEND_SQL, [
+        stream,
+        streamCategory(stream),
+        typeof expectedRevision === 'bigint' ? expectedRevision.toString() : expectedRevision,
+        events.map((event) => event.id),
+        events.map((event) => event.type),
+        events.map((event) => JSON.stringify(event.data)),
+        events.map((event) => JSON.stringify(event.metadata)),
+      ]));
+    } catch (error) {
+      const { code, constraint } = error as { code?: string; constraint?: string };
+      if (code === '23505' && constraint === 'events_event_id_key') {
+        // A reused id (a partial replay) is a conflict, as in EventStoreDB. The failed statement
+        // rolled back, so the stream's revision is read outside it (this rare path only).
+        const { rows } = await this.db.query<{ revision: string }>('SELECT revision FROM eventstore.streams WHERE stream_id = $1', [stream]);
+        throw EventStoreError.wrongExpectedVersion(stream, 'a batch whose event ids are new', actualRevision(BigInt(rows[0]?.revision ?? -1)));
+      }
+      throw appendError(error, stream, expectedRevision);
     }
-    if (events.length === 0) {
+    const revision = BigInt(row.revision);
+    if (row.outcome === 'empty') {
       const head = await this.headPosition(client);
-      return { nextExpectedRevision: current, position: head ?? START };
+      return { nextExpectedRevision: revision, position: head ?? START };
     }
-    const inserted = await insertEvents(client, stream, current, events);
-    const next = current + BigInt(events.length);
-    await client.query('UPDATE eventstore.streams SET revision = $2 WHERE stream_id = $1', [stream, next.toString()]);
-    // Inside the transaction: Postgres delivers it only if and when the append commits.
-    await client.query('SELECT pg_notify($1, $2)', [APPENDED_CHANNEL, stream]);
-    return { nextExpectedRevision: next, position: toPosition(inserted[inserted.length - 1]) };
+    return { nextExpectedRevision: revision, position: toPosition({ transaction_id: row.transaction_id!, position: row.position! }) };
   }
 
   async *readStream(stream: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
@@ -281,78 +294,21 @@ class PostgresSubscription implements Subscription {
   }
 }
 
-/** Inserts at revisions current+1..; a reused event id (a partial replay) is a conflict, as in EventStoreDB. */
-async function insertEvents(
-  client: PoolClient,
-  stream: string,
-  current: bigint,
-  events: NewEvent[],
-): Promise<Array<{ transaction_id: string; position: string }>> {
-  try {
-    const { rows } = await client.query<{ transaction_id: string; position: string }>(
-      `INSERT INTO eventstore.events (event_id, stream_id, category, revision, event_type, data, metadata)
-       SELECT e.id, $1, $2, $3::bigint + e.ordinality, e.type, e.data, e.metadata
-         FROM unnest($4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[]) WITH ORDINALITY
-              AS e(id, type, data, metadata, ordinality)
-       ORDER BY e.ordinality
-       RETURNING transaction_id::text AS transaction_id, position`,
-      [
-        stream,
-        streamCategory(stream),
-        current.toString(),
-        events.map((event) => event.id),
-        events.map((event) => event.type),
-        events.map((event) => JSON.stringify(event.data)),
-        events.map((event) => JSON.stringify(event.metadata)),
-      ],
-    );
-    // RETURNING order is not guaranteed; the last event is the one with the highest position.
-    return rows.sort((a, b) => (BigInt(a.position) < BigInt(b.position) ? -1 : 1));
-  } catch (error) {
-    const { code, constraint } = error as { code?: string; constraint?: string };
-    if (code === '23505' && constraint === 'events_event_id_key') {
-      throw EventStoreError.wrongExpectedVersion(stream, 'a batch whose event ids are new', actualRevision(current));
-    }
-    throw error;
-  }
-}
-
 function actualRevision(current: bigint): ActualRevision {
   return current < 0n ? 'no_stream' : current;
 }
 
-function revisionMatches(expected: ExpectedRevision, current: bigint): boolean {
-  if (expected === 'any') return true;
-  if (expected === 'no_stream') return current < 0n;
-  if (expected === 'stream_exists') return current >= 0n;
-  return expected === current;
-}
-
-/**
- * A retry of an append that already happened (same event ids, in order, at the revisions the
- * original expectation put them) is acknowledged without writing. As with EventStoreDB, this is
- * exact only for `no_stream` and exact revisions; for `any` the ids alone decide.
- */
-async function findIdempotentReplay(
-  client: PoolClient,
-  stream: string,
-  events: NewEvent[],
-  expected: ExpectedRevision,
-): Promise<AppendResult | undefined> {
-  if (events.length === 0 || expected === 'stream_exists') return undefined;
-  const { rows } = await client.query<{ event_id: string; revision: string; transaction_id: string; position: string }>(
-    `SELECT event_id, revision, transaction_id::text AS transaction_id, position FROM eventstore.events
-      WHERE stream_id = $1 AND event_id = ANY($2::uuid[]) ORDER BY revision`,
-    [stream, events.map((event) => event.id)],
-  );
-  if (rows.length === 0) return undefined;
-  const firstRevision = expected === 'no_stream' ? 0n : expected === 'any' ? BigInt(rows[0].revision) : expected + 1n;
-  const sameBatch =
-    rows.length === events.length &&
-    rows.every((row, index) => row.event_id === events[index].id.toLowerCase() && BigInt(row.revision) === firstRevision + BigInt(index));
-  if (!sameBatch) return undefined;
-  const last = rows[rows.length - 1];
-  return { nextExpectedRevision: BigInt(last.revision), position: toPosition(last) };
+/** eventstore.append_events' own SQLSTATEs (migrations/0010) as port errors. */
+function appendError(error: unknown, stream: string, expected: ExpectedRevision): unknown {
+  const { code, detail } = error as { code?: string; detail?: string };
+  if (code === 'KH001') {
+    return new EventStoreError(
+      'INVALID_ARGUMENT',
+      'append must be the first write of its transaction (it already has a transaction id, so a reader may have passed it)',
+    );
+  }
+  if (code === 'KH002') return EventStoreError.wrongExpectedVersion(stream, String(expected), actualRevision(BigInt(detail ?? '-1')));
+  return error;
 }
 
 function filterSql(filter: EventFilter | undefined, firstParam: number): { sql: string; params: unknown[] } {
