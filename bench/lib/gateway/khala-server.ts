@@ -1,0 +1,158 @@
+/**
+ * Our system under test in its own process: control + runtime (with its projectors) + gateway via
+ * `startSystem`, on a fresh database (a new database on DATABASE_URL's server, dropped at the
+ * end; else embedded PGlite). The load generator drives it over IPC: mint tokens, commit journal
+ * rows directly (the gateway-only scenarios), read its CPU and RSS.
+ */
+import { TokenService } from '../../../libs/auth/src/index';
+import { createScratchDatabase, Database, redactDatabaseUrl, ScratchDatabase } from '../../../libs/platform/src/index';
+import { appendJournalBatch, encodeDocument, notifyJournalAppended } from '../../../libs/projections/src/index';
+import { RunningSystem, startSystem } from '../../../apps/embedded/src/embedded';
+import { benchDocument } from './documents';
+import { ownStats, ProcessStats, serveRpc, ServerProcess } from './processes';
+
+export interface KhalaEndpoints {
+  wsUrl: string;
+  runtimeUrl: string;
+  store: string;
+}
+
+export interface OrgTokens {
+  orgId: string;
+  syncToken: string;
+  accessToken: string;
+}
+
+export interface PublishRequest {
+  orgId: string;
+  topic: string;
+  /** Watermark-ordered documents n = first .. first + count - 1 (see benchDocument). */
+  first: number;
+  count: number;
+  rowsPerTx: number;
+}
+
+/** Parent-side handle of the khala server process. */
+export class KhalaServer {
+  private constructor(
+    readonly process: ServerProcess,
+    readonly endpoints: KhalaEndpoints,
+  ) {}
+
+  static async start(options: { databaseUrl?: string; env?: Record<string, string> }): Promise<KhalaServer> {
+    const flags = ['--expose-gc', ...(process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
+    const server = ServerProcess.start(__filename, { nodeFlags: flags });
+    try {
+      const endpoints = await server.call<KhalaEndpoints>('start', { databaseUrl: options.databaseUrl, env: options.env ?? {} });
+      return new KhalaServer(server, endpoints);
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
+  }
+
+  tokens(orgIds: string[], topics: string[]): Promise<OrgTokens[]> {
+    return this.process.call('tokens', { orgIds, topics });
+  }
+
+  publish(request: PublishRequest): Promise<void> {
+    return this.process.call('publish', request);
+  }
+
+  projectorPickup(orgId: string): Promise<number[]> {
+    return this.process.call('projectorPickup', { orgId });
+  }
+
+  stats(collectGarbage = false): Promise<ProcessStats> {
+    return this.process.call('stats', { gc: collectGarbage });
+  }
+
+  stop(): Promise<void> {
+    return this.process.stop(60_000);
+  }
+}
+
+// ------------------------------------------------------------------------------------ child side
+
+function child(): void {
+  let system: RunningSystem | undefined;
+  let scratch: ScratchDatabase | undefined;
+  let db: Database | undefined;
+  let tokens: TokenService | undefined;
+
+  serveRpc({
+    async start(args: { databaseUrl?: string; env: Record<string, string> }): Promise<KhalaEndpoints> {
+      scratch = args.databaseUrl ? await createScratchDatabase({ serverUrl: args.databaseUrl, prefix: 'khala_bench' }) : undefined;
+      system = await startSystem({
+        ...process.env,
+        DATA_DIR: 'memory',
+        DATABASE_URL: scratch?.url,
+        CONTROL_PORT: '0',
+        RUNTIME_PORT: '0',
+        KHALA_PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'silent',
+        GATEWAY_RATE_LIMIT_BURST: '1000',
+        ...args.env,
+      });
+      tokens = new TokenService(system.keys);
+      db = await Database.connect({ url: system.databaseUrl, max: 2 });
+      return {
+        wsUrl: `${system.urls.gateway.replace(/^http/, 'ws')}/sync/socket/websocket`,
+        runtimeUrl: system.urls.runtime,
+        store: scratch ? `postgres (${redactDatabaseUrl(scratch.url)})` : 'pglite (embedded)',
+      };
+    },
+
+    async tokens(args: { orgIds: string[]; topics: string[] }): Promise<OrgTokens[]> {
+      return Promise.all(
+        args.orgIds.map(async (orgId) => {
+          const identity = { userId: `user_${orgId}`, orgId, sessionId: `session_${orgId}`, deviceId: `device_${orgId}` };
+          return {
+            orgId,
+            syncToken: (await tokens!.issueSyncToken(identity, args.topics, 900)).token,
+            accessToken: (await tokens!.issueAccessToken(identity, 900)).token,
+          };
+        }),
+      );
+    },
+
+    async publish(request: PublishRequest): Promise<void> {
+      for (let i = 0; i < request.count; i += request.rowsPerTx) {
+        await db!.transaction(async (tx) => {
+          const rows = [];
+          for (let j = i; j < Math.min(request.count, i + request.rowsPerTx); j++) {
+            const n = request.first + j;
+            rows.push({ topic: request.topic, orgId: request.orgId, docKey: `bench:${n}`, docVersion: 1, encoded: encodeDocument(JSON.parse(benchDocument(n))) });
+          }
+          await appendJournalBatch(tx, rows);
+          await notifyJournalAppended(tx);
+        });
+      }
+    },
+
+    /** Where a command's latency went before the gateway: event append → journal row of the run summary (ms, per run). */
+    async projectorPickup(args: { orgId: string }): Promise<number[]> {
+      const { rows } = await db!.query<{ ms: number }>(
+        `SELECT extract(epoch FROM (j.committed_at - e.created_at)) * 1000 AS ms
+           FROM khala.journal j JOIN eventstore.events e ON e.stream_id = 'run-' || substring(j.doc_key FROM 'run_summary:(.*)') AND e.revision = 0
+          WHERE j.topic = 'runtime.run_summaries' AND j.org_id = $1`,
+        [args.orgId],
+      );
+      return rows.map((row) => Number(row.ms));
+    },
+
+    stats(args: { gc: boolean }): ProcessStats {
+      return ownStats(args.gc);
+    },
+
+    async stop(): Promise<void> {
+      await db?.close();
+      await system?.stop();
+      await scratch?.drop();
+    },
+  });
+}
+
+if (require.main === module) child();
+
