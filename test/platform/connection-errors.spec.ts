@@ -6,6 +6,8 @@ describe('isConnectionError (one classification for HTTP 503, subscriptions and 
     expect(isConnectionError(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).toBe(true);
     expect(isConnectionError(new Error('Connection terminated unexpectedly'))).toBe(true);
     expect(isConnectionError(new Error('timeout exceeded when trying to connect'))).toBe(true);
+    // A full disk fails the write whole and clears up: retry (503 / projector back-off), never park.
+    expect(isConnectionError(Object.assign(new Error('could not extend file: No space left on device'), { code: '53100' }))).toBe(true);
   });
 
   it('does not treat query errors as retryable', () => {
