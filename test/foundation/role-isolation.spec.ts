@@ -51,8 +51,11 @@ describe('database roles (INV-04, INV-06)', () => {
     await expect(asRole('khala_gateway', `UPDATE runtime.run_summaries SET doc_version = 0`)).rejects.toThrow(
       /permission denied/,
     );
-    await expect(
-      asRole('khala_gateway', `INSERT INTO khala.delivery_gateways (gateway_id) VALUES ('probe')`),
-    ).resolves.toBeUndefined();
+    // Migration 0008 dropped the never-written khala.delivery_gateways: the gateway writes nothing.
+    const { rows } = await db.query<{ writable: string }>(
+      `SELECT table_schema || '.' || table_name AS writable FROM information_schema.role_table_grants
+        WHERE grantee = 'khala_gateway' AND privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')`,
+    );
+    expect(rows).toEqual([]);
   });
 });

@@ -95,6 +95,18 @@ describe('runtime codex worker commands over HTTP', () => {
     expect(await start({ worker_id: id })).toMatchObject({ status: 409, body: { code: 'worker_exists' } });
   });
 
+  it('worker ids are per org: another org starts the same id as its own worker, and neither sees the other', async () => {
+    const id = `shared-${Math.random().toString(36).slice(2)}`;
+    const other = await RuntimeApi.as(system);
+    expect(await start({ worker_id: id })).toMatchObject({ status: 201, body: { worker_id: id } });
+    const theirs = await other.post('/api/runtime/codex/workers', { worker_id: id, workspace_ref: 'theirs', adapter: 'codex' });
+    expect(theirs).toMatchObject({ status: 201, body: { worker_id: id } });
+    expect(await other.post(`/api/runtime/codex/workers/${id}/stop`, {})).toMatchObject({ status: 202, body: { status: 'stopped' } });
+    // Stopping theirs left ours running; each snapshot shows only its own org's worker.
+    expect((await snapshot(id)).body).toMatchObject({ worker_id: id, org_id: api.identity.orgId, status: 'starting', workspace_ref: 'repo@main' });
+    expect((await other.get(`/api/runtime/codex/workers/${id}/snapshot`)).body).toMatchObject({ org_id: other.identity.orgId, status: 'stopped' });
+  });
+
   it('an unknown worker is 404 worker_not_found', async () => {
     expect(await event('wkr_nope', 'worker.output')).toMatchObject({ status: 404, body: { code: 'worker_not_found' } });
     expect(await snapshot('wkr_nope')).toMatchObject({ status: 404, body: { code: 'worker_not_found' } });

@@ -85,13 +85,14 @@ export class EventLogProjection implements Projection {
     const { table, idColumn, classTopic, docKeyPrefix } = this.model;
     const entries = eventLogEntries(this.model, events);
     if (entries.length === 0) return;
-    const { rows } = await tx.query<{ id: string; seq: string }>(
+    // Keyed per org: a client-chosen id (codex workers) may exist in two orgs.
+    const { rows } = await tx.query<{ id: string; seq: string; org_id: string }>(
       `INSERT INTO ${table} AS t (${idColumn}, seq, org_id, event_type, document, payload_hash)
        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::text[])
-       ON CONFLICT (${idColumn}, seq) DO UPDATE SET org_id = EXCLUDED.org_id, event_type = EXCLUDED.event_type,
+       ON CONFLICT (org_id, ${idColumn}, seq) DO UPDATE SET event_type = EXCLUDED.event_type,
          document = EXCLUDED.document, payload_hash = EXCLUDED.payload_hash
        WHERE t.payload_hash <> EXCLUDED.payload_hash
-       RETURNING ${idColumn} AS id, seq`,
+       RETURNING ${idColumn} AS id, seq, org_id`,
       [
         entries.map((entry) => entry.id),
         entries.map((entry) => entry.seq),
@@ -102,10 +103,10 @@ export class EventLogProjection implements Projection {
       ],
     );
     if (this.model.journal === false) return;
-    const written = new Set(rows.map((row) => `${row.id}\u0000${row.seq}`));
+    const written = new Set(rows.map((row) => `${row.org_id}\u0000${row.id}\u0000${row.seq}`));
     const journal: JournalAppend[] = [];
     for (const entry of entries) {
-      if (!written.has(`${entry.id}\u0000${entry.seq}`)) continue;
+      if (!written.has(`${entry.orgId}\u0000${entry.id}\u0000${entry.seq}`)) continue;
       const docKey = `${docKeyPrefix}:${entry.id}:${entry.seq}`;
       const row = { orgId: entry.orgId, docKey, docVersion: 1, encoded: entry.encoded, correlationId: entry.correlationId };
       journal.push({ topic: classTopic, ...row }, { topic: this.model.entityTopic(entry.id), ...row });

@@ -29,6 +29,7 @@ export interface SummaryModel<D extends SummaryDocument> {
 
 interface StoredRow<D> {
   id: string;
+  org_id: string;
   document: D;
   payload_hash: string;
 }
@@ -44,31 +45,40 @@ export interface SummaryChange<D> {
 }
 
 /**
- * The pure part of a summary batch: fold each touched entity's events onto its stored document and
- * keep the ones whose canonical hash changed.
+ * Entities are identified per org: a client-chosen id (codex workers) may exist in two orgs, and
+ * each org's entity has its own row, document and journal entries.
+ */
+export const entityKey = (orgId: string, id: string) => `${orgId}\u0000${id}`;
+
+const eventOrgId = (event: RecordedEvent) => (typeof event.data.org_id === 'string' ? event.data.org_id : '');
+
+/**
+ * The pure part of a summary batch: fold each touched entity's events onto its stored document
+ * (`stored` is keyed by entityKey) and keep the ones whose canonical hash changed.
  */
 export function foldSummaries<D extends SummaryDocument>(
   model: Pick<SummaryModel<D>, 'entityId' | 'evolve'>,
   events: readonly RecordedEvent[],
   stored: ReadonlyMap<string, { document: D; payload_hash: string }>,
 ): SummaryChange<D>[] {
-  const touched = new Map<string, { document: D | undefined; last: RecordedEvent; order: number }>();
+  const touched = new Map<string, { id: string; document: D | undefined; last: RecordedEvent; order: number }>();
   events.forEach((event, order) => {
     const id = model.entityId(event);
-    const entry = touched.get(id);
-    const before = entry ? entry.document : stored.get(id)?.document;
+    const key = entityKey(eventOrgId(event), id);
+    const entry = touched.get(key);
+    const before = entry ? entry.document : stored.get(key)?.document;
     const document = model.evolve(before, event);
     if (entry) {
       entry.document = document;
       entry.last = event;
       entry.order = order;
     } else {
-      touched.set(id, { document, last: event, order });
+      touched.set(key, { id, document, last: event, order });
     }
   });
   const changes: SummaryChange<D>[] = [];
-  for (const [id, { document, last, order }] of touched) {
-    const previous = stored.get(id);
+  for (const [key, { id, document, last, order }] of touched) {
+    const previous = stored.get(key);
     if (!document || document === previous?.document) continue;
     const encoded = encodeDocument(document);
     if (previous && previous.payload_hash === encoded.hash) continue;
@@ -104,12 +114,13 @@ export class SummaryProjection<D extends SummaryDocument> implements Projection 
 
   async project(tx: Queryable, events: readonly RecordedEvent[]): Promise<void> {
     const { table, idColumn, topic, docKeyPrefix } = this.model;
-    const ids = [...new Set(events.map((event) => this.model.entityId(event)))];
+    const touched = new Map(events.map((event) => [entityKey(eventOrgId(event), this.model.entityId(event)), event]));
     const { rows } = await tx.query<StoredRow<D>>(
-      `SELECT ${idColumn} AS id, document, payload_hash FROM ${table} WHERE ${idColumn} = ANY($1::text[])`,
-      [ids],
+      `SELECT ${idColumn} AS id, org_id, document, payload_hash FROM ${table}
+        WHERE (org_id, ${idColumn}) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [[...touched.values()].map(eventOrgId), [...touched.values()].map((event) => this.model.entityId(event))],
     );
-    const changes = foldSummaries(this.model, events, new Map(rows.map((row) => [row.id, row])));
+    const changes = foldSummaries(this.model, events, new Map(rows.map((row) => [entityKey(row.org_id, row.id), row])));
     if (changes.length === 0) return;
     const watermarks = this.model.journal === false ? changes.map(() => 0) : await appendJournalBatch(
       tx,
@@ -125,7 +136,7 @@ export class SummaryProjection<D extends SummaryDocument> implements Projection 
     await tx.query(
       `INSERT INTO ${table} AS t (${idColumn}, org_id, document, doc_version, payload_hash, watermark, created_at, updated_at)
        SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::text[], $6::bigint[], $7::timestamptz[], $8::timestamptz[])
-       ON CONFLICT (${idColumn}) DO UPDATE SET org_id = EXCLUDED.org_id, document = EXCLUDED.document, doc_version = EXCLUDED.doc_version,
+       ON CONFLICT (org_id, ${idColumn}) DO UPDATE SET document = EXCLUDED.document, doc_version = EXCLUDED.doc_version,
          payload_hash = EXCLUDED.payload_hash, watermark = EXCLUDED.watermark, updated_at = EXCLUDED.updated_at`,
       [
         changes.map((change) => change.id),

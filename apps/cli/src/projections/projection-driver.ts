@@ -40,7 +40,7 @@ export function isSummary(projection: TableProjection): projection is SummaryPro
 
 /** The key columns of a projection's table. */
 export function keyColumns(projection: TableProjection): string[] {
-  return isSummary(projection) ? [projection.model.idColumn] : [projection.model.idColumn, 'seq'];
+  return isSummary(projection) ? ['org_id', projection.model.idColumn] : ['org_id', projection.model.idColumn, 'seq'];
 }
 
 /**

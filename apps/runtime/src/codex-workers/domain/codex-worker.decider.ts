@@ -69,8 +69,6 @@ export type CodexWorkerEvent =
   | { type: 'CodexWorkerStopRequested' | 'CodexWorkerStopped'; data: WorkerEventBase & { reason?: string } }
   | { type: 'CodexWorkerFailed'; data: WorkerEventBase & { error_code?: string; error_message?: string } };
 
-export const codexWorkerStream = (workerId: string) => `codexWorker-${workerId}`;
-
 const WORKER_EVENT_TYPE = /^worker\.[A-Za-z0-9_.:-]+$/;
 
 function base(command: Acting): WorkerEventBase {

@@ -2,7 +2,7 @@ import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, UseG
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { AccessTokenGuard, CurrentPrincipal, Principal } from '@khala/auth';
+import { AccessTokenGuard, CurrentPrincipal, Principal, RequireScope } from '@khala/auth';
 import { currentCorrelationId } from '@khala/platform';
 import { RuntimeError } from '../../runtime.error';
 import { RESOURCE_ID_PATTERN } from '../../shared/command-key';
@@ -43,6 +43,7 @@ export class CodexWorkersController {
   ) {}
 
   @Post()
+  @RequireScope('runtime:write')
   @HttpCode(201)
   @ApiHeader(IDEMPOTENCY_HEADER)
   start(
@@ -71,6 +72,7 @@ export class CodexWorkersController {
   }
 
   @Post(':worker_id/events')
+  @RequireScope('runtime:write')
   @HttpCode(202)
   @ApiHeader(IDEMPOTENCY_HEADER)
   recordEvent(
@@ -101,6 +103,7 @@ export class CodexWorkersController {
   }
 
   @Post(':worker_id/heartbeat')
+  @RequireScope('runtime:write')
   @HttpCode(202)
   @ApiHeader(IDEMPOTENCY_HEADER)
   heartbeat(
@@ -119,6 +122,7 @@ export class CodexWorkersController {
   }
 
   @Post(':worker_id/stop')
+  @RequireScope('runtime:write')
   @HttpCode(202)
   @ApiHeader(IDEMPOTENCY_HEADER)
   stop(
@@ -137,6 +141,7 @@ export class CodexWorkersController {
   }
 
   @Get()
+  @RequireScope('runtime:read')
   async list(@CurrentPrincipal() principal: Principal, @Query() query: ListQueryDto) {
     const page = await this.summaries.list(principal.orgId, query.limit ?? DEFAULT_PAGE_SIZE, query.after);
     if (!page) throw new RuntimeError('invalid_cursor', 'after does not name one of your workers');
@@ -153,6 +158,7 @@ export class CodexWorkersController {
   }
 
   @Get(':worker_id/snapshot')
+  @RequireScope('runtime:read')
   async snapshot(@CurrentPrincipal() principal: Principal, @Param('worker_id') workerId: string) {
     const summary = await this.snapshots.snapshot(principal.orgId, workerIdParam(workerId));
     if (!summary) throw new RuntimeError('worker_not_found', `worker ${workerId} not found`);

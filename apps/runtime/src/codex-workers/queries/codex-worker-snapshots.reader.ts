@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_STORE, EventStore, EventStoreError } from '@khala/eventstore';
-import { codexWorkerStream } from '../domain/codex-worker.decider';
+import { resolveCodexWorkerStream } from '../domain/codex-worker-streams';
 import { CodexWorkerSummary, foldCodexWorkerSummary, withFreshness } from './codex-worker-summary';
 
 /**
@@ -15,7 +15,7 @@ export class CodexWorkerSnapshotsReader {
   async snapshot(orgId: string, workerId: string, now = new Date()): Promise<CodexWorkerSummary | undefined> {
     let summary: CodexWorkerSummary | undefined;
     try {
-      for await (const event of this.store.readStream(codexWorkerStream(workerId))) {
+      for await (const event of this.store.readStream(await resolveCodexWorkerStream(this.store, orgId, workerId))) {
         summary = foldCodexWorkerSummary(summary, event);
       }
     } catch (error) {

@@ -28,7 +28,7 @@ export class CodexWorkerSummariesRepository {
     const { rows } = await this.db.query<Row>(
       `SELECT worker_id, document, doc_version, watermark FROM runtime.codex_worker_summaries
         WHERE org_id = $1
-          AND ($2::text IS NULL OR (created_at, worker_id) < (SELECT created_at, worker_id FROM runtime.codex_worker_summaries WHERE worker_id = $2))
+          AND ($2::text IS NULL OR (created_at, worker_id) < (SELECT created_at, worker_id FROM runtime.codex_worker_summaries WHERE org_id = $1 AND worker_id = $2))
         ORDER BY created_at DESC, worker_id DESC LIMIT $3`,
       [orgId, after ?? null, limit + 1],
     );

@@ -5,7 +5,8 @@ import { v5 as uuidv5 } from 'uuid';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { commandKey } from '../../../shared/command-key';
 import { executeRuntimeCommand } from '../../../shared/execute-runtime-command';
-import { codexWorkerDecider, codexWorkerStream } from '../../domain/codex-worker.decider';
+import { codexWorkerDecider } from '../../domain/codex-worker.decider';
+import { resolveCodexWorkerStream } from '../../domain/codex-worker-streams';
 import { StartCodexWorker, StartCodexWorkerResult } from './start-codex-worker.command';
 
 const WORKER_ID_NAMESPACE = '4b0f7f0e-9a51-5d43-8c1e-2f7a3c9b6d10';
@@ -21,7 +22,7 @@ export class StartCodexWorkerHandler implements ICommandHandler<StartCodexWorker
       (command.idempotencyKey
         ? `wkr_${uuidv5(`${command.orgId}:${command.idempotencyKey}`, WORKER_ID_NAMESPACE)}`
         : `wkr_${randomUUID()}`);
-    const stream = codexWorkerStream(workerId);
+    const stream = await resolveCodexWorkerStream(this.store, command.orgId, workerId);
     const occurredAt = new Date().toISOString();
     const outcome = await executeRuntimeCommand(
       this.store,

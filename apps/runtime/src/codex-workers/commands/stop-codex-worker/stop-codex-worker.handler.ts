@@ -3,7 +3,8 @@ import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { commandKey } from '../../../shared/command-key';
 import { executeRuntimeCommand } from '../../../shared/execute-runtime-command';
-import { codexWorkerDecider, codexWorkerStream } from '../../domain/codex-worker.decider';
+import { codexWorkerDecider } from '../../domain/codex-worker.decider';
+import { resolveCodexWorkerStream } from '../../domain/codex-worker-streams';
 import { CodexWorkerCommandResult } from '../record-codex-worker-event/record-codex-worker-event.command';
 import { StopCodexWorker } from './stop-codex-worker.command';
 
@@ -12,7 +13,7 @@ export class StopCodexWorkerHandler implements ICommandHandler<StopCodexWorker, 
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
   async execute(command: StopCodexWorker): Promise<CodexWorkerCommandResult> {
-    const stream = codexWorkerStream(command.workerId);
+    const stream = await resolveCodexWorkerStream(this.store, command.orgId, command.workerId);
     const outcome = await executeRuntimeCommand(
       this.store,
       stream,
