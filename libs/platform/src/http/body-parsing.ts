@@ -5,6 +5,8 @@ import { currentCorrelationId } from '../logging/correlation';
 import { STATUS_BY_KIND } from './error-response';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Deepest accepted nesting of a JSON body (see inspectJson). */
+export const MAX_JSON_DEPTH = 64;
 
 function hasBody(req: Request): boolean {
   const length = req.headers['content-length'];
@@ -30,11 +32,67 @@ export function jsonBodyMiddleware(limitBytes: number): (RequestHandler | ((err:
     res.status(STATUS_BY_KIND[error.kind]).json({
       code: error.code,
       message: error.message,
+      ...(error.details !== undefined ? { details: error.details } : {}),
       correlation_id: currentCorrelationId() ?? 'none',
     });
   };
-  return [requireJson, parse, answerParseErrors];
+  const inspect: RequestHandler = (req, _res, next) => {
+    const problem = BODY_METHODS.has(req.method) ? inspectJson(req.body, MAX_JSON_DEPTH) : undefined;
+    if (problem) {
+      next(new RequestError('validation_failed', problem, [{ field: '', errors: [problem] }]));
+      return;
+    }
+    next();
+  };
+  // Postgres text and jsonb cannot hold U+0000, so a NUL in a path or query would reach the
+  // database only to fail there (a 500); refuse it at the edge like any other invalid input.
+  const refuseNulInUrl: RequestHandler = (req, _res, next) => {
+    if (/%00/i.test(req.originalUrl) || req.originalUrl.includes('\u0000')) {
+      next(new RequestError('validation_failed', 'the URL contains a NUL character', [{ field: 'url', errors: ['NUL characters are not accepted'] }]));
+      return;
+    }
+    next();
+  };
+  return [refuseNulInUrl, requireJson, parse, inspect, answerParseErrors];
 }
+
+const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function unstorable(text: string): boolean {
+  return text.includes('\u0000') || UNPAIRED_SURROGATE.test(text);
+}
+
+/**
+ * What a parsed body must not contain, checked iteratively (a recursive check would overflow on
+ * exactly the bodies it exists to refuse):
+ *  - nesting deeper than `maxDepth`: validation and transformation recurse per level, so a small
+ *    body nested thousands deep would overflow the stack (a 500) instead of being refused;
+ *  - strings or keys with U+0000 or an unpaired surrogate: valid JSON, but Postgres text/jsonb
+ *    cannot store them, so they would fail in the database after validation passed.
+ */
+export function inspectJson(value: unknown, maxDepth: number): string | undefined {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node === 'string') {
+      if (unstorable(node)) return 'strings may not contain NUL characters or unpaired UTF-16 surrogates';
+      continue;
+    }
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= maxDepth) return `request body nests deeper than ${maxDepth} levels`;
+    if (Array.isArray(node)) {
+      for (const child of node) stack.push([child, depth + 1]);
+    } else {
+      for (const [key, child] of Object.entries(node)) {
+        if (unstorable(key)) return 'keys may not contain NUL characters or unpaired UTF-16 surrogates';
+        stack.push([child, depth + 1]);
+      }
+    }
+  }
+  return undefined;
+}
+
+
 
 function toRequestError(err: unknown, limitBytes: number): RequestError | undefined {
   if (err instanceof RequestError) return err;

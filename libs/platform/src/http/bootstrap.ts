@@ -10,6 +10,7 @@ import { httpRequestHistogram, METRICS_REGISTRY } from '../metrics/metrics';
 import type { CommonEnv } from '../config/common-env';
 import { APP_ENV, LOGGER } from '../platform.tokens';
 import { jsonBodyMiddleware } from './body-parsing';
+import { answerClientErrors } from './client-errors';
 import { HttpExceptionFilter } from './http-exception.filter';
 import { OriginPolicy } from './origin-policy';
 import { corsMiddleware, securityHeadersMiddleware } from './security-headers';
@@ -29,6 +30,7 @@ export async function createHttpApp(rootModule: Type<unknown> | object, options:
   const registry = app.get<Registry>(METRICS_REGISTRY);
   app.useLogger(new PinoNestLogger(logger));
   app.enableShutdownHooks();
+  answerClientErrors(app.getHttpServer());
 
   const requestDuration = httpRequestHistogram(registry);
   const express = app.getHttpAdapter().getInstance() as { disable(setting: string): void };
