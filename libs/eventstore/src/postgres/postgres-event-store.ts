@@ -1,3 +1,4 @@
+import { QueryResult, QueryResultRow } from 'pg';
 import { Database, isConnectionError, Queryable } from '@khala/platform';
 import {
   AppendOptions,
@@ -102,7 +103,7 @@ export class PostgresEventStore implements EventStore {
     try {
       ({
         rows: [row],
-      } = await client.query<AppendRow>(APPEND_SQL, [
+      } = await this.hotQuery<AppendRow>(client, 'eventstore_append', APPEND_SQL, [
         stream,
         streamCategory(stream),
         typeof expectedRevision === 'bigint' ? expectedRevision.toString() : expectedRevision,
@@ -143,7 +144,9 @@ export class PostgresEventStore implements EventStore {
     let first = true;
     while (yielded < limit) {
       const pageSize = Math.min(PAGE_SIZE, limit - yielded);
-      const { rows } = await this.db.query<EventRow>(
+      const { rows } = await this.hotQuery<EventRow>(
+        this.db,
+        backwards ? 'eventstore_read_stream_backwards' : 'eventstore_read_stream',
         `SELECT ${EVENT_COLUMNS} FROM eventstore.events
           WHERE stream_id = $1 AND ($2::bigint IS NULL OR revision ${backwards ? '<=' : '>='} $2::bigint)
           ORDER BY revision ${backwards ? 'DESC' : 'ASC'} LIMIT $3`,
@@ -194,6 +197,17 @@ export class PostgresEventStore implements EventStore {
     const horizon = await commitHorizon(client);
     const { rows } = await client.query<{ transaction_id: string; position: string }>(HEAD_SQL, [horizon.toString()]);
     return rows[0] ? toPosition(rows[0]) : undefined;
+  }
+
+  /**
+   * The statements every command runs (read its stream, append) as named prepared statements:
+   * Postgres parses and plans them once per connection instead of per call. Only through our own
+   * pool on a real server: PGlite serves every socket from one backend, where two connections
+   * preparing the same name would collide.
+   */
+  private hotQuery<R extends QueryResultRow>(client: Queryable, name: string, text: string, values: unknown[]): Promise<QueryResult<R>> {
+    if (client !== this.db || this.db.isPglite) return client.query<R>(text, values);
+    return this.db.pool.query<R>({ name, text, values });
   }
 
   async close(): Promise<void> {
@@ -251,7 +265,13 @@ class PostgresSubscription implements Subscription {
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<SubscriptionMessage> {
-    this.unlisten = await this.db.listen(APPENDED_CHANNEL, () => this.waker.wake());
+    // The payload is the appended stream: a subscriber whose prefixes cannot match it has nothing
+    // to read, so it is not woken (a control projector stays asleep through run appends). Safe
+    // because a NOTIFY is only a hint; the poll still runs.
+    const prefixes = this.options.filter?.streamPrefixes;
+    this.unlisten = await this.db.listen(APPENDED_CHANNEL, (stream) => {
+      if (!prefixes?.length || !stream || prefixes.some((prefix) => stream.startsWith(prefix))) this.waker.wake();
+    });
     let cursor = this.options.fromPosition === 'start' || !this.options.fromPosition ? START : this.options.fromPosition;
     let lastCheckpoint = cursor;
     let caughtUp = false;

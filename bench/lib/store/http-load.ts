@@ -1,0 +1,129 @@
+/**
+ * Child process of the `append` benchmark: the HTTP load generator, pinned away from the server.
+ *
+ * Closed loop: `concurrency` lanes, each sending its next command when the previous one has been
+ * answered. In a closed loop the intended send time of a request IS its actual send time (there is
+ * no schedule to fall behind), so latency is measured per request, from just before `fetch` to the
+ * end of the response body; throughput is what the server sustains at that many requests in flight.
+ *
+ * Each lane owns one run at a time: POST /runs (RunCreated), one run.started frame, then one
+ * run.text_delta frame per request, and a new run after `eventsPerRun` events; every command
+ * appends exactly one event. No Idempotency-Key header (that is a separate, costlier path).
+ * Prints one JSON line: the latency histogram, counts, and every accepted command per run in the
+ * order it was acknowledged, for the parent's integrity check.
+ */
+import { LatencyHistogram } from '../../lib/histogram';
+import { reply } from './child-process';
+
+export interface LoadConfig {
+  runtime: string;
+  token: string;
+  concurrency: number;
+  warmupSeconds: number;
+  seconds: number;
+  eventsPerRun: number;
+  textBytes: number;
+}
+
+/** One run as the load generator saw it: acknowledged items in order, with the revision the server reported. */
+export interface AcceptedRun {
+  runId: string;
+  /** 'created', then frame ids. */
+  items: string[];
+  revisions: number[];
+}
+
+export interface LoadResult {
+  histogram: string;
+  ok: number;
+  errors: Record<string, number>;
+  seconds: number;
+  runs: AcceptedRun[];
+}
+
+const REQUEST_TIMEOUT_MS = 30_000;
+
+async function main(config: LoadConfig): Promise<LoadResult> {
+  const histogram = new LatencyHistogram();
+  const errors: Record<string, number> = {};
+  const runs: AcceptedRun[] = [];
+  const text = 'x'.repeat(config.textBytes);
+  const headers = { authorization: `Bearer ${config.token}`, 'content-type': 'application/json' };
+  let ok = 0;
+  const started = performance.now();
+  const warmupEnd = started + config.warmupSeconds * 1000;
+  const end = warmupEnd + config.seconds * 1000;
+
+  async function send(path: string, body: unknown): Promise<{ status: number; json?: Record<string, unknown>; outcome: string }> {
+    const sentAt = performance.now();
+    let outcome: string;
+    let status = 0;
+    let json: Record<string, unknown> | undefined;
+    try {
+      const response = await fetch(`${config.runtime}${path}`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      status = response.status;
+      const textBody = await response.text();
+      json = safeJson(textBody);
+      outcome = status < 300 ? 'ok' : `${status} ${String(json?.code ?? 'unparsable')}`;
+    } catch (error) {
+      outcome = (error as Error).name === 'TimeoutError' ? 'timeout' : `error ${(error as Error).message}`;
+    }
+    const answeredAt = performance.now();
+    if (sentAt >= warmupEnd && answeredAt <= end) {
+      histogram.recordMs(answeredAt - sentAt);
+      if (outcome === 'ok') ok++;
+      else errors[outcome] = (errors[outcome] ?? 0) + 1;
+    }
+    return { status, json, outcome };
+  }
+
+  await Promise.all(
+    Array.from({ length: config.concurrency }, async () => {
+      let run: AcceptedRun | undefined;
+      let frame = 0;
+      while (performance.now() < end) {
+        if (!run || run.items.length >= config.eventsPerRun) {
+          const created = await send('/api/runtime/runs', { thread_id: 'bench' });
+          if (created.outcome !== 'ok') continue;
+          run = { runId: String(created.json!.run_id), items: ['created'], revisions: [Number(created.json!.revision)] };
+          runs.push(run);
+          frame = 0;
+          continue;
+        }
+        const frameId = frame === 0 ? 'start' : `f${frame}`;
+        const type = frame === 0 ? 'run.started' : 'run.text_delta';
+        frame += 1;
+        const answer = await send(`/api/runtime/runs/${run.runId}/frames`, { frames: [{ frame_id: frameId, type, payload: frame === 1 ? {} : { text } }] });
+        if (answer.outcome === 'ok') {
+          run.items.push(frameId);
+          run.revisions.push(Number(answer.json!.revision));
+        }
+      }
+    }),
+  );
+  return { histogram: histogram.encode(), ok, errors, seconds: config.seconds, runs };
+}
+
+function safeJson(text: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+main(JSON.parse(process.argv[2]) as LoadConfig).then(
+  (result) => {
+    reply(result);
+    process.exit(0);
+  },
+  (error: Error) => {
+    process.stderr.write(`http-load: ${error.stack ?? error.message}\n`);
+    process.exit(1);
+  },
+);

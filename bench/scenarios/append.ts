@@ -1,0 +1,124 @@
+/**
+ * `append` (benchmarks.md): HTTP command → event store, closed loop at 1, 8 and 32 requests in
+ * flight, against the raw library append of @event-driven-io/emmett-postgresql 0.42.0 with events
+ * of the same size, each in a fresh database on the same Postgres server.
+ *
+ *   DATABASE_URL=postgres://… npm run bench -- append [--smoke] [--seconds 10]
+ *
+ * Three processes: the system (apps/embedded, projectors off) in one, the HTTP load generator in
+ * another, pinned to different cores; the peer's appender runs where our server ran. See
+ * bench/lib/store/http-load.ts for the workload and how latency is measured (closed loop, per
+ * request). Without DATABASE_URL ours runs on the server's embedded PGlite and the peer is skipped.
+ */
+import { createScratchDatabase } from '../../libs/platform/src/index';
+import { LatencyHistogram } from '../lib/histogram';
+import { machineDescription } from '../lib/report';
+import { Measurement, Ratio, Scenario, ScenarioOptions, ScenarioResult } from '../lib/scenario';
+import { checkAppendIntegrity } from '../lib/store/append-integrity';
+import { pinning, spawnJsonChild } from '../lib/store/child-process';
+import type { EmmettAppendConfig, EmmettAppendResult } from '../lib/store/emmett-append';
+import type { LoadConfig, LoadResult } from '../lib/store/http-load';
+
+const CONCURRENCY = [1, 8, 32];
+const EVENTS_PER_RUN = 50;
+const TEXT_BYTES = 200;
+const TARGET_RATIO = 0.8;
+
+function numberArg(args: string[], name: string): number | undefined {
+  const index = args.indexOf(`--${name}`);
+  return index >= 0 ? Number(args[index + 1]) : undefined;
+}
+
+const scenario: Scenario = {
+  name: 'append',
+  description: 'HTTP command → Postgres event store vs Emmett raw appendToStream, concurrency 1/8/32',
+  async run({ smoke, databaseUrl, args }: ScenarioOptions): Promise<ScenarioResult> {
+    const seconds = numberArg(args, 'seconds') ?? (smoke ? 1.5 : 10);
+    const warmupSeconds = smoke ? 0.3 : 2;
+    const pins = pinning();
+    const measurements: Measurement[] = [];
+    const notes = [
+      `closed loop, ${seconds} s per cell after ${warmupSeconds} s warm-up; latency per request from send to full response (in a closed loop the intended send time is the actual one)`,
+      `workload: every request is one command appending one event: a lane creates a run, sends run.started, then one ${TEXT_BYTES}-char run.text_delta frame per request, new run every ${EVENTS_PER_RUN} events; no Idempotency-Key`,
+      pins.note,
+    ];
+
+    // ---------------------------------------------------------------- ours
+    const ours = databaseUrl ? await createScratchDatabase({ serverUrl: databaseUrl, prefix: 'khala_bench_append' }) : undefined;
+    const server = spawnJsonChild('bench/lib/store/system-server.ts', { cpu: pins.server, env: { DATABASE_URL: ours?.url } });
+    let meanEventBytes = 0;
+    try {
+      const system = await server.next<{ runtime: string; databaseUrl: string; token: string }>();
+      notes.push(databaseUrl ? 'khala: Postgres adapter on a fresh database' : 'khala: embedded PGlite (no DATABASE_URL): one transaction at a time');
+      for (const concurrency of CONCURRENCY) {
+        const config: LoadConfig = { runtime: system.runtime, token: system.token, concurrency, warmupSeconds, seconds, eventsPerRun: EVENTS_PER_RUN, textBytes: TEXT_BYTES };
+        const load = spawnJsonChild('bench/lib/store/http-load.ts', { cpu: pins.load, args: [JSON.stringify(config)] });
+        const result = await load.next<LoadResult>();
+        await load.stop();
+        const integrity = await checkAppendIntegrity(system.databaseUrl, result.runs);
+        meanEventBytes = integrity.meanEventBytes;
+        const latency = LatencyHistogram.decode(result.histogram).summary();
+        measurements.push({
+          system: 'khala',
+          variant: `concurrency=${concurrency}`,
+          figures: {
+            commands_per_s: result.ok / result.seconds,
+            p50_ms: latency.p50_ms,
+            p99_ms: latency.p99_ms,
+            p999_ms: latency.p999_ms,
+            errors: Object.values(result.errors).reduce((a, b) => a + b, 0),
+            event_bytes: integrity.meanEventBytes,
+          },
+          integrity: { gaps: integrity.gaps, duplicates: integrity.duplicates, reorders: integrity.reorders },
+        });
+        if (Object.keys(result.errors).length) notes.push(`khala errors at ${concurrency}: ${JSON.stringify(result.errors)}`);
+        if (integrity.unacknowledgedStored) notes.push(`khala at ${concurrency}: ${integrity.unacknowledgedStored} stored event(s) whose request timed out (not acknowledged)`);
+        process.stderr.write(`  khala @${concurrency}: ${(result.ok / result.seconds).toFixed(0)} commands/s, p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms\n`);
+      }
+    } finally {
+      await server.stop();
+      await ours?.drop();
+    }
+
+    // ---------------------------------------------------------------- peer
+    const ratios: Ratio[] = [];
+    if (!databaseUrl) {
+      notes.push('emmett peer skipped: Emmett PostgreSQL needs a real Postgres (set DATABASE_URL)');
+    } else {
+      const peerDb = await createScratchDatabase({ serverUrl: databaseUrl, prefix: 'khala_bench_emmett' });
+      try {
+        // Emmett's row carries ~65 bytes of its own (messageId in its metadata, its data keys); pad so the sizes match.
+        const textBytes = Math.max(0, meanEventBytes - 65);
+        for (const concurrency of CONCURRENCY) {
+          const config: EmmettAppendConfig = { url: peerDb.url, concurrency, warmupSeconds, seconds, eventsPerRun: EVENTS_PER_RUN, textBytes, streamPrefix: `run-c${concurrency}` };
+          const peer = spawnJsonChild('bench/lib/store/emmett-append.ts', { cpu: pins.server, args: [JSON.stringify(config)] });
+          const result = await peer.next<EmmettAppendResult>();
+          await peer.stop();
+          const latency = LatencyHistogram.decode(result.histogram).summary();
+          measurements.push({
+            system: 'emmett',
+            variant: `concurrency=${concurrency}`,
+            figures: {
+              commands_per_s: result.ok / result.seconds,
+              p50_ms: latency.p50_ms,
+              p99_ms: latency.p99_ms,
+              p999_ms: latency.p999_ms,
+              errors: Object.values(result.errors).reduce((a, b) => a + b, 0),
+              event_bytes: result.meanEventBytes,
+            },
+            integrity: result.integrity,
+          });
+          process.stderr.write(`  emmett @${concurrency}: ${(result.ok / result.seconds).toFixed(0)} appends/s, p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms\n`);
+        }
+      } finally {
+        await peerDb.drop();
+      }
+      const at32 = (system: string) => measurements.find((m) => m.system === system && m.variant === 'concurrency=32')!.figures.commands_per_s;
+      const value = at32('khala') / at32('emmett');
+      ratios.push({ label: 'commands/s at concurrency 32, khala HTTP ÷ emmett raw appendToStream', value, target: `>= ${TARGET_RATIO}`, met: value >= TARGET_RATIO });
+    }
+    return { scenario: 'append', machine: machineDescription(), measurements, ratios, notes };
+  },
+};
+
+export default scenario;
