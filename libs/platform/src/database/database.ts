@@ -62,6 +62,12 @@ export class Database {
     options: { isolation?: IsolationLevel } = {},
   ): Promise<T> {
     const client = await this.pool.connect();
+    // A checked-out client has no pool error listener: a server shutdown (57P01) arriving between
+    // two statements would be an unhandled 'error' event and kill the process. Record it instead;
+    // the next statement fails, and the broken connection is destroyed, not returned to the pool.
+    let broken: Error | undefined;
+    const onError = (error: Error) => (broken = error);
+    client.on('error', onError);
     try {
       await client.query(options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation}` : 'BEGIN');
       const result = await work(client);
@@ -71,7 +77,8 @@ export class Database {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      client.off('error', onError);
+      client.release(broken);
     }
   }
 
