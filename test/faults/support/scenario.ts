@@ -5,7 +5,7 @@ import { Database } from '@khala/platform';
 import { CommandLoad, SentCommand } from './command-load';
 import { FaultFigures } from './figures';
 import { SubscriberFleet } from './subscriber-fleet';
-import { checkCommandsInStore, checkSubscribers, compareJournalWithRebuild } from './verify';
+import { checkCommandsInStore, checkSubscribers, compareJournalWithRebuild, headWatermarks } from './verify';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -34,6 +34,8 @@ export interface ScenarioSetup {
    * Injects the fault while the load runs and resolves when the broken component is back
    * (`restoredAt`); `faultMs` is how long it was broken.
    */
+  /** Extra text for a failure message (e.g. the processes' output). */
+  diagnose?: () => string;
   fault(context: { load: CommandLoad; fleet: SubscriberFleet }): Promise<{ restoredAt: number; faultMs: number; notes?: string }>;
 }
 
@@ -82,7 +84,14 @@ export async function runScenario(setup: ScenarioSetup): Promise<ScenarioResult>
         const probe = probes.find((p) => p.orgId === subscriber.orgId)!;
         return subscriber.topics.get('runtime.run_summaries')?.documents.has(`run_summary:${probe.runId}`) ?? true;
       });
-    }, 90_000, 'every subscriber to apply its org\'s recovery probe');
+    }, 60_000, 'every subscriber to apply its org\'s recovery probe').catch(async (error: Error) => {
+      // Where did it stop: not projected (projector), or projected but not delivered (gateway)?
+      const runIds = probes.map((p) => p.runId!);
+      const { rows } = await setup.db.query('SELECT run_id, doc_version, watermark FROM runtime.run_summaries WHERE run_id = ANY($1)', [runIds]).catch((e: Error) => ({ rows: [e.message] }));
+      const heads = await headWatermarks(setup.db, 'runtime.run_summaries', [...orgs]);
+      const applied = fleet.subscribers.map((s) => `${s.orgId}:${s.client.watermark('runtime.run_summaries')}/${heads.get(s.orgId)} ${s.client.status}`);
+      throw new Error(`${error.message}; probe summaries in the read model: ${JSON.stringify(rows)}; subscribers: ${applied.slice(0, 6).join(', ')}; ${setup.diagnose?.() ?? ''}`);
+    });
     const recoverMs = Date.now() - restoredAt;
 
     await sleep(setup.cooldownMs ?? 2_000);
