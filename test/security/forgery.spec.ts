@@ -220,6 +220,38 @@ describe('token forgery', () => {
     }
   });
 
+  it('API token scopes are enforced: a token without the route\'s scope gets 403 insufficient_scope and writes nothing', async () => {
+    const user = await signUp(system.urls.control);
+    const tokenWith = async (scopes: string[]) =>
+      (await call<{ token: string }>(system.urls.control, 'POST', '/api/tokens', { token: user.access_token, body: { name: scopes.join(','), scopes } })).body.token;
+    const read = await tokenWith(['runtime:read']);
+    const write = await tokenWith(['runtime:write']);
+    const sync = await tokenWith(['sync:read']);
+    const routes = {
+      createRun: (token: string) => call(system.urls.runtime, 'POST', '/api/runtime/runs', { token, body: {} }),
+      startWorker: (token: string) => call(system.urls.runtime, 'POST', '/api/runtime/codex/workers', { token, body: { workspace_ref: 'w', adapter: 'codex' } }),
+      listRuns: (token: string) => call(system.urls.runtime, 'GET', '/api/runtime/runs', { token }),
+      listWorkers: (token: string) => call(system.urls.runtime, 'GET', '/api/runtime/codex/workers', { token }),
+      syncToken: (token: string) => call(system.urls.control, 'POST', '/api/sync/token', { token, body: {} }),
+    };
+    const allowed: Record<string, string[]> = { createRun: [write], startWorker: [write], listRuns: [read], listWorkers: [read], syncToken: [sync] };
+    for (const [route, attempt] of Object.entries(routes)) {
+      for (const token of [read, write, sync]) {
+        const reply = await attempt(token);
+        if (allowed[route].includes(token)) expect(reply.status).toBeLessThan(300);
+        else expect({ route, status: reply.status, code: reply.body.code }).toEqual({ route, status: 403, code: 'insufficient_scope' });
+      }
+    }
+    // Exactly the two permitted writes happened (one run, one worker), none of the refused ones.
+    const { rows } = await db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM eventstore.events WHERE data->>'org_id' = $1 AND category IN ('run', 'codexWorker')`,
+      [user.org_id],
+    );
+    expect(Number(rows[0].n)).toBe(2);
+    // A session's access token is not limited by API token scopes.
+    expect((await routes.createRun(user.access_token)).status).toBe(201);
+  });
+
   it('none of the attempts wrote anything for the victim or the attacker', async () => {
     // The only writes are the victim's own: issuing and revoking an API token (control streams).
     const { rows } = await db.query<{ n: string }>(

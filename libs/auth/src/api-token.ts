@@ -3,6 +3,13 @@ import { createHash, randomBytes } from 'node:crypto';
 /** Personal API tokens are opaque: `oa_pat_` + 256 random bits; only their hash is ever stored. */
 export const API_TOKEN_PREFIX = 'oa_pat_';
 
+/**
+ * What a personal API token may be granted (recorded on the token at issue, enforced per route by
+ * `@RequireScope`): read runs and workers, issue runtime commands, mint sync tokens.
+ */
+export const API_TOKEN_SCOPES = ['runtime:read', 'runtime:write', 'sync:read'] as const;
+export type ApiTokenScope = (typeof API_TOKEN_SCOPES)[number];
+
 export function generateApiToken(): string {
   return `${API_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
 }

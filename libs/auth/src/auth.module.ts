@@ -9,10 +9,12 @@ import {
   Module,
   Optional,
   Provider,
+  SetMetadata,
 } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { Database, DATABASE } from '@khala/platform';
-import { isApiToken } from './api-token';
+import { ApiTokenScope, isApiToken } from './api-token';
 import { AuthError } from './auth.error';
 import { Principal } from './claims';
 import { KeyRing } from './key-ring';
@@ -34,6 +36,13 @@ export interface RevocationChecker {
 export const REVOCATION_CHECKER = Symbol('REVOCATION_CHECKER');
 
 const PRINCIPAL = Symbol('principal');
+const REQUIRED_SCOPE = 'khala:required_scope';
+
+/**
+ * The API token scope a route (or every route of a controller) needs. Access tokens of a signed-in
+ * session pass regardless; a personal API token without the scope gets 403 insufficient_scope.
+ */
+export const RequireScope = (scope: ApiTokenScope) => SetMetadata(REQUIRED_SCOPE, scope);
 
 export function bearerToken(header: string | undefined): string | undefined {
   if (!header) return undefined;
@@ -49,6 +58,7 @@ export function bearerToken(header: string | undefined): string | undefined {
 export class AccessTokenGuard implements CanActivate {
   constructor(
     private readonly tokens: TokenService,
+    private readonly reflector: Reflector,
     @Optional() @Inject(REVOCATION_CHECKER) private readonly revocations?: RevocationChecker,
     @Optional() @Inject(API_TOKEN_RESOLVER) private readonly apiTokens?: ApiTokenResolver,
   ) {}
@@ -65,6 +75,10 @@ export class AccessTokenGuard implements CanActivate {
     }
     if (this.revocations && (await this.revocations.isRevoked(principal))) {
       throw new AuthError('session_revoked', 'the session of this token was revoked');
+    }
+    const required = this.reflector.getAllAndOverride<ApiTokenScope | undefined>(REQUIRED_SCOPE, [context.getHandler(), context.getClass()]);
+    if (required && principal.via === 'api_token' && !principal.scopes?.includes(required)) {
+      throw new AuthError('insufficient_scope', `this API token lacks the ${required} scope`, { required_scope: required });
     }
     request[PRINCIPAL] = principal;
     return true;

@@ -37,6 +37,11 @@ export interface Principal {
   expiresAt: number;
   /** How the caller authenticated; absent means a JWT access token. */
   via?: 'access_token' | 'api_token';
+  /**
+   * What a personal API token may do (API_TOKEN_SCOPES). Absent for access tokens: a signed-in
+   * session acts with the user's full rights.
+   */
+  scopes?: readonly string[];
 }
 
 export interface SyncPrincipal extends Principal {

@@ -67,8 +67,8 @@ export class PostgresApiTokenResolver implements ApiTokenResolver {
 
   async resolve(token: string): Promise<Principal> {
     if (!isApiToken(token)) throw new AuthError('invalid_token', 'not a personal API token');
-    const { rows } = await this.db.query<{ token_id: string; user_id: string; org_id: string; revoked_at: Date | null }>(
-      'SELECT token_id, user_id, org_id, revoked_at FROM control.api_token_credentials WHERE token_hash = $1',
+    const { rows } = await this.db.query<{ token_id: string; user_id: string; org_id: string; scopes: string[]; revoked_at: Date | null }>(
+      'SELECT token_id, user_id, org_id, scopes, revoked_at FROM control.api_token_credentials WHERE token_hash = $1',
       [hashApiToken(token)],
     );
     const row = rows[0];
@@ -83,6 +83,7 @@ export class PostgresApiTokenResolver implements ApiTokenResolver {
       tokenId: row.token_id,
       expiresAt: API_TOKEN_EXPIRES_AT,
       via: 'api_token',
+      scopes: row.scopes,
     };
   }
 }

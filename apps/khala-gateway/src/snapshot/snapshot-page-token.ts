@@ -25,8 +25,12 @@ export class SnapshotPageTokens {
     return `${body}.${this.sign(key.secret, body)}`;
   }
 
+  static invalid(): SnapshotError {
+    return new SnapshotError('invalid_page_token', 'page_token is not a token this server issued');
+  }
+
   decode(token: string): SnapshotCursor {
-    const invalid = () => new SnapshotError('invalid_page_token', 'page_token is not a token this server issued');
+    const invalid = SnapshotPageTokens.invalid;
     const [body, signature, extra] = token.split('.');
     if (!body || !signature || extra !== undefined) throw invalid();
     let parsed: { v?: unknown; k?: unknown; t?: unknown; o?: unknown; w?: unknown; a?: unknown };

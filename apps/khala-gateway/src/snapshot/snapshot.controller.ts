@@ -36,8 +36,10 @@ export class SnapshotController {
     let pin: { watermark: number; after: string } | undefined;
     if (query.page_token) {
       const cursor = this.pageTokens.decode(query.page_token);
-      // A token is bound to the topic and org it was issued for.
-      if (cursor.topic !== topic || cursor.orgId !== principal.orgId) throw new SnapshotError('invalid_page_token', 'page_token belongs to another snapshot');
+      // A token is bound to the org and topic it was issued for. Another org's token is refused
+      // exactly like a forged one, so it does not even confirm that it is genuine.
+      if (cursor.orgId !== principal.orgId) throw SnapshotPageTokens.invalid();
+      if (cursor.topic !== topic) throw new SnapshotError('invalid_page_token', 'page_token belongs to another snapshot');
       pin = { watermark: cursor.watermark, after: cursor.after };
     }
     const page = await this.reader.page(topic, principal.orgId, pin, query.page_size ?? 200);

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { AccessTokenGuard, CurrentPrincipal, Principal } from '@khala/auth';
+import { AccessTokenGuard, CurrentPrincipal, Principal, RequireScope } from '@khala/auth';
 import { IssueSyncToken } from '../commands/issue-sync-token/issue-sync-token.command';
 import { IssueSyncTokenDto } from '../commands/issue-sync-token/issue-sync-token.dto';
 
@@ -14,6 +14,7 @@ export class SyncTokensController {
 
   @Post('token')
   @HttpCode(200)
+  @RequireScope('sync:read')
   async issue(@CurrentPrincipal() principal: Principal, @Body() body: IssueSyncTokenDto) {
     const issued = await this.commands.execute(new IssueSyncToken(principal, body.scopes, body.device_id, body.ttl_seconds));
     return {

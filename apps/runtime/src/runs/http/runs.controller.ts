@@ -2,7 +2,7 @@ import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, UseG
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { AccessTokenGuard, CurrentPrincipal, Principal } from '@khala/auth';
+import { AccessTokenGuard, CurrentPrincipal, Principal, RequireScope } from '@khala/auth';
 import { currentCorrelationId } from '@khala/platform';
 import { RuntimeError } from '../../runtime.error';
 import { RESOURCE_ID_PATTERN } from '../../shared/command-key';
@@ -45,6 +45,7 @@ export class RunsController {
   ) {}
 
   @Post()
+  @RequireScope('runtime:write')
   @HttpCode(201)
   @ApiHeader(IDEMPOTENCY_HEADER)
   create(
@@ -65,6 +66,7 @@ export class RunsController {
   }
 
   @Post(':run_id/frames')
+  @RequireScope('runtime:write')
   @HttpCode(202)
   @ApiHeader(IDEMPOTENCY_HEADER)
   appendFrames(
@@ -88,6 +90,7 @@ export class RunsController {
   }
 
   @Post(':run_id/cancel')
+  @RequireScope('runtime:write')
   @HttpCode(202)
   @ApiHeader(IDEMPOTENCY_HEADER)
   cancel(
@@ -110,6 +113,7 @@ export class RunsController {
   }
 
   @Get()
+  @RequireScope('runtime:read')
   async list(@CurrentPrincipal() principal: Principal, @Query() query: ListQueryDto) {
     const page = await this.summaries.list(principal.orgId, query.limit ?? DEFAULT_PAGE_SIZE, query.after);
     if (!page) throw new RuntimeError('invalid_cursor', 'after does not name one of your runs');
@@ -120,6 +124,7 @@ export class RunsController {
   }
 
   @Get(':run_id')
+  @RequireScope('runtime:read')
   async get(@CurrentPrincipal() principal: Principal, @Param('run_id') runId: string) {
     const summary = await this.summaries.find(principal.orgId, runIdParam(runId));
     if (!summary) throw new RuntimeError('run_not_found', `run ${runId} not found`);
@@ -127,6 +132,7 @@ export class RunsController {
   }
 
   @Get(':run_id/events')
+  @RequireScope('runtime:read')
   async events(@CurrentPrincipal() principal: Principal, @Param('run_id') runId: string, @Query() query: RunEventsQueryDto) {
     const afterSeq = query.after_seq ?? 0;
     const events = await this.runEvents.read(principal.orgId, runIdParam(runId), afterSeq, query.limit ?? 100);
