@@ -57,6 +57,7 @@ const scenario: Scenario = {
     ratios.push({ label: `khala p99 ms at fan-out ${top}`, value: ours.figures.p99_ms, target: '<= 50', met: ours.figures.p99_ms <= 50 });
     notes.push(
       `${seconds} s at ${rate}/s per fan-out level; khala latency is from the intended send time of the HTTP command to each subscriber's receipt of the run summary's first update; NATS from the intended publish time to each ordered consumer's receipt`,
+      "khala-gateway: the gateway's share alone, journal row committed by the server process at the same rate (one row per transaction, with NOTIFY) → each subscriber; latency from the intended commit time",
       'khala columns command_p50/p99_ms: intended send → HTTP 201; pickup_p50/p99_ms: event created_at → journal row committed_at (projector, transaction start times)',
     );
     return { scenario: 'e2e-latency', measurements, ratios, notes };
@@ -87,6 +88,7 @@ async function runKhala(options: ScenarioOptions, levels: Level[], notes: string
   try {
     notes.push(`khala store: ${server.endpoints.store}; ${server.process.pinning}`);
     for (const level of levels) results.push(await khalaLevel(server, level));
+    for (const level of levels) results.push(await gatewayLevel(server, level));
   } finally {
     await server.stop();
   }
@@ -120,6 +122,7 @@ async function khalaLevel(server: KhalaServer, level: Level): Promise<Measuremen
   try {
     let errors = 0;
     let accepted = 0;
+    await server.poolPressure();
     const posts: Promise<void>[] = [];
     const started = performance.now();
     await openLoop(level.commands, level.rate, (i, due) => {
@@ -153,6 +156,8 @@ async function khalaLevel(server: KhalaServer, level: Level): Promise<Measuremen
     const pickup = (await server.projectorPickup(orgId)).sort((a, b) => a - b);
     const pct = (p: number) => (pickup.length ? round(pickup[Math.min(pickup.length - 1, Math.floor((p / 100) * pickup.length))], 1) : NaN);
     const lastWatermark = Math.max(0, ...subscribers.map((s) => s.check.last));
+    const pools = await server.poolPressure();
+    const runtimePool = pools.filter((p) => p.pool === 'khala-runtime').sort((a, b) => b.samples - a.samples)[0];
     const command = commandLatency.summary();
     return {
       system: 'khala',
@@ -163,8 +168,53 @@ async function khalaLevel(server: KhalaServer, level: Level): Promise<Measuremen
         command_p99_ms: command.p99_ms,
         pickup_p50_ms: pct(50),
         pickup_p99_ms: pct(99),
+        runtime_pool_peak_waiting: runtimePool?.peakWaiting ?? NaN,
+        runtime_pool_pct_time_waiting: runtimePool ? round((100 * runtimePool.samplesWaiting) / runtimePool.samples, 1) : NaN,
       },
       integrity: sumIntegrity(subscribers.map((s) => s.check.integrity(lastWatermark))),
+    };
+  } finally {
+    clearInterval(heartbeats);
+    for (const s of subscribers) s.terminate();
+  }
+}
+
+/**
+ * The gateway's share alone: a journal row committed (one per transaction, the projector's NOTIFY
+ * included) at the same rate → every subscriber. Reported as system 'khala-gateway'.
+ */
+async function gatewayLevel(server: KhalaServer, level: Level): Promise<Measurement> {
+  const topic = 'runtime.notifications';
+  const [{ orgId, syncToken }] = await server.tokens([`bench_e2e_gw_${level.fanout}_${Date.now()}`], [topic]);
+  const histogram = new LatencyHistogram();
+  const due: number[] = [];
+  const onUpdate = (_s: KhalaSubscriber, _watermark: number, at: number, docKey?: string) => {
+    const n = Number(docKey?.slice('bench:'.length));
+    if (due[n] !== undefined) histogram.recordMs(at - due[n]);
+  };
+  const subscribers = await withConcurrency(level.fanout, CONNECT_CONCURRENCY, async () => {
+    const subscriber = new KhalaSubscriber({ wsUrl: server.endpoints.wsUrl, token: syncToken, topic, onUpdate, wantDocKeys: true });
+    await subscriber.connect();
+    return subscriber;
+  });
+  const heartbeats = setInterval(() => subscribers.forEach((s) => s.heartbeat()), 20_000);
+  try {
+    let errors = 0;
+    const writes: Promise<void>[] = [];
+    const started = performance.now();
+    await openLoop(level.commands, level.rate, (i, dueAt) => {
+      due[i + 1] = dueAt;
+      writes.push(server.publish({ orgId, topic, first: i + 1, count: 1, rowsPerTx: 1 }).catch(() => void errors++));
+    });
+    const achievedRate = level.commands / ((performance.now() - started) / 1000);
+    await Promise.all(writes);
+    const expected = (level.commands - errors) * level.fanout;
+    await waitFor(() => histogram.count >= expected, DRAIN_TIMEOUT_MS, 5);
+    return {
+      system: 'khala-gateway',
+      variant: `subscribers=${level.fanout}`,
+      figures: latencyFigures(level, histogram, expected, errors, achievedRate),
+      integrity: sumIntegrity(subscribers.map((s) => s.check.integrity(level.commands - errors))),
     };
   } finally {
     clearInterval(heartbeats);

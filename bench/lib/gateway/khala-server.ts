@@ -63,6 +63,11 @@ export class KhalaServer {
     return this.process.call('projectorPickup', { orgId });
   }
 
+  /** Peak pool use per pg pool since the last call. */
+  poolPressure(): Promise<PoolPressure[]> {
+    return this.process.call('poolPressure');
+  }
+
   stats(collectGarbage = false): Promise<ProcessStats> {
     return this.process.call('stats', { gc: collectGarbage });
   }
@@ -74,7 +79,56 @@ export class KhalaServer {
 
 // ------------------------------------------------------------------------------------ child side
 
+/**
+ * Every pg pool of the server process, found by wrapping Pool#connect, so a run can report how many
+ * queries waited for a connection (a saturated pool is queueing latency, not CPU).
+ */
+function trackPools(): { sample(): void; take(): PoolPressure[] } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Pool } = require('pg') as typeof import('pg');
+  const pools = new Set<InstanceType<typeof Pool>>();
+  const maxima = new Map<InstanceType<typeof Pool>, PoolPressure>();
+  const connect = Pool.prototype.connect as (...args: unknown[]) => unknown;
+  // Diagnostic knob (not a setting of the system): BENCH_POOL_MAX overrides every pool's size.
+  const overrideMax = Number(process.env.BENCH_POOL_MAX ?? 0);
+  Pool.prototype.connect = function (this: InstanceType<typeof Pool>, ...args: unknown[]) {
+    if (overrideMax > 0 && !pools.has(this)) (this as unknown as { options: { max: number } }).options.max = overrideMax;
+    pools.add(this);
+    return connect.apply(this, args);
+  } as typeof Pool.prototype.connect;
+  return {
+    sample() {
+      for (const pool of pools) {
+        const options = (pool as unknown as { options: { application_name?: string; max?: number } }).options;
+        const entry = maxima.get(pool) ?? { pool: options.application_name ?? 'unnamed', max: options.max ?? 10, peakWaiting: 0, peakBusy: 0, samplesWaiting: 0, samples: 0 };
+        entry.peakWaiting = Math.max(entry.peakWaiting, pool.waitingCount);
+        entry.peakBusy = Math.max(entry.peakBusy, pool.totalCount - pool.idleCount);
+        entry.samples++;
+        if (pool.waitingCount > 0) entry.samplesWaiting++;
+        maxima.set(pool, entry);
+      }
+    },
+    take() {
+      const result = [...maxima.values()];
+      maxima.clear();
+      return result;
+    },
+  };
+}
+
+export interface PoolPressure {
+  pool: string;
+  max: number;
+  peakWaiting: number;
+  peakBusy: number;
+  /** Samples (every 10 ms) in which some query waited for a connection, of all samples. */
+  samplesWaiting: number;
+  samples: number;
+}
+
 function child(): void {
+  const pools = trackPools();
+  setInterval(() => pools.sample(), 10).unref();
   let system: RunningSystem | undefined;
   let scratch: ScratchDatabase | undefined;
   let db: Database | undefined;
@@ -140,6 +194,10 @@ function child(): void {
         [args.orgId],
       );
       return rows.map((row) => Number(row.ms));
+    },
+
+    poolPressure(): PoolPressure[] {
+      return pools.take();
     },
 
     stats(args: { gc: boolean }): ProcessStats {

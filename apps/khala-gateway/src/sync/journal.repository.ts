@@ -29,40 +29,85 @@ const POLICY_TTL_MS = 60_000;
 export class JournalRepository {
   private policies?: { loadedAt: number; byKey: Map<string, TopicPolicy> };
   private workerSummariesReadable?: { checkedAt: number; readable: boolean };
+  /** Identical reads in flight share one query (a resume storm asks for the same page thousands of times). */
+  private readonly reads = new Map<string, Promise<JournalRow[]>>();
+  /** topicStates calls of one tick, answered by one query. */
+  private stateBatch?: { keys: { topic: string; orgId: string }[]; done: Promise<Map<string, TopicState>> };
 
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
-  async readAfter(topic: string, orgId: string, after: number, limit: number): Promise<JournalRow[]> {
+  /**
+   * Rows after `after`, ascending. Journal rows are immutable once committed and watermarks commit
+   * in order, so any answer is a gap-free prefix: sharing one in-flight answer between callers is safe.
+   */
+  readAfter(topic: string, orgId: string, after: number, limit: number): Promise<JournalRow[]> {
+    const key = `${topic}\u0000${orgId}\u0000${after}\u0000${limit}`;
+    let read = this.reads.get(key);
+    if (!read) {
+      read = this.queryAfter(topic, orgId, after, limit).finally(() => this.reads.delete(key));
+      this.reads.set(key, read);
+    }
+    return read;
+  }
+
+  private async queryAfter(topic: string, orgId: string, after: number, limit: number): Promise<JournalRow[]> {
     const { rows } = await this.db.query<JournalRow & { watermark: string; doc_version: string }>(
       `SELECT watermark, doc_key, doc_version, payload, payload_hash, hydration_required FROM khala.journal
         WHERE topic = $1 AND org_id = $2 AND watermark > $3 ORDER BY watermark LIMIT $4`,
       [topic, orgId, after, limit],
     );
-    return rows.map((row) => ({ ...row, watermark: Number(row.watermark), doc_version: Number(row.doc_version) }));
+    return rows.map(toJournalRow);
   }
 
-  /** Heads and retention floors of several topics of one org, in one round trip. */
-  async topicStates(topics: string[], orgId: string): Promise<Map<string, TopicState>> {
-    const { rows } = await this.db.query<{ topic: string; head_watermark: string; retained_from: string }>(
-      `SELECT topic, head_watermark, retained_from FROM khala.topic_sequences WHERE org_id = $1 AND topic = ANY($2::text[])`,
-      [orgId, topics],
+  /**
+   * New rows of many (topic, org) feeds, each after its own watermark and at most `limit` per
+   * feed, in one round trip: a journal wake-up costs one query whatever the number of feeds.
+   */
+  async readAfterMany(feeds: { topic: string; orgId: string; after: number }[], limit: number): Promise<JournalRow[][]> {
+    const result = feeds.map((): JournalRow[] => []);
+    if (feeds.length === 0) return result;
+    const { rows } = await this.db.query<JournalRow & { i: string; watermark: string; doc_version: string }>(
+      `SELECT k.i, j.watermark, j.doc_key, j.doc_version, j.payload, j.payload_hash, j.hydration_required
+         FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS k(topic, org_id, after, i)
+        CROSS JOIN LATERAL (
+          SELECT watermark, doc_key, doc_version, payload, payload_hash, hydration_required FROM khala.journal
+           WHERE topic = k.topic AND org_id = k.org_id AND watermark > k.after ORDER BY watermark LIMIT $4) j
+        ORDER BY k.i, j.watermark`,
+      [feeds.map((feed) => feed.topic), feeds.map((feed) => feed.orgId), feeds.map((feed) => feed.after), limit],
     );
+    for (const row of rows) result[Number(row.i) - 1].push(toJournalRow(row));
+    return result;
+  }
+
+  /**
+   * Heads and retention floors of several topics of one org. Calls made in the same tick (many
+   * sockets subscribing at once) share one query; each caller still gets a state read after its call.
+   */
+  async topicStates(topics: string[], orgId: string): Promise<Map<string, TopicState>> {
+    let batch = this.stateBatch;
+    if (!batch) {
+      const keys: { topic: string; orgId: string }[] = [];
+      const done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        this.stateBatch = undefined;
+        return this.queryStates(keys);
+      });
+      batch = this.stateBatch = { keys, done };
+    }
+    for (const topic of topics) batch.keys.push({ topic, orgId });
+    const all = await batch.done;
     const states = new Map<string, TopicState>();
-    for (const topic of topics) states.set(topic, { head: 0, retainedFrom: 1 });
-    for (const row of rows) states.set(row.topic, { head: Number(row.head_watermark), retainedFrom: Number(row.retained_from) });
+    for (const topic of topics) states.set(topic, all.get(`${topic}\u0000${orgId}`) ?? { head: 0, retainedFrom: 1 });
     return states;
   }
 
-  /** Heads of many (topic, org) feeds in one round trip: a wake-up costs one query, not one per feed. */
-  async heads(keys: { topic: string; orgId: string }[]): Promise<{ topic: string; orgId: string; head: number }[]> {
-    if (keys.length === 0) return [];
-    const { rows } = await this.db.query<{ topic: string; org_id: string; head_watermark: string }>(
-      `SELECT s.topic, s.org_id, s.head_watermark
-         FROM unnest($1::text[], $2::text[]) AS k(topic, org_id)
+  private async queryStates(keys: { topic: string; orgId: string }[]): Promise<Map<string, TopicState>> {
+    const { rows } = await this.db.query<{ topic: string; org_id: string; head_watermark: string; retained_from: string }>(
+      `SELECT s.topic, s.org_id, s.head_watermark, s.retained_from
+         FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) AS k(topic, org_id)) k
          JOIN khala.topic_sequences s ON s.topic = k.topic AND s.org_id = k.org_id`,
       [keys.map((key) => key.topic), keys.map((key) => key.orgId)],
     );
-    return rows.map((row) => ({ topic: row.topic, orgId: row.org_id, head: Number(row.head_watermark) }));
+    return new Map(rows.map((row) => [`${row.topic}\u0000${row.org_id}`, { head: Number(row.head_watermark), retainedFrom: Number(row.retained_from) }]));
   }
 
   /** Topic class policies; they change only by migration, so a short cache is safe. */
@@ -116,4 +161,15 @@ export class JournalRepository {
     this.workerSummariesReadable = { checkedAt: Date.now(), readable };
     return readable;
   }
+}
+
+function toJournalRow(row: JournalRow & { watermark: string | number; doc_version: string | number }): JournalRow {
+  return {
+    watermark: Number(row.watermark),
+    doc_key: row.doc_key,
+    doc_version: Number(row.doc_version),
+    payload: row.payload,
+    payload_hash: row.payload_hash,
+    hydration_required: row.hydration_required,
+  };
 }

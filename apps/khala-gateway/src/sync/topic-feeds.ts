@@ -9,6 +9,12 @@ import { batchLength, batchPayload, batchProtoBase64, EncodedRow, encodeRow, MAX
 const FEED_KEEP_ROWS = 1024;
 const FEED_READ_PAGE = 1000;
 const MAX_CACHED_FRAMES_PER_CHUNK = 8;
+/**
+ * A feed whose last subscriber left keeps following the journal this long, so subscribers that
+ * reconnect (a network blip, a gateway-wide resume storm) replay from its shared window instead of
+ * each reading the journal.
+ */
+export const FEED_IDLE_KEEP_MS = 30_000;
 
 /** Notified after a feed advanced (its new rows are readable from the feed). */
 export interface FeedListener {
@@ -68,6 +74,8 @@ export class TopicFeed {
   private rows: EncodedRow[] = [];
   private readonly chunks = new Map<number, FeedChunk>();
   readonly listeners = new Set<FeedListener>();
+  /** When the last listener left (undefined while someone listens). */
+  idleSince?: number;
 
   constructor(
     readonly topic: string,
@@ -166,19 +174,23 @@ export class TopicFeeds implements OnModuleInit, OnApplicationShutdown {
       this.feeds.set(key, feed);
     }
     feed.listeners.add(listener);
+    feed.idleSince = undefined;
     return feed;
   }
 
   detach(feed: TopicFeed, listener: FeedListener): void {
     feed.listeners.delete(listener);
-    if (feed.listeners.size === 0) this.feeds.delete(`${feed.orgId}\u0000${feed.topic}`);
+    if (feed.listeners.size === 0) feed.idleSince ??= Date.now();
   }
 
   get size(): number {
     return this.feeds.size;
   }
 
-  /** Pulls every feed whose committed head moved; wake-ups that land meanwhile coalesce into one more pass. */
+  /**
+   * Pulls the new rows of every feed in one query; wake-ups that land meanwhile coalesce into one
+   * more pass. Feeds idle for FEED_IDLE_KEEP_MS are dropped first.
+   */
   async refresh(): Promise<void> {
     if (this.refreshing) {
       this.again = true;
@@ -188,15 +200,22 @@ export class TopicFeeds implements OnModuleInit, OnApplicationShutdown {
     try {
       do {
         this.again = false;
+        this.dropIdle(Date.now());
         const feeds = [...this.feeds.values()];
         if (feeds.length === 0) break;
-        const heads = await this.journal.heads(feeds.map((feed) => ({ topic: feed.topic, orgId: feed.orgId })));
-        const advanced: { feed: TopicFeed; head: number }[] = [];
-        for (const { topic, orgId, head } of heads) {
-          const feed = this.feeds.get(`${orgId}\u0000${topic}`);
-          if (feed && head > feed.head) advanced.push({ feed, head });
-        }
-        await Promise.all(advanced.map(({ feed, head }) => this.pull(feed, head)));
+        const pages = await this.journal.readAfterMany(
+          feeds.map((feed) => ({ topic: feed.topic, orgId: feed.orgId, after: feed.head })),
+          FEED_READ_PAGE,
+        );
+        const advanced: TopicFeed[] = [];
+        feeds.forEach((feed, i) => {
+          const rows = pages[i];
+          if (rows.length === 0 || rows[rows.length - 1].watermark <= feed.head) return;
+          feed.append(rows.map((row) => encodeRow(feed.topic, row)));
+          advanced.push(feed);
+          if (rows.length === FEED_READ_PAGE) this.again = true; // more behind this page
+        });
+        for (const feed of advanced) feed.notify();
       } while (this.again);
     } catch (error) {
       this.logger.warn({ err: error }, 'journal feed refresh failed; the next wake-up retries');
@@ -205,14 +224,9 @@ export class TopicFeeds implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private async pull(feed: TopicFeed, target: number): Promise<void> {
-    while (feed.head < target) {
-      const from = feed.head;
-      const rows = await this.journal.readAfter(feed.topic, feed.orgId, from, FEED_READ_PAGE);
-      if (rows.length === 0) break;
-      feed.append(rows.map((row) => encodeRow(feed.topic, row)));
-      if (feed.head === from) break;
+  private dropIdle(now: number): void {
+    for (const [key, feed] of this.feeds) {
+      if (feed.idleSince !== undefined && now - feed.idleSince >= FEED_IDLE_KEEP_MS) this.feeds.delete(key);
     }
-    feed.notify();
   }
 }
