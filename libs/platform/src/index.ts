@@ -15,6 +15,7 @@ export * from './http/http-exception.filter';
 export * from './http/origin-policy';
 export * from './http/validation';
 export * from './logging/correlation';
+export * from './logging/credentials';
 export * from './logging/logger';
 export * from './metrics/metrics';
 export * from './platform.module';

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import { looksLikeCredential } from './credentials';
 
 interface RequestContext {
   correlationId: string;
@@ -18,8 +19,12 @@ export function currentCorrelationId(): string | undefined {
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Accepts a caller's id only if it is short and plain, so it cannot inject into logs. */
+/**
+ * Accepts a caller's id only if it is short and plain, so it cannot inject into logs, and not
+ * shaped like a token: an API token fits the plain charset, and a correlation id is logged, echoed
+ * and stored in event metadata.
+ */
 export function correlationIdFrom(header: string | string[] | undefined): string {
   const value = Array.isArray(header) ? header[0] : header;
-  return value && SAFE_ID.test(value) ? value : randomUUID();
+  return value && SAFE_ID.test(value) && !looksLikeCredential(value) ? value : randomUUID();
 }

@@ -1,6 +1,7 @@
 import { LoggerService } from '@nestjs/common';
 import pino, { Logger } from 'pino';
 import { currentCorrelationId } from './correlation';
+import { redactCredentials } from './credentials';
 
 /**
  * Paths that may carry credentials. Tokens must never reach a log line (khala-protocol §1), so
@@ -19,17 +20,24 @@ const REDACT_PATHS = [
   'req.headers.cookie',
 ];
 
-export function createLogger(app: string, level: string): Logger {
-  return pino({
-    level,
-    base: { app },
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    mixin: () => {
-      const correlationId = currentCorrelationId();
-      return correlationId ? { correlation_id: correlationId } : {};
+/** `destination` defaults to stdout; tests pass a stream to read what would be written. */
+export function createLogger(app: string, level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { app },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      mixin: () => {
+        const correlationId = currentCorrelationId();
+        return correlationId ? { correlation_id: correlationId } : {};
+      },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // The last line of defence: field-name redaction misses a token inside an error message or a
+      // value under an unexpected key, so every serialised line is scrubbed of credential shapes.
+      hooks: { streamWrite: redactCredentials },
     },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  });
+    destination,
+  );
 }
 
 /** Nest's logger interface over pino, so framework messages are JSON lines too. */
