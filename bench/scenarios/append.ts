@@ -10,6 +10,7 @@
  * bench/lib/store/http-load.ts for the workload and how latency is measured (closed loop, per
  * request). Without DATABASE_URL ours runs on the server's embedded PGlite and the peer is skipped.
  */
+import { loadavg } from 'node:os';
 import { createScratchDatabase } from '../../libs/platform/src/index';
 import { LatencyHistogram } from '../lib/histogram';
 import { machineDescription } from '../lib/report';
@@ -36,6 +37,7 @@ const scenario: Scenario = {
     const seconds = numberArg(args, 'seconds') ?? (smoke ? 1.5 : 10);
     const warmupSeconds = smoke ? 0.3 : 2;
     const pins = pinning();
+    const loadBefore = loadavg()[0];
     const measurements: Measurement[] = [];
     const notes = [
       `closed loop, ${seconds} s per cell after ${warmupSeconds} s warm-up; latency per request from send to full response (in a closed loop the intended send time is the actual one)`,
@@ -50,11 +52,10 @@ const scenario: Scenario = {
     try {
       const system = await server.next<{ runtime: string; databaseUrl: string; token: string }>();
       notes.push(databaseUrl ? 'khala: Postgres adapter on a fresh database' : 'khala: embedded PGlite (no DATABASE_URL): one transaction at a time');
+      const config: Omit<LoadConfig, 'concurrency'> & { levels: number[] } = { runtime: system.runtime, token: system.token, levels: CONCURRENCY, warmupSeconds, seconds, eventsPerRun: EVENTS_PER_RUN, textBytes: TEXT_BYTES };
+      const load = spawnJsonChild('bench/lib/store/http-load.ts', { cpu: pins.load, args: [JSON.stringify(config)] });
       for (const concurrency of CONCURRENCY) {
-        const config: LoadConfig = { runtime: system.runtime, token: system.token, concurrency, warmupSeconds, seconds, eventsPerRun: EVENTS_PER_RUN, textBytes: TEXT_BYTES };
-        const load = spawnJsonChild('bench/lib/store/http-load.ts', { cpu: pins.load, args: [JSON.stringify(config)] });
         const result = await load.next<LoadResult>();
-        await load.stop();
         const integrity = await checkAppendIntegrity(system.databaseUrl, result.runs);
         meanEventBytes = integrity.meanEventBytes;
         const latency = LatencyHistogram.decode(result.histogram).summary();
@@ -75,6 +76,7 @@ const scenario: Scenario = {
         if (integrity.unacknowledgedStored) notes.push(`khala at ${concurrency}: ${integrity.unacknowledgedStored} stored event(s) whose request timed out (not acknowledged)`);
         process.stderr.write(`  khala @${concurrency}: ${(result.ok / result.seconds).toFixed(0)} commands/s, p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms\n`);
       }
+      await load.stop();
     } finally {
       await server.stop();
       await ours?.drop();
@@ -89,11 +91,10 @@ const scenario: Scenario = {
       try {
         // Emmett's row carries ~65 bytes of its own (messageId in its metadata, its data keys); pad so the sizes match.
         const textBytes = Math.max(0, meanEventBytes - 65);
+        const config: Omit<EmmettAppendConfig, 'concurrency'> & { levels: number[] } = { url: peerDb.url, levels: CONCURRENCY, warmupSeconds, seconds, eventsPerRun: EVENTS_PER_RUN, textBytes, streamPrefix: 'run' };
+        const peer = spawnJsonChild('bench/lib/store/emmett-append.ts', { cpu: pins.server, args: [JSON.stringify(config)] });
         for (const concurrency of CONCURRENCY) {
-          const config: EmmettAppendConfig = { url: peerDb.url, concurrency, warmupSeconds, seconds, eventsPerRun: EVENTS_PER_RUN, textBytes, streamPrefix: `run-c${concurrency}` };
-          const peer = spawnJsonChild('bench/lib/store/emmett-append.ts', { cpu: pins.server, args: [JSON.stringify(config)] });
           const result = await peer.next<EmmettAppendResult>();
-          await peer.stop();
           const latency = LatencyHistogram.decode(result.histogram).summary();
           measurements.push({
             system: 'emmett',
@@ -110,6 +111,7 @@ const scenario: Scenario = {
           });
           process.stderr.write(`  emmett @${concurrency}: ${(result.ok / result.seconds).toFixed(0)} appends/s, p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms\n`);
         }
+        await peer.stop();
       } finally {
         await peerDb.drop();
       }
@@ -117,6 +119,7 @@ const scenario: Scenario = {
       const value = at32('khala') / at32('emmett');
       ratios.push({ label: 'commands/s at concurrency 32, khala HTTP ÷ emmett raw appendToStream', value, target: `>= ${TARGET_RATIO}`, met: value >= TARGET_RATIO });
     }
+    notes.push(`1-minute load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (a shared machine: compare the ratio, not the absolutes)`);
     return { scenario: 'append', machine: machineDescription(), measurements, ratios, notes };
   },
 };

@@ -51,7 +51,7 @@ async function main(config: EmmettAppendConfig): Promise<EmmettAppendResult> {
       let version = config.eventsPerRun;
       while (performance.now() < end) {
         if (version >= config.eventsPerRun) {
-          stream = `${config.streamPrefix}-${nextStream++}`;
+          stream = `${config.streamPrefix}-c${config.concurrency}-${nextStream++}`;
           version = 0;
           streams[stream] = 0;
         }
@@ -94,11 +94,13 @@ async function main(config: EmmettAppendConfig): Promise<EmmettAppendResult> {
   return { meanEventBytes: Math.round(Number(rows[0].bytes ?? 0)), histogram: histogram.encode(), ok, errors, seconds: config.seconds, streams: Object.keys(streams).length, integrity };
 }
 
-main(JSON.parse(process.argv[2]) as EmmettAppendConfig).then(
-  (result) => {
-    reply(result);
-    process.exit(0);
-  },
+// One child serves every level in turn (one JSON line each): a process start per level costs more than a smoke cell.
+async function all(config: EmmettAppendConfig & { levels: number[] }): Promise<void> {
+  for (const concurrency of config.levels) reply(await main({ ...config, concurrency }));
+}
+
+all(JSON.parse(process.argv[2]) as EmmettAppendConfig & { levels: number[] }).then(
+  () => process.exit(0),
   (error: Error) => {
     process.stderr.write(`emmett-append: ${error.stack ?? error.message}\n`);
     process.exit(1);

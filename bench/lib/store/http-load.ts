@@ -117,11 +117,13 @@ function safeJson(text: string): Record<string, unknown> | undefined {
   }
 }
 
-main(JSON.parse(process.argv[2]) as LoadConfig).then(
-  (result) => {
-    reply(result);
-    process.exit(0);
-  },
+// One child serves every level in turn (one JSON line each): a process start per level costs more than a smoke cell.
+async function all(config: LoadConfig & { levels: number[] }): Promise<void> {
+  for (const concurrency of config.levels) reply(await main({ ...config, concurrency }));
+}
+
+all(JSON.parse(process.argv[2]) as LoadConfig & { levels: number[] }).then(
+  () => process.exit(0),
   (error: Error) => {
     process.stderr.write(`http-load: ${error.stack ?? error.message}\n`);
     process.exit(1);

@@ -24,6 +24,8 @@ import { Waker } from './waker';
 
 export const APPENDED_CHANNEL = 'eventstore_appended';
 const PAGE_SIZE = 500;
+// Catch-up reads in larger pages: fewer round trips per event while far behind.
+const SUBSCRIPTION_PAGE_SIZE = 2000;
 const START: Position = { commit: 0n, prepare: 0n };
 const APPEND_SQL = 'SELECT outcome, revision, transaction_id, position FROM eventstore.append_events($1, $2, $3, $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])';
 
@@ -277,12 +279,18 @@ class PostgresSubscription implements Subscription {
     let caughtUp = false;
     let failures = 0;
     try {
+      // The head of this round: everything at or below it is final, so pages up to it need no new
+      // head (catch-up reads one head per round, not one per page).
+      let head: Position | undefined;
+      let fresh = false;
       while (!this.closed) {
-        let head: Position | undefined;
         let rows: EventRow[];
         try {
-          head = await this.store.headPosition();
-          rows = head && comparePositions(head, cursor) > 0 ? await this.store.pageForwards(cursor, head, this.options.filter, PAGE_SIZE) : [];
+          if (!fresh) {
+            head = await this.store.headPosition();
+            fresh = true;
+          }
+          rows = head && comparePositions(head, cursor) > 0 ? await this.store.pageForwards(cursor, head, this.options.filter, SUBSCRIPTION_PAGE_SIZE) : [];
           failures = 0;
         } catch (error) {
           if (!isConnectionError(error) || this.closed) throw error;
@@ -296,7 +304,9 @@ class PostgresSubscription implements Subscription {
           cursor = event.position;
           yield { kind: 'event', event };
         }
-        if (rows.length === PAGE_SIZE) continue;
+        if (rows.length === SUBSCRIPTION_PAGE_SIZE) continue;
+        // The round is done: the next one starts from a new head.
+        fresh = false;
         if (head && comparePositions(head, cursor) > 0) cursor = head;
         if (comparePositions(cursor, lastCheckpoint) > 0) {
           lastCheckpoint = cursor;
