@@ -1,5 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { RunningSystem } from '../../apps/embedded/src/embedded';
+import { encodeEventData } from '@khala/contracts';
+import { PostgresEventStore } from '@khala/eventstore';
 import { startTestSystem } from '../support/system';
+import { connectTestDatabase } from '../support/test-database';
 import { RuntimeApi } from './support/runtime-api';
 
 /** Codex worker commands over HTTP; the snapshot route folds the worker stream (projectors off). */
@@ -105,6 +109,25 @@ describe('runtime codex worker commands over HTTP', () => {
     // Stopping theirs left ours running; each snapshot shows only its own org's worker.
     expect((await snapshot(id)).body).toMatchObject({ worker_id: id, org_id: api.identity.orgId, status: 'starting', workspace_ref: 'repo@main' });
     expect((await other.get(`/api/runtime/codex/workers/${id}/snapshot`)).body).toMatchObject({ org_id: other.identity.orgId, status: 'stopped' });
+  });
+
+  it('a worker stored before ids were per org (stream codexWorker-<id>) is still its org\'s worker, and only its org\'s', async () => {
+    const db = await connectTestDatabase({ max: 1 });
+    try {
+      const id = `legacy-${Math.random().toString(36).slice(2)}`;
+      const data = { worker_id: id, org_id: api.identity.orgId, actor_user_id: api.identity.userId, occurred_at: new Date().toISOString(), workspace_ref: 'old', adapter: 'codex' };
+      await new PostgresEventStore(db).append(`codexWorker-${id}`, [{ id: randomUUID(), type: 'CodexWorkerStarted', data: encodeEventData('CodexWorkerStarted', data), metadata: { correlation_id: 'legacy', causation_id: 'legacy', actor: 'test', schema_version: 1 } }], {
+        expectedRevision: 'no_stream',
+      });
+      expect((await snapshot(id)).body).toMatchObject({ worker_id: id, workspace_ref: 'old', status: 'starting' });
+      expect(await event(id, 'worker.output')).toMatchObject({ status: 202, body: { status: 'running', revision: 1 } });
+      expect(await start({ worker_id: id })).toMatchObject({ status: 409, body: { code: 'worker_exists' } });
+      const other = await RuntimeApi.as(system);
+      expect(await other.get(`/api/runtime/codex/workers/${id}/snapshot`)).toMatchObject({ status: 404 });
+      expect(await other.post('/api/runtime/codex/workers', { worker_id: id, workspace_ref: 'new', adapter: 'codex' })).toMatchObject({ status: 201 });
+    } finally {
+      await db.close();
+    }
   });
 
   it('an unknown worker is 404 worker_not_found', async () => {
