@@ -1,3 +1,4 @@
+import { connect as tcpConnect } from 'node:net';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { Frame, RawPhoenixClient } from '../support/phoenix-client';
@@ -155,6 +156,69 @@ describe('sync:v1 frame fuzzing', () => {
       expect(await answerTo(client, text)).toEqual([null, null, 'phoenix', 'sync:error', expect.objectContaining({ code: 'frame_too_large', max_frame_bytes: 65536 })]);
     }
     expect((await client.request('phoenix', 'heartbeat', {}))[4]).toEqual({ status: 'ok', response: {} });
+  });
+
+  /** Writes raw bytes to the gateway's port and returns whatever comes back before it closes. */
+  function rawExchange(request: Buffer | string): Promise<string> {
+    const port = Number(new URL(gateway.url).port);
+    return new Promise((resolve) => {
+      let out = '';
+      const socket = tcpConnect(port, '127.0.0.1', () => socket.write(request));
+      const timer = setTimeout(() => socket.destroy(), 3000);
+      socket.on('data', (chunk: Buffer) => {
+        out += chunk.toString('latin1');
+        if (out.startsWith('HTTP/1.1 101')) socket.destroy();
+      });
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(out);
+      });
+    });
+  }
+
+  it('answers hostile upgrade requests (paths, query tokens, Origin and Host headers, raw bytes) with 101 or a coded HTTP refusal', async () => {
+    const token = await syncToken(gateway.keys, freshIdentity());
+    const ascii = (max: number) => fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: max });
+    const bytes = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+    const target = fc.oneof(
+      fc.constantFrom('/sync/socket/websocket', '/socket/websocket', '/sync/socket/websocket/', '/SYNC/socket/websocket', '*', 'http://[', '//x', '/', '/docs', '/sync/socket/websocket/../websocket'),
+      ascii(40).map((path) => `/${path.replace(/ /g, '%20')}`),
+    );
+    const query = fc.oneof(
+      fc.constant(`?token=${token}&vsn=2.0.0`),
+      fc.constantFrom('', '?token=', '?token=%E0%A4%A', `?token=${token}&token=x`, `?token=${'a'.repeat(10_000)}`, `?token=${token.slice(0, -3)}abc`),
+      hostileString.map((s) => `?token=${encodeURIComponent(s.replace(/[\ud800-\udfff]/g, ''))}`),
+    );
+    const header = fc.option(fc.oneof(ascii(60), hostileString.map(bytes)), { nil: undefined });
+    await fc.assert(
+      fc.asyncProperty(target, query, header, header, fc.boolean(), async (path, search, origin, host, wellFormedKey) => {
+        const lines = [
+          `GET ${path}${search} HTTP/1.1`,
+          `Host: ${host ?? '127.0.0.1'}`,
+          'Upgrade: websocket',
+          'Connection: Upgrade',
+          `Sec-WebSocket-Key: ${wellFormedKey ? 'dGhlIHNhbXBsZSBub25jZQ==' : 'x'}`,
+          'Sec-WebSocket-Version: 13',
+          ...(origin !== undefined ? [`Origin: ${origin}`] : []),
+        ];
+        const response = await rawExchange(Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'));
+        const status = /^HTTP\/1\.1 (\d{3}) /.exec(response)?.[1];
+        if (status === '101') return;
+        const body = response.slice(response.indexOf('\r\n\r\n') + 4);
+        let code: unknown;
+        try {
+          code = (JSON.parse(body) as { code?: unknown }).code;
+        } catch {
+          code = undefined;
+        }
+        if (!status || Number(status) < 400 || Number(status) >= 500 || typeof code !== 'string') {
+          throw new Error(`uncoded upgrade answer ${JSON.stringify(response.slice(0, 300))} to ${JSON.stringify(lines).slice(0, 300)}`);
+        }
+      }),
+      fuzzParameters(),
+    );
+    expect((await rawRequest(`${gateway.url}/health/live`)).status).toBe(200);
   });
 
   it('closes with 1009 above the 1 MiB hard cap and 1007 on invalid UTF-8 text, and nothing else is affected', async () => {

@@ -1,4 +1,6 @@
-import type { IncomingMessage } from 'node:http';
+import { createServer, IncomingMessage, Server, STATUS_CODES } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { AuthError, bearerToken, SyncPrincipal, TokenService } from '@khala/auth';
@@ -31,6 +33,38 @@ export class SyncWsAdapter extends WsAdapter {
     return super.create(port, { ...options, verifyClient: this.verifyClient });
   }
 
+  /**
+   * Routes upgrades like Nest's WsAdapter, except that a refusal is an HTTP response with the
+   * coded error body: Nest destroys the socket of an upgrade to an unknown path without a word and
+   * answers an unparseable URL with a malformed status line. The base URL is fixed, not taken from
+   * the (client-controlled) Host header.
+   */
+  protected override ensureHttpServerExists(port: number, httpServer: Server = createServer()): Server | undefined {
+    if (this.httpServersRegistry.has(port)) return undefined;
+    this.httpServersRegistry.set(port, httpServer);
+    httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      let pathname: string;
+      try {
+        pathname = new URL(request.url ?? '/', 'ws://gateway/').pathname;
+      } catch {
+        return refuseUpgrade(socket, 400, 'bad_request', 'malformed request URL');
+      }
+      const servers = (this.wsServersRegistry.get(port) ?? []) as { path: string; handleUpgrade: WsServerUpgrade; emit(event: string, ...args: unknown[]): boolean }[];
+      const server = servers.find((candidate) => candidate.path === pathname);
+      if (!server) return refuseUpgrade(socket, 404, 'not_found', 'no WebSocket endpoint at this path');
+      server.handleUpgrade(request, socket, head, (ws) => server.emit('connection', ws, request));
+    });
+    return httpServer;
+  }
+
+  /** ws answers a malformed handshake (bad key, version, Upgrade header, method) in text/html unless told otherwise. */
+  protected override addWsServerToRegistry<T extends Record<'path', string>>(wsServer: T, port: number, path: string): void {
+    (wsServer as unknown as { on(event: 'wsClientError', listener: (error: Error, socket: Duplex) => void): void }).on('wsClientError', (error, socket) =>
+      refuseUpgrade(socket, error.message.startsWith('Invalid HTTP method') ? 405 : 400, 'bad_handshake', error.message),
+    );
+    super.addWsServerToRegistry(wsServer, port, path);
+  }
+
   override bindMessageHandlers(): void {
     // SyncConnections reads the socket's messages itself.
   }
@@ -55,4 +89,14 @@ export class SyncWsAdapter extends WsAdapter {
       },
     );
   };
+}
+
+type WsServerUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer, done: (ws: unknown) => void) => void;
+
+function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+  if (!socket.writable) return void socket.destroy();
+  const body = JSON.stringify({ code, message, correlation_id: randomUUID() });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
