@@ -3,6 +3,7 @@ import { RunningSystem } from '../../apps/embedded/src/embedded';
 import { PostgresEventStore } from '@khala/eventstore';
 import { Database } from '@khala/platform';
 import { call, Reply, signUp, SignedUp } from '../control/control-client';
+import { oa } from '../cli/support/oa';
 import { RawPhoenixClient } from '../support/phoenix-client';
 import { startTestSystem } from '../support/system';
 import { connectTestDatabase } from '../support/test-database';
@@ -187,6 +188,12 @@ describe('SQL injection probes', () => {
       expect(seen).toEqual([]);
     }
   });
+
+  it('`oa events read` passes hostile filters through as data: nothing matches, nothing crashes', async () => {
+    const hostile = ["' OR 1=1--", '%', "run'; DROP TABLE eventstore.events;--"];
+    const result = await oa(['events', 'read', '--all', ...hostile.flatMap((p) => ['--category', p]), '--type', "' OR '1'='1", '--limit', '5']);
+    expect({ code: result.code, stdout: result.stdout, stderr: result.stderr.trim() }).toEqual({ code: 0, stdout: '', stderr: 'no events matched' });
+  }, 60_000);
 
   it("no reply carried the victim's data, and the schema and the victim's rows are intact", async () => {
     expect(replies.length).toBeGreaterThan(400);
