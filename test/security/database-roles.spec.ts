@@ -68,7 +68,7 @@ describeOnPostgres('database roles cannot cross their boundaries', () => {
   const REFUSAL = /permission denied|must be|must have|not allowed|violates|only superuser|row-level security|privileges/;
 
   /** Names the statement in a failure: which probe got through matters more than where. */
-  async function refused(role: Role, sql: string, pattern: RegExp = REFUSAL, run = asRole): Promise<void> {
+  async function refused(role: Role, sql: string, pattern: RegExp = REFUSAL, run: (role: Role, sql: string) => Promise<unknown> = asRole): Promise<void> {
     const outcome = await run(role, sql).then(
       () => 'allowed',
       (error: Error) => error.message,
