@@ -1,4 +1,6 @@
+import WebSocket from 'ws';
 import { CLOCK_SKEW_SECONDS, TokenService } from '@khala/auth';
+import { KhalaClient, Update, WebSocketConstructor } from '@khala/khala-client';
 import { RawPhoenixClient } from '../support/phoenix-client';
 import { ALL_SCOPES, freshIdentity, JournalWriter, socketUrl, startGateway, syncToken, TestGateway } from '../gateway/support/gateway-harness';
 import { InboundLimiter } from '../../apps/khala-gateway/src/sync/rate-limiter';
@@ -78,7 +80,9 @@ describe('gateway limits against hostile clients', () => {
         await new Promise((resolve) => setImmediate(resolve));
       }
       // A flooder the server never cuts off fails the assertion below instead of hanging the test.
-      return Promise.race([client.closed, new Promise((resolve) => setTimeout(() => resolve('still open after 10 s'), 10_000))]);
+      let timer: NodeJS.Timeout | undefined;
+      const giveUp = new Promise((resolve) => (timer = setTimeout(() => resolve('still open after 10 s'), 10_000)));
+      return Promise.race([client.closed, giveUp]).finally(() => clearTimeout(timer));
     });
 
     const [replies, ...closes] = await Promise.all([goodRun, ...floods]);
@@ -128,6 +132,43 @@ describe('gateway limits against hostile clients', () => {
     await expect(RawPhoenixClient.connect(socketUrl(gateway, shortLived))).rejects.toMatchObject({ status: 401, body: expect.stringContaining('token_expired') });
     expect((await lasting.request('phoenix', 'heartbeat', {}))[4]).toEqual({ status: 'ok', response: {} });
     expect(lasting.socket.readyState).toBe(lasting.socket.OPEN);
+  });
+
+  it('the SDK reconnects with a fresh token after token_expired and resumes with nothing lost or doubled', async () => {
+    const identity = freshIdentity();
+    const behind = () => Math.floor(Date.now() / 1000) - CLOCK_SKEW_SECONDS;
+    let issued = 0;
+    const client = new KhalaClient({
+      url: gateway.wsUrl,
+      // The first token lives ~2 s on this gateway, the fresh one fetched on reconnect 5 minutes.
+      token: async () => {
+        issued += 1;
+        return issued === 1
+          ? (await new TokenService(gateway.keys, behind).issueSyncToken(identity, ALL_SCOPES, 2)).token
+          : syncToken(gateway.keys, identity, ALL_SCOPES);
+      },
+      topics: [TOPIC],
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+    });
+    const updates: Update[] = [];
+    const errors: string[] = [];
+    client.on('update', (update) => updates.push(update));
+    client.on('error', (error) => errors.push((error as { code?: string }).code ?? String(error)));
+    await client.start();
+    try {
+      await writer.append(TOPIC, identity.orgId, [{ n: 1 }, { n: 2 }]);
+      while (!errors.includes('token_expired')) await new Promise((resolve) => setTimeout(resolve, 100));
+      await writer.append(TOPIC, identity.orgId, [{ n: 3 }]);
+      while (updates.length < 3) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(updates.map((update) => [update.watermark, update.payload])).toEqual([
+        [1, { n: 1 }],
+        [2, { n: 2 }],
+        [3, { n: 3 }],
+      ]);
+      expect(issued).toBe(2);
+    } finally {
+      client.stop();
+    }
   });
 });
 
