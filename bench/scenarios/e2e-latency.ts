@@ -123,6 +123,7 @@ async function khalaLevel(server: KhalaServer, level: Level): Promise<Measuremen
     let errors = 0;
     let accepted = 0;
     await server.poolPressure();
+    await server.statements();
     const posts: Promise<void>[] = [];
     const started = performance.now();
     await openLoop(level.commands, level.rate, (i, due) => {
@@ -157,6 +158,9 @@ async function khalaLevel(server: KhalaServer, level: Level): Promise<Measuremen
     const pct = (p: number) => (pickup.length ? round(pickup[Math.min(pickup.length - 1, Math.floor((p / 100) * pickup.length))], 1) : NaN);
     const lastWatermark = Math.max(0, ...subscribers.map((s) => s.check.last));
     const pools = await server.poolPressure();
+    if (process.env.BENCH_STATEMENTS) {
+      for (const [text, count] of (await server.statements()).slice(0, 25)) process.stderr.write(`  ${(count / level.commands).toFixed(2)}/cmd  ${text}\n`);
+    }
     const runtimePool = pools.filter((p) => p.pool === 'khala-runtime').sort((a, b) => b.samples - a.samples)[0];
     const command = commandLatency.summary();
     return {

@@ -68,6 +68,10 @@ export class KhalaServer {
     return this.process.call('poolPressure');
   }
 
+  statements(): Promise<[string, number][]> {
+    return this.process.call('statements');
+  }
+
   stats(collectGarbage = false): Promise<ProcessStats> {
     return this.process.call('stats', { gc: collectGarbage });
   }
@@ -83,7 +87,7 @@ export class KhalaServer {
  * Every pg pool of the server process, found by wrapping Pool#connect, so a run can report how many
  * queries waited for a connection (a saturated pool is queueing latency, not CPU).
  */
-function trackPools(): { sample(): void; take(): PoolPressure[] } {
+function trackPools(): { sample(): void; take(): PoolPressure[]; statements(): [string, number][] } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Pool } = require('pg') as typeof import('pg');
   const pools = new Set<InstanceType<typeof Pool>>();
@@ -96,7 +100,22 @@ function trackPools(): { sample(): void; take(): PoolPressure[] } {
     pools.add(this);
     return connect.apply(this, args);
   } as typeof Pool.prototype.connect;
+  // Statement counts per pool (first 80 characters of the SQL), for "where do a command's round trips go".
+  const statements = new Map<string, number>();
+  const query = Pool.prototype.query as (...args: unknown[]) => unknown;
+  Pool.prototype.query = function (this: InstanceType<typeof Pool>, ...args: unknown[]) {
+    const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string })?.text ?? '?');
+    const name = (this as unknown as { options: { application_name?: string } }).options.application_name ?? 'unnamed';
+    const key = `${name}: ${text.replace(/\s+/g, ' ').trim().slice(0, 80)}`;
+    statements.set(key, (statements.get(key) ?? 0) + 1);
+    return query.apply(this, args);
+  } as typeof Pool.prototype.query;
   return {
+    statements() {
+      const result = [...statements].sort((a, b) => b[1] - a[1]);
+      statements.clear();
+      return result;
+    },
     sample() {
       for (const pool of pools) {
         const options = (pool as unknown as { options: { application_name?: string; max?: number } }).options;
@@ -198,6 +217,11 @@ function child(): void {
 
     poolPressure(): PoolPressure[] {
       return pools.take();
+    },
+
+    /** Pool statements since the last call, most frequent first (transaction clients are not counted). */
+    statements(): [string, number][] {
+      return pools.statements();
     },
 
     stats(args: { gc: boolean }): ProcessStats {

@@ -8,7 +8,7 @@ import { benchDocument } from '../gateway/documents';
 import { SequenceCheck } from '../gateway/integrity';
 import { ownStats, ProcessStats, serveRpc, ServerProcess } from '../gateway/processes';
 
-const NUMBER = /"n":(\d+)/;
+const NUMBER = /"n":(\d+)/g;
 
 export class RawWsServer {
   private constructor(
@@ -22,9 +22,12 @@ export class RawWsServer {
     return new RawWsServer(server, url);
   }
 
-  /** Sends documents first..first+count-1 to every client; resolves when all were handed to the sockets. */
-  broadcast(first: number, count: number): Promise<void> {
-    return this.process.call('broadcast', { first, count });
+  /**
+   * Sends documents first..first+count-1 to every client, `perMessage` documents per WebSocket
+   * message (a JSON array when > 1); resolves when all were handed to the sockets.
+   */
+  broadcast(first: number, count: number, perMessage = 1): Promise<void> {
+    return this.process.call('broadcast', { first, count, perMessage });
   }
 
   stats(collectGarbage = false): Promise<ProcessStats> {
@@ -56,11 +59,14 @@ export class RawWsClient {
     socket.on('error', () => undefined);
     socket.on('message', (data: Buffer) => {
       const at = performance.now();
-      const match = NUMBER.exec(data.toString());
-      if (!match) return;
-      if (!this.check.see(Number(match[1]))) return;
-      this.received++;
-      this.onMessage?.(this, Number(match[1]), at);
+      const text = data.toString();
+      NUMBER.lastIndex = 0;
+      for (let match = NUMBER.exec(text); match; match = NUMBER.exec(text)) {
+        const n = Number(match[1]);
+        if (!this.check.see(n)) continue;
+        this.received++;
+        this.onMessage?.(this, n, at);
+      }
     });
   }
 
@@ -77,12 +83,15 @@ function child(): void {
       await new Promise<void>((resolve) => server!.once('listening', () => resolve()));
       return `ws://127.0.0.1:${(server.address() as { port: number }).port}`;
     },
-    async broadcast(args: { first: number; count: number }): Promise<void> {
-      for (let n = args.first; n < args.first + args.count; n++) {
-        const bytes = Buffer.from(benchDocument(n));
+    async broadcast(args: { first: number; count: number; perMessage: number }): Promise<void> {
+      const end = args.first + args.count;
+      for (let n = args.first; n < end; n += args.perMessage) {
+        const documents: string[] = [];
+        for (let m = n; m < Math.min(end, n + args.perMessage); m++) documents.push(benchDocument(m));
+        const bytes = Buffer.from(args.perMessage === 1 ? documents[0] : `[${documents.join(',')}]`);
         for (const client of server!.clients) client.send(bytes, { binary: false });
-        // Let the sockets flush between updates, as a server interleaving I/O would.
-        if ((n - args.first) % 10 === 9) await new Promise((resolve) => setImmediate(resolve));
+        // Let the sockets flush between messages, as a server interleaving I/O would.
+        await new Promise((resolve) => setImmediate(resolve));
       }
     },
     stats(args: { gc: boolean }): ProcessStats {
