@@ -4,7 +4,7 @@ import type { RunningSystem } from '../../apps/embedded/src/embedded';
 import { startTestSystem } from '../support/system';
 import { connectTestDatabase } from '../support/test-database';
 import { footprint } from './support/footprint';
-import { deepJson, fuzzParameters, FUZZ_RUNS, hostileString, hostileValue, mutated } from './support/hostile-values';
+import { deepJson, fuzzParameters, FUZZ_TIMEOUT_MS, FUZZ_RUNS, hostileString, hostileValue, mutated } from './support/hostile-values';
 import { isCodedError, rawRequest, RawResponse } from './support/http';
 
 type AppName = 'control' | 'runtime' | 'gateway';
@@ -170,7 +170,7 @@ describe('HTTP fuzzing of every route', () => {
       }),
       fuzzParameters(),
     );
-  });
+  }, FUZZ_TIMEOUT_MS);
 
   const rawBody = fc.oneof(
     fc.string({ unit: 'binary', maxLength: 200 }).map((text) => Buffer.from(text)),
@@ -196,7 +196,7 @@ describe('HTTP fuzzing of every route', () => {
       }),
       fuzzParameters(),
     );
-  });
+  }, FUZZ_TIMEOUT_MS);
 
   it('hostile path parameters and query strings get a coded answer', async () => {
     // Percent-encoded UTF-8 of the string (lone surrogates become U+FFFD, as any client must send
@@ -225,7 +225,7 @@ describe('HTTP fuzzing of every route', () => {
       }),
       fuzzParameters(Math.max(20, Math.floor(FUZZ_RUNS / 2))),
     );
-  });
+  }, FUZZ_TIMEOUT_MS);
 
   it('pins what the fuzzer found: NUL and unpaired surrogates, 10k-deep bodies, NUL in paths, 16 KiB+ URLs', async () => {
     const cases: [string, string, string, number, string][] = [

@@ -6,7 +6,7 @@ import { ALL_SCOPES, freshIdentity, JournalWriter, socketUrl, startGateway, sync
 import { connectTestDatabase } from '../support/test-database';
 import type { Database } from '@khala/platform';
 import { footprint } from './support/footprint';
-import { deepJson, fuzzParameters, hostileNumber, hostileString, hostileValue } from './support/hostile-values';
+import { deepJson, fuzzParameters, FUZZ_TIMEOUT_MS, hostileNumber, hostileString, hostileValue } from './support/hostile-values';
 import { rawRequest } from './support/http';
 
 const TOPIC = 'runtime.run_summaries';
@@ -139,7 +139,7 @@ describe('sync:v1 frame fuzzing', () => {
     expect(await footprint(db, identity.orgId)).toEqual(before);
     expect(bystander.updates(TOPIC).map((update) => update.watermark)).toEqual(Array.from({ length: delivered }, (_, i) => i + 1));
     expect((await rawRequest(`${gateway.url}/health/ready`)).status).toBe(200);
-  });
+  }, FUZZ_TIMEOUT_MS);
 
   it('answers binary frames with bad_frame and 64 KiB..1 MiB frames with frame_too_large, keeping the connection', async () => {
     const client = await connect();
@@ -156,7 +156,7 @@ describe('sync:v1 frame fuzzing', () => {
       expect(await answerTo(client, text)).toEqual([null, null, 'phoenix', 'sync:error', expect.objectContaining({ code: 'frame_too_large', max_frame_bytes: 65536 })]);
     }
     expect((await client.request('phoenix', 'heartbeat', {}))[4]).toEqual({ status: 'ok', response: {} });
-  });
+  }, FUZZ_TIMEOUT_MS);
 
   /** Writes raw bytes to the gateway's port and returns whatever comes back before it closes. */
   function rawExchange(request: Buffer | string): Promise<string> {
@@ -219,7 +219,7 @@ describe('sync:v1 frame fuzzing', () => {
       fuzzParameters(),
     );
     expect((await rawRequest(`${gateway.url}/health/live`)).status).toBe(200);
-  });
+  }, FUZZ_TIMEOUT_MS);
 
   it('closes with 1009 above the 1 MiB hard cap and 1007 on invalid UTF-8 text, and nothing else is affected', async () => {
     const bystander = await connect();

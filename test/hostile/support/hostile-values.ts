@@ -2,6 +2,8 @@ import fc from 'fast-check';
 
 /** Runs per property: CI-sized by default, `FUZZ_RUNS=5000` for a long opt-in run. */
 export const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 150);
+/** Jest timeout for a property test: the default minute, or longer for a long FUZZ_RUNS run. */
+export const FUZZ_TIMEOUT_MS = Math.max(60_000, FUZZ_RUNS * 400);
 /** A seed to replay a failure (fast-check prints it): `FUZZ_SEED=123 npm test -- test/hostile`. */
 export const FUZZ_SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined;
 
