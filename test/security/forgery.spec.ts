@@ -248,6 +248,21 @@ describe('token forgery', () => {
       [user.org_id],
     );
     expect(Number(rows[0].n)).toBe(2);
+    // Account management needs a session: no API token lists or revokes sessions and tokens.
+    for (const [method, path, body] of [
+      ['GET', '/api/auth/sessions', undefined],
+      ['POST', '/api/auth/sessions/revoke', { session_ids: [user.session_id], reason: 'x' }],
+      ['GET', '/api/tokens', undefined],
+      ['POST', '/api/tokens/tok_x/revoke', { reason: 'x' }],
+      ['POST', '/api/tokens', { name: 'x' }],
+      ['POST', `/api/orgs/${user.org_id}/members`, { email: user.email, role: 'member' }],
+    ] as const) {
+      for (const token of [read, write, sync]) {
+        const reply = await call(system.urls.control, method, path, { token, body });
+        expect({ path, status: reply.status, code: reply.body.code }).toEqual({ path, status: 403, code: 'api_token_not_allowed' });
+      }
+    }
+    expect((await call(system.urls.control, 'GET', '/api/me', { token: user.access_token })).status).toBe(200);
     // A session's access token is not limited by API token scopes.
     expect((await routes.createRun(user.access_token)).status).toBe(201);
   });

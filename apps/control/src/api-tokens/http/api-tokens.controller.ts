@@ -4,6 +4,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { AccessTokenGuard, CurrentPrincipal, Principal } from '@khala/auth';
 import { currentCorrelationId } from '@khala/platform';
 import { ControlReadModels } from '../../identity/queries/control-read-models.repository';
+import { requireSession } from '../../shared/require-session';
 import { IssueApiToken } from '../commands/issue-api-token/issue-api-token.command';
 import { IssueApiTokenDto } from '../commands/issue-api-token/issue-api-token.dto';
 import { RevokeApiToken } from '../commands/revoke-api-token/revoke-api-token.command';
@@ -28,12 +29,14 @@ export class ApiTokensController {
 
   @Get()
   async list(@CurrentPrincipal() principal: Principal) {
+    requireSession(principal, 'listing API tokens');
     return { tokens: await this.readModels.apiTokens(principal.userId) };
   }
 
   @Post(':token_id/revoke')
   @HttpCode(200)
   async revoke(@CurrentPrincipal() principal: Principal, @Param('token_id') tokenId: string, @Body() body: RevokeApiTokenDto) {
+    requireSession(principal, 'revoking API tokens');
     await this.commands.execute(
       new RevokeApiToken(principal, tokenId, body.reason ?? 'revoked by owner', currentCorrelationId() ?? 'none'),
     );

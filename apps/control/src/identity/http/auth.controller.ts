@@ -5,6 +5,7 @@ import type { Request } from 'express';
 import { AccessTokenGuard, CurrentPrincipal, Principal } from '@khala/auth';
 import { currentCorrelationId } from '@khala/platform';
 import { ControlError } from '../../control.error';
+import { requireSession } from '../../shared/require-session';
 import { RevokeSessions } from '../../sessions/commands/revoke-sessions/revoke-sessions.command';
 import { RevokeSessionsDto } from '../../sessions/commands/revoke-sessions/revoke-sessions.dto';
 import { LogIn } from '../commands/log-in/log-in.command';
@@ -60,6 +61,7 @@ export class AuthController {
   @ApiBearerAuth()
   @UseGuards(AccessTokenGuard)
   async revokeSessions(@CurrentPrincipal() principal: Principal, @Body() body: RevokeSessionsDto) {
+    requireSession(principal, 'revoking sessions');
     const result = await this.commands.execute(
       new RevokeSessions(principal, body.session_ids ?? [], body.device_ids ?? [], body.reason, correlationId()),
     );
@@ -70,6 +72,7 @@ export class AuthController {
   @ApiBearerAuth()
   @UseGuards(AccessTokenGuard)
   async sessions(@CurrentPrincipal() principal: Principal) {
+    requireSession(principal, 'listing sessions');
     return { sessions: await this.readModels.sessions(principal.userId) };
   }
 
