@@ -346,8 +346,9 @@ async function swapIn(
     if (isSummary(live)) {
       // The summary row records the watermark of the journal row that carried its version.
       await tx.query(
-        `UPDATE ${shadowTable} s SET watermark = w.watermark FROM unnest($1::text[], $2::bigint[]) AS w(id, watermark) WHERE s.${idColumn} = w.id`,
-        [rows.map((row) => row.id), watermarks],
+        // Ids are unique per org only (two orgs may share a worker id), so the org is part of the match.
+        `UPDATE ${shadowTable} s SET watermark = w.watermark FROM unnest($1::text[], $2::text[], $3::bigint[]) AS w(org_id, id, watermark) WHERE s.org_id = w.org_id AND s.${idColumn} = w.id`,
+        [rows.map((row) => row.org_id), rows.map((row) => row.id), watermarks],
       );
     }
   }
