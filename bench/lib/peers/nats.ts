@@ -22,7 +22,10 @@ const natsTcp = require('nats') as typeof import('nats');
 
 const CANDIDATES = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
 
+/** BENCH_NATS_SERVER names the binary ('none' skips the peer, as on a machine without it). */
 export function natsServerPath(): string | undefined {
+  const configured = process.env.BENCH_NATS_SERVER;
+  if (configured) return configured === 'none' ? undefined : configured;
   const found = CANDIDATES.find((path) => existsSync(path));
   if (found) return found;
   try {
