@@ -49,6 +49,8 @@ export interface KhalaClientEvents {
   /** The session was revoked: get a new login; the client stopped. */
   reauth_required: (reason: string) => void;
   error: (error: SyncErrorPayload | Error) => void;
+  /** A reconnect was scheduled after `delayMs` (never sooner than a server-given retry_after_ms / reconnect_after_ms). */
+  reconnect_scheduled: (info: { delayMs: number; attempt: number }) => void;
 }
 
 type Listener<K extends keyof KhalaClientEvents> = KhalaClientEvents[K];
@@ -78,6 +80,8 @@ export class KhalaClient {
   private reconnectTimer?: ReturnType<typeof setTimeout>;
   private heartbeatRef?: string;
   private minReconnectDelayMs = 0;
+  /** Bumped by stop(): a connect() that awaited across a stop() must not open a socket. */
+  private generation = 0;
   private work: Promise<void> = Promise.resolve();
   private currentStatus: ClientStatus = 'idle';
 
@@ -129,6 +133,7 @@ export class KhalaClient {
 
   stop(): void {
     this.stopped = true;
+    this.generation += 1;
     clearTimeout(this.reconnectTimer);
     clearInterval(this.heartbeatTimer);
     this.socket?.close(1000, 'client stopped');
@@ -144,11 +149,15 @@ export class KhalaClient {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
+    const generation = this.generation;
+    // stop() may run while we await the token or the store; then this attempt is abandoned.
+    const abandoned = () => this.stopped || generation !== this.generation;
     this.setStatus(this.attempt === 0 ? 'connecting' : 'reconnecting');
     let token: string;
     try {
       token = await this.options.token();
     } catch (error) {
+      if (abandoned()) return;
       this.emit('error', error as Error);
       return this.scheduleReconnect();
     }
@@ -158,6 +167,7 @@ export class KhalaClient {
         if (stored !== undefined) this.lastApplied.set(topic, stored);
       }
     }
+    if (abandoned()) return;
     const separator = this.options.url.includes('?') ? '&' : '?';
     const socket = new this.WS(`${this.options.url}${separator}token=${encodeURIComponent(token)}&vsn=2.0.0`);
     this.socket = socket;
@@ -180,7 +190,12 @@ export class KhalaClient {
       this.pending.clear();
       this.resyncing.clear();
       if (event.code === 4401) return; // reauth_required: handled by the sync:error push
-      this.scheduleReconnect();
+      // Frames that arrived before the close (a rate_limited or slow_consumer push carrying the
+      // server's delay) are handled first, so the reconnect honours them.
+      const generation = this.generation;
+      void this.work.then(() => {
+        if (generation === this.generation) this.scheduleReconnect();
+      });
     };
   }
 
@@ -190,7 +205,9 @@ export class KhalaClient {
     const delay = Math.max(this.minReconnectDelayMs, backoffDelay(this.attempt, this.options.backoff ?? { initialMs: 250, maxMs: 30_000 }));
     this.minReconnectDelayMs = 0;
     this.attempt += 1;
+    clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => void this.connect(), delay);
+    this.emit('reconnect_scheduled', { delayMs: delay, attempt: this.attempt });
   }
 
   private join(): void {
@@ -348,6 +365,11 @@ export class KhalaClient {
         return;
       case 'slow_consumer':
         if (error.action === 'disconnect') this.minReconnectDelayMs = error.reconnect_after_ms ?? 1000;
+        this.emit('error', error);
+        return;
+      case 'rate_limited':
+        // The flood close (4428) follows this push: come back no sooner than the server asked.
+        if (error.action === 'disconnect') this.minReconnectDelayMs = Math.max(this.minReconnectDelayMs, error.retry_after_ms ?? 1000);
         this.emit('error', error);
         return;
       case 'stale_cursor':
