@@ -66,7 +66,13 @@ describe('topic resolution', () => {
       entityId: 'abc-1',
     });
     expect(resolveTopic('worker:w1:events')?.scope).toBe('runtime.codex_worker_events');
-    expect(resolveTopic('run:a:b:events')).toBeUndefined();
+    // Runtime ids may contain `.` and `:` (worker_id DTO, RESOURCE_ID_PATTERN): the id is all between prefix and suffix.
+    expect(resolveTopic('run:a:b:events')).toMatchObject({ kind: 'run', entityId: 'a:b' });
+    expect(resolveTopic('worker:host.local:w:7:events')).toMatchObject({ kind: 'worker', entityId: 'host.local:w:7' });
+    expect(resolveTopic(`worker:${'w'.repeat(129)}:events`)).toBeUndefined();
+    expect(resolveTopic('worker::events')).toBeUndefined();
+    expect(resolveTopic('worker:a/b:events')).toBeUndefined();
+    expect(resolveTopic('worker:a b:events')).toBeUndefined();
     expect(resolveTopic('runtime.run_summaries')?.kind).toBe('class');
   });
 });

@@ -11,8 +11,13 @@ export function isTopicClass(topic: string): boolean {
   return (TOPIC_CLASSES as readonly string[]).includes(topic);
 }
 
-/** Entity ids are what runtime mints (uuid-like); anything else cannot name an entity topic. */
-const ENTITY_TOPIC = /^(run|worker):([A-Za-z0-9_-]{1,128}):events$/;
+/**
+ * An entity id is anything runtime accepts as a run or worker id (its RESOURCE_ID_PATTERN and the
+ * worker_id DTO: letters, digits and `. _ : -`, 1..128), so every run and worker can be subscribed
+ * to. khala-protocol.md §3 writes the topic as `worker:<worker_id>:events` with no narrower id
+ * grammar; a `:` inside the id is unambiguous because the prefix and the `:events` suffix are fixed.
+ */
+const ENTITY_TOPIC = /^(run|worker):([A-Za-z0-9._:-]{1,128}):events$/;
 
 /**
  * What a client-written topic means: its policy row in khala.topic_classes, the scope a token needs
