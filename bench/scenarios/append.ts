@@ -10,6 +10,7 @@
  * bench/lib/store/http-load.ts for the workload and how latency is measured (closed loop, per
  * request). Without DATABASE_URL ours runs on the server's embedded PGlite and the peer is skipped.
  */
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createScratchDatabase } from '../../libs/platform/src/index';
 import { LatencyHistogram } from '../lib/histogram';
@@ -24,6 +25,18 @@ const CONCURRENCY = [1, 8, 32];
 const EVENTS_PER_RUN = 50;
 const TEXT_BYTES = 200;
 const TARGET_RATIO = 0.8;
+
+/** utime + stime of a process in ms (Linux /proc), or undefined where there is no /proc. */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th of them, in clock ticks (100/s).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
 
 function numberArg(args: string[], name: string): number | undefined {
   const index = args.indexOf(`--${name}`);
@@ -47,15 +60,25 @@ const scenario: Scenario = {
 
     // ---------------------------------------------------------------- ours
     const ours = databaseUrl ? await createScratchDatabase({ serverUrl: databaseUrl, prefix: 'khala_bench_append' }) : undefined;
-    const server = spawnJsonChild('bench/lib/store/system-server.ts', { cpu: pins.server, env: { DATABASE_URL: ours?.url } });
+    // BENCH_CPU_PROF=<dir>: the server child writes a V8 CPU profile there when it exits (open in Chrome DevTools).
+    const profileDir = process.env.BENCH_CPU_PROF;
+    const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    if (profileDir) notes.push(`server CPU profile written to ${profileDir} (--cpu-prof; profiling slows the server)`);
+    const server = spawnJsonChild('bench/lib/store/system-server.ts', { cpu: pins.server, env: { DATABASE_URL: ours?.url }, nodeArgs });
     let meanEventBytes = 0;
     try {
       const system = await server.next<{ runtime: string; databaseUrl: string; token: string }>();
       notes.push(databaseUrl ? 'khala: Postgres adapter on a fresh database' : 'khala: embedded PGlite (no DATABASE_URL): one transaction at a time');
       const config: Omit<LoadConfig, 'concurrency'> & { levels: number[] } = { runtime: system.runtime, token: system.token, levels: CONCURRENCY, warmupSeconds, seconds, eventsPerRun: EVENTS_PER_RUN, textBytes: TEXT_BYTES };
       const load = spawnJsonChild('bench/lib/store/http-load.ts', { cpu: pins.load, args: [JSON.stringify(config)] });
+      let cpuBefore = processCpuMs(server.process.pid);
       for (const concurrency of CONCURRENCY) {
         const result = await load.next<LoadResult>();
+        // The server's own CPU (user + system, from /proc) over the cell, warm-up included, per
+        // command answered in it: unlike commands/s this barely moves with the machine's load.
+        const cpuAfter = processCpuMs(server.process.pid);
+        const cpuPerCommand = cpuBefore !== undefined && cpuAfter !== undefined && result.answered > 0 ? (cpuAfter - cpuBefore) / result.answered : undefined;
+        cpuBefore = cpuAfter;
         const integrity = await checkAppendIntegrity(system.databaseUrl, result.runs);
         meanEventBytes = integrity.meanEventBytes;
         const latency = LatencyHistogram.decode(result.histogram).summary();
@@ -69,12 +92,14 @@ const scenario: Scenario = {
             p999_ms: latency.p999_ms,
             errors: Object.values(result.errors).reduce((a, b) => a + b, 0),
             event_bytes: integrity.meanEventBytes,
+            ...(cpuPerCommand !== undefined ? { server_cpu_ms_per_command: Number(cpuPerCommand.toFixed(2)) } : {}),
           },
           integrity: { gaps: integrity.gaps, duplicates: integrity.duplicates, reorders: integrity.reorders },
         });
         if (Object.keys(result.errors).length) notes.push(`khala errors at ${concurrency}: ${JSON.stringify(result.errors)}`);
         if (integrity.unacknowledgedStored) notes.push(`khala at ${concurrency}: ${integrity.unacknowledgedStored} stored event(s) whose request timed out (not acknowledged)`);
-        process.stderr.write(`  khala @${concurrency}: ${(result.ok / result.seconds).toFixed(0)} commands/s, p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms\n`);
+        const cpuNote = cpuPerCommand !== undefined ? `, server CPU ${cpuPerCommand.toFixed(2)} ms/command` : '';
+        process.stderr.write(`  khala @${concurrency}: ${(result.ok / result.seconds).toFixed(0)} commands/s, p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms${cpuNote}\n`);
       }
       await load.stop();
     } finally {

@@ -36,6 +36,8 @@ export interface AcceptedRun {
 export interface LoadResult {
   histogram: string;
   ok: number;
+  /** Every response received in the cell, warm-up included (the parent divides the server's CPU by it). */
+  answered: number;
   errors: Record<string, number>;
   seconds: number;
   runs: AcceptedRun[];
@@ -50,6 +52,7 @@ async function main(config: LoadConfig): Promise<LoadResult> {
   const text = 'x'.repeat(config.textBytes);
   const headers = { authorization: `Bearer ${config.token}`, 'content-type': 'application/json' };
   let ok = 0;
+  let answered = 0;
   const started = performance.now();
   const warmupEnd = started + config.warmupSeconds * 1000;
   const end = warmupEnd + config.seconds * 1000;
@@ -68,6 +71,7 @@ async function main(config: LoadConfig): Promise<LoadResult> {
       });
       status = response.status;
       const textBody = await response.text();
+      answered++;
       json = safeJson(textBody);
       outcome = status < 300 ? 'ok' : `${status} ${String(json?.code ?? 'unparsable')}`;
     } catch (error) {
@@ -106,7 +110,7 @@ async function main(config: LoadConfig): Promise<LoadResult> {
       }
     }),
   );
-  return { histogram: histogram.encode(), ok, errors, seconds: config.seconds, runs };
+  return { histogram: histogram.encode(), ok, answered, errors, seconds: config.seconds, runs };
 }
 
 function safeJson(text: string): Record<string, unknown> | undefined {

@@ -11,7 +11,7 @@ import {
   SyncPrincipal,
   TOKEN_ISSUER,
 } from './claims';
-import { KeyRing } from './key-ring';
+import { KeyRing, SigningKey } from './key-ring';
 
 export interface TokenSubject {
   userId: string;
@@ -28,8 +28,27 @@ export interface IssuedToken {
   kid: string;
 }
 
+/** A token whose signature and claims were verified once: its payload, and the key that verified it. */
+interface VerifiedToken {
+  payload: Record<string, unknown>;
+  key: SigningKey;
+  exp: number;
+  nbf: number;
+}
+
+/** Verified tokens kept per process (a client sends the same token with every request until it expires). */
+const VERIFIED_CACHE_ENTRIES = 10_000;
+
 /** Mints and verifies access and sync JWTs (HS256 with kid). Verification is local: no call to control. */
 export class TokenService {
+  /**
+   * Per audience: token string → what verifying it produced. A token is immutable, so its
+   * signature and claim checks have one answer; only time and the key ring can change it, and
+   * both are re-checked on every hit (exp/nbf against now with the same skew, the kid still in the
+   * ring with the same secret). Only successes are kept; revocation is the caller's, as before.
+   */
+  private readonly verified = new Map<string, Map<string, VerifiedToken>>();
+
   constructor(
     private readonly keys: KeyRing,
     private readonly now: () => number = () => Math.floor(Date.now() / 1000),
@@ -50,7 +69,7 @@ export class TokenService {
 
   async verifySyncToken(token: string | undefined): Promise<SyncPrincipal> {
     const payload = await this.verify(token, SYNC_AUDIENCE, true);
-    return { ...toPrincipal(payload), scopes: payload.oa_sync_scopes as string[] };
+    return { ...toPrincipal(payload), scopes: [...(payload.oa_sync_scopes as string[])] };
   }
 
   private async issue(
@@ -84,6 +103,24 @@ export class TokenService {
 
   private async verify(token: string | undefined, audience: string, sync: boolean): Promise<Record<string, unknown>> {
     if (!token) throw new AuthError('missing_token', 'a bearer token is required');
+    let cache = this.verified.get(audience);
+    if (!cache) this.verified.set(audience, (cache = new Map()));
+    const hit = cache.get(token);
+    if (hit) {
+      const now = this.now();
+      const stillValid = hit.exp > now - CLOCK_SKEW_SECONDS && hit.nbf <= now + CLOCK_SKEW_SECONDS;
+      const kid = hit.key.kid;
+      if (stillValid && this.keys.find(kid) === hit.key) return hit.payload;
+      // Expired, not yet valid or its key retired: forget it and verify from scratch (for the exact error).
+      cache.delete(token);
+    }
+    const { payload, key } = await this.verifyUncached(token, audience, sync);
+    if (cache.size >= VERIFIED_CACHE_ENTRIES) cache.clear();
+    cache.set(token, { payload, key, exp: payload.exp as number, nbf: payload.nbf as number });
+    return payload;
+  }
+
+  private async verifyUncached(token: string, audience: string, sync: boolean): Promise<{ payload: Record<string, unknown>; key: SigningKey }> {
     let kid: string | undefined;
     let alg: string | undefined;
     try {
@@ -112,7 +149,7 @@ export class TokenService {
     if (mistyped) throw new AuthError('claim_mismatch', `claim ${mistyped} is missing or has the wrong type`);
     if (payload.oa_claims_version !== CLAIMS_VERSION) throw new AuthError('claim_mismatch', 'unsupported claims version');
     if (payload.sub !== payload.oa_user_id) throw new AuthError('claim_mismatch', 'sub does not match oa_user_id');
-    return payload;
+    return { payload, key };
   }
 }
 
