@@ -1,5 +1,6 @@
 import { encodeEventData } from '@khala/contracts';
 import {
+  AppendResult,
   Decider,
   deterministicEventId,
   DomainEvent,
@@ -10,6 +11,7 @@ import {
 } from '@khala/eventstore';
 import { RuntimeError } from '../runtime.error';
 import { RuleViolation } from './domain/rule-violation';
+import { CachedStreamState, streamStateCacheFor } from './stream-state-cache';
 
 export interface RuntimeCommandContext<Event extends DomainEvent> {
   /**
@@ -56,13 +58,44 @@ export async function executeRuntimeCommand<Command, Event extends DomainEvent, 
   maxAttempts = MAX_COMMAND_ATTEMPTS,
 ): Promise<RuntimeCommandOutcome<State>> {
   const replayMarker = deterministicEventId(context.commandKey, 0);
+  const cache = streamStateCacheFor<State>(store, decider);
+  // First, decide from this process's last known state of the stream when it has one (no read);
+  // that only counts if it ends in an append at exactly that revision.
+  const cached = cache.get(stream);
+  const guess = cached ? await attemptOnce(cached, true) : 'stale';
+  if (guess !== 'stale' && guess !== 'conflict') return guess;
   for (let attempt = 1; ; attempt++) {
-    const { state, revision, eventIds } = await loadStream(store, stream, decider);
-    if (eventIds.has(replayMarker)) return { state, revision, appended: 0, appendedEvents: [], replayed: true };
+    const outcome = await attemptOnce(await loadStream(store, stream, decider), false);
+    if (outcome === 'stale') throw new Error('unreachable: a fresh state is never stale');
+    if (outcome !== 'conflict') return outcome;
+    if (attempt >= maxAttempts) {
+      throw new RuntimeError('concurrency_conflict', `${stream} kept changing under this command; retry it`, {
+        attempts: attempt,
+      });
+    }
+    await sleep(Math.random() * 4 * attempt);
+  }
+
+  /**
+   * One decide/append round on a loaded or cached state. 'stale': a cached state led to anything
+   * but an append (replay, nothing new, a rule violation, a lost race): decide again from a fresh
+   * read, as if there had been no cache. 'conflict': the append from a fresh read lost a race.
+   */
+  async function attemptOnce(
+    { state, revision, eventIds }: CachedStreamState<State>,
+    fromCache: boolean,
+  ): Promise<RuntimeCommandOutcome<State> | 'stale' | 'conflict'> {
+    const staleOr = <T>(value: T): T | 'stale' => {
+      if (!fromCache) return value;
+      cache.forget(stream);
+      return 'stale';
+    };
+    if (eventIds.has(replayMarker)) return staleOr({ state, revision, appended: 0, appendedEvents: [], replayed: true });
     let decided: Event[];
     try {
       decided = decider.decide(command, state);
     } catch (error) {
+      if (fromCache) return staleOr('stale');
       if (error instanceof RuleViolation) throw new RuntimeError(error.rule, error.message, error.details);
       throw error;
     }
@@ -74,20 +107,22 @@ export async function executeRuntimeCommand<Command, Event extends DomainEvent, 
         metadata: { correlation_id: context.correlationId, causation_id: context.correlationId, actor: context.actor, schema_version: 1 },
       }))
       .filter((event) => !eventIds.has(event.id));
-    if (events.length === 0) return { state, revision, appended: 0, appendedEvents: [], replayed: decided.length > 0 };
+    if (events.length === 0) return staleOr({ state, revision, appended: 0, appendedEvents: [], replayed: decided.length > 0 });
+    let result: AppendResult;
     try {
-      const result = await store.append(stream, events, { expectedRevision: revision < 0n ? 'no_stream' : revision });
-      const next = decided.reduce((current, event) => decider.evolve(current, event), state);
-      return { state: next, revision: result.nextExpectedRevision, appended: events.length, appendedEvents: events, replayed: false };
+      result = await store.append(stream, events, { expectedRevision: revision < 0n ? 'no_stream' : revision });
     } catch (error) {
+      cache.forget(stream);
       if (!isWrongExpectedVersion(error)) throw error;
-      if (attempt >= maxAttempts) {
-        throw new RuntimeError('concurrency_conflict', `${stream} kept changing under this command; retry it`, {
-          attempts: attempt,
-        });
-      }
-      await sleep(Math.random() * 4 * attempt);
+      return fromCache ? 'stale' : 'conflict';
     }
+    const next = decided.reduce((current, event) => decider.evolve(current, event), state);
+    if (result.nextExpectedRevision === revision + BigInt(events.length)) {
+      cache.put(stream, { state: next, revision: result.nextExpectedRevision, eventIds: new Set([...eventIds, ...events.map((event) => event.id)]) });
+    } else {
+      cache.forget(stream); // not exactly our events at exactly our revisions (a replayed batch): do not guess
+    }
+    return { state: next, revision: result.nextExpectedRevision, appended: events.length, appendedEvents: events, replayed: false };
   }
 }
 
@@ -95,7 +130,7 @@ async function loadStream<Event extends DomainEvent, State>(
   store: EventStore,
   stream: string,
   decider: Pick<Decider<unknown, Event, State>, 'initialState' | 'evolve'>,
-): Promise<{ state: State; revision: bigint; eventIds: Set<string> }> {
+): Promise<CachedStreamState<State>> {
   let state = decider.initialState();
   let revision = -1n;
   const eventIds = new Set<string>();
