@@ -39,10 +39,13 @@ const CHURN_LANES = 3;
  * and 57 s) showed the retained object graph flat (+50 KiB). The CI bound therefore sits above that
  * warm-up: 10 MiB/min still fails a leak of ~6 KiB per command at 30 commands/s (a retained request
  * or response) or of ~60 KiB per WebSocket session at ~3 sessions/s (a socket's buffers and state).
- * The long form (SOAK_SECONDS ≥ 300) is past warm-up when it measures, so it asserts 2 MiB/min, which
- * catches ~1 KiB per command.
+ * The long form (SOAK_SECONDS ≥ 300) is past code warm-up when it measures, but the gateway's topic
+ * feeds (a window of up to 2,048 encoded rows per (topic, org), apps/khala-gateway/src/sync/topic-feeds.ts)
+ * keep filling for about ten minutes at 30 commands/s: 600 s runs measured 1.4 and 2.7 MiB/min of
+ * heap (and external Buffers 3.6 → 85 MiB, flattening at the end). It asserts 4 MiB/min, which still
+ * catches ~2 KiB per command.
  */
-const HEAP_GROWTH_LIMIT_MIB_PER_MIN = SECONDS >= 300 ? 2 : 10;
+const HEAP_GROWTH_LIMIT_MIB_PER_MIN = SECONDS >= 300 ? 4 : 10;
 /**
  * What a quiet server may hold beyond its idle baseline. Leaks grow with the work done (~170 churned
  * sockets, ~1,500 commands per CI run), so a per-session or per-request leak of a descriptor or a
