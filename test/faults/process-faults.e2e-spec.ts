@@ -118,8 +118,9 @@ describeWithConcurrentPostgres('faults: process crashes and a full disk under lo
         cluster.gateways = [survivor];
         const restoredAt = Date.now();
         // Every socket of the dead gateway closed and was replaced through the proxy, then all live.
-        await waitUntil(() => proxy.accepted - acceptedBefore >= 2 * fleet.subscribers.length, 60_000, 'every subscriber to reconnect');
-        await waitUntil(() => fleet.live === fleet.subscribers.length, 90_000, 'every subscriber to be live again');
+        // Liveness bounds, not timings: on 2 shared cores the survivor's 1,000 joins take tens of seconds.
+        await waitUntil(() => proxy.accepted - acceptedBefore >= 2 * fleet.subscribers.length, 150_000, 'every subscriber to reconnect');
+        await waitUntil(() => fleet.live === fleet.subscribers.length, 150_000, 'every subscriber to be live again');
         return {
           restoredAt,
           faultMs: restoredAt - killedAt,
@@ -129,7 +130,7 @@ describeWithConcurrentPostgres('faults: process crashes and a full disk under lo
     });
     expectClean(result);
     expect(result.figures.reconnects).toBeGreaterThanOrEqual(1000);
-  }, 180_000);
+  }, 360_000);
 
   it('disk full (inserts fail with SQLSTATE 53100) for a while: commands get 503, nothing half-written, the projector resumes', async () => {
     const result = await runScenario({
