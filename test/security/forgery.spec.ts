@@ -211,9 +211,10 @@ describe('token forgery', () => {
     const client = await RawPhoenixClient.connect(wsUrl(sync.body.data.token));
     try {
       client.send('sync:v1', 'phx_join', {});
-      // The join is refused (or the socket told to reauthenticate first); either way no update flows.
+      // The join is refused with reauth_required (khala-protocol.md §2), never a sync:error push first; no update flows.
       const refusal = await client.waitFor((frame) => JSON.stringify(frame[4]).includes('"reauth_required"'));
-      expect(refusal[3] === 'sync:error' || (refusal[3] === 'phx_reply' && refusal[4].status === 'error')).toBe(true);
+      expect(refusal[3]).toBe('phx_reply');
+      expect(refusal[4]).toMatchObject({ status: 'error', response: { code: 'reauth_required', reauth_required: true } });
       expect(client.updates()).toEqual([]);
     } finally {
       await client.close();

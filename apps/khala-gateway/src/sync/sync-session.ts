@@ -14,6 +14,8 @@ export const SNAPSHOT_FORMAT = 'openagents.sync.snapshot.v1';
 /** Strikes forgotten after this long without an overflow. */
 const STRIKE_MEMORY_MS = 60_000;
 const DRAIN_CHECK_MS = 20;
+/** A socket opened with an already revoked session is closed this long after the revocation is seen if it never joins. */
+const REVOKED_JOIN_WAIT_MS = 5_000;
 
 export interface SessionTransport {
   send(frame: string | Buffer): void;
@@ -96,13 +98,26 @@ export class SyncSession implements FeedListener {
   private strikes = 0;
   private lastStrikeAt = 0;
   private drainTimer?: NodeJS.Timeout;
+  /**
+   * Whether the session was already revoked when this socket opened (looked up once, at open;
+   * undefined when the lookup failed, so the join asks again). Later revocations arrive as
+   * revoke() from the watcher, which also closes the socket.
+   */
+  private readonly revokedAtOpen: Promise<{ reason: string | undefined } | undefined>;
+  private revokedReason?: string;
+  private revokedJoinTimer?: NodeJS.Timeout;
 
   constructor(
     readonly principal: SyncPrincipal,
     private readonly deps: SessionDeps,
     private readonly transport: SessionTransport,
     private readonly options: SessionOptions,
-  ) {}
+  ) {
+    this.revokedAtOpen = deps.revocationReason(principal.sessionId).then(
+      (reason) => ({ reason }),
+      () => undefined,
+    );
+  }
 
   get sessionId(): string {
     return this.principal.sessionId;
@@ -157,9 +172,11 @@ export class SyncSession implements FeedListener {
 
   private async join(message: PhoenixMessage): Promise<void> {
     if (message.topic !== SYNC_CHANNEL) throw new SyncError('bad_topic', `only ${SYNC_CHANNEL} can be joined`);
-    const revoked = await this.deps.revocationReason(this.principal.sessionId);
+    const revoked = this.revokedReason ?? (await this.revokedAtOpen)?.reason ?? (await this.deps.revocationReason(this.principal.sessionId));
     if (revoked !== undefined) {
-      throw new SyncError('reauth_required', 'the session of this token was revoked', { reauth_required: true, reason: revoked });
+      // §2: the join of a revoked session fails with reauth_required; nothing more can happen here.
+      this.replyError(message, new SyncError('reauth_required', 'the session of this token was revoked', { reauth_required: true, reason: revoked }));
+      return this.close(CLOSE.reauth, 'reauth required');
     }
     // A second join on the same socket replaces the first (as a Phoenix server does).
     this.reset();
@@ -504,8 +521,25 @@ export class SyncSession implements FeedListener {
     this.push('sync:heartbeat', 'heartbeat_reply', SYNC_CHANNEL, { watermarks: this.watermarks() });
   }
 
-  /** The session was revoked: tell the client and close (§2). */
+  /**
+   * The session was revoked (§2). A socket that opened with an already revoked session and has not
+   * joined yet learns it as its join's error reply (the spec's form), so the push is held back for
+   * it; any other socket gets the sync:error push and is closed now.
+   */
   revoke(reason: string): void {
+    if (this.closed) return;
+    if (this.joined) return this.revokeNow(reason);
+    this.revokedReason ??= reason;
+    void this.revokedAtOpen.then((atOpen) => {
+      if (this.closed) return;
+      // Joined meanwhile, or revoked only after the socket opened: a live revocation.
+      if (this.joined || atOpen?.reason === undefined) return this.revokeNow(reason);
+      this.revokedJoinTimer ??= setTimeout(() => this.close(CLOSE.reauth, 'reauth required'), REVOKED_JOIN_WAIT_MS);
+      this.revokedJoinTimer.unref();
+    });
+  }
+
+  private revokeNow(reason: string): void {
     if (this.closed) return;
     this.push('sync:error', 'sync_error', SYNC_CHANNEL, {
       code: 'reauth_required',
@@ -551,6 +585,7 @@ export class SyncSession implements FeedListener {
   /** The socket is gone: release feeds and timers. */
   dispose(): void {
     this.closed = true;
+    clearTimeout(this.revokedJoinTimer);
     this.stopDrainCheck();
     this.reset();
   }
