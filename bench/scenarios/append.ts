@@ -72,6 +72,7 @@ const scenario: Scenario = {
       const config: Omit<LoadConfig, 'concurrency'> & { levels: number[] } = { runtime: system.runtime, token: system.token, levels: CONCURRENCY, warmupSeconds, seconds, eventsPerRun: EVENTS_PER_RUN, textBytes: TEXT_BYTES };
       const load = spawnJsonChild('bench/lib/store/http-load.ts', { cpu: pins.load, args: [JSON.stringify(config)] });
       let cpuBefore = processCpuMs(server.process.pid);
+      let loadCpuBefore = processCpuMs(load.process.pid);
       for (const concurrency of CONCURRENCY) {
         const result = await load.next<LoadResult>();
         // The server's own CPU (user + system, from /proc) over the cell, warm-up included, per
@@ -79,6 +80,10 @@ const scenario: Scenario = {
         const cpuAfter = processCpuMs(server.process.pid);
         const cpuPerCommand = cpuBefore !== undefined && cpuAfter !== undefined && result.answered > 0 ? (cpuAfter - cpuBefore) / result.answered : undefined;
         cpuBefore = cpuAfter;
+        // The load generator's too: with one core each, a busy client caps the rate as surely as a busy server.
+        const loadCpuAfter = processCpuMs(load.process.pid);
+        const loadCpuPerCommand = loadCpuBefore !== undefined && loadCpuAfter !== undefined && result.answered > 0 ? (loadCpuAfter - loadCpuBefore) / result.answered : undefined;
+        loadCpuBefore = loadCpuAfter;
         const integrity = await checkAppendIntegrity(system.databaseUrl, result.runs);
         meanEventBytes = integrity.meanEventBytes;
         const latency = LatencyHistogram.decode(result.histogram).summary();
@@ -93,12 +98,13 @@ const scenario: Scenario = {
             errors: Object.values(result.errors).reduce((a, b) => a + b, 0),
             event_bytes: integrity.meanEventBytes,
             ...(cpuPerCommand !== undefined ? { server_cpu_ms_per_command: Number(cpuPerCommand.toFixed(2)) } : {}),
+            ...(loadCpuPerCommand !== undefined ? { load_cpu_ms_per_command: Number(loadCpuPerCommand.toFixed(2)) } : {}),
           },
           integrity: { gaps: integrity.gaps, duplicates: integrity.duplicates, reorders: integrity.reorders },
         });
         if (Object.keys(result.errors).length) notes.push(`khala errors at ${concurrency}: ${JSON.stringify(result.errors)}`);
         if (integrity.unacknowledgedStored) notes.push(`khala at ${concurrency}: ${integrity.unacknowledgedStored} stored event(s) whose request timed out (not acknowledged)`);
-        const cpuNote = cpuPerCommand !== undefined ? `, server CPU ${cpuPerCommand.toFixed(2)} ms/command` : '';
+        const cpuNote = cpuPerCommand !== undefined ? `, server CPU ${cpuPerCommand.toFixed(2)} ms/command, load generator ${loadCpuPerCommand?.toFixed(2)} ms` : '';
         process.stderr.write(`  khala @${concurrency}: ${(result.ok / result.seconds).toFixed(0)} commands/s, p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms${cpuNote}\n`);
       }
       await load.stop();
