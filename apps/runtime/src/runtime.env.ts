@@ -17,4 +17,13 @@ export class RuntimeEnv extends CommonEnv {
   @IsOptional()
   @IsString()
   RUNTIME_PROJECTORS: string = 'on';
+
+  /**
+   * Connections of the in-process projectors' own pool: apart from the request pool
+   * (DATABASE_POOL_MAX), so a burst of commands cannot starve the projectors and delay delivery.
+   */
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  RUNTIME_PROJECTOR_POOL_MAX: number = 4;
 }

@@ -1,9 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { AuthModule, KeyRing } from '@khala/auth';
-import { EventStoreModule } from '@khala/eventstore';
+import { EVENT_STORE, EventStore, EventStoreModule } from '@khala/eventstore';
 import { DATABASE, PlatformModule } from '@khala/platform';
-import { RuntimeProjectors } from './projections/runtime-projectors';
+import { connectProjectors, PROJECTOR_CONNECTIONS, RuntimeProjectors } from './projections/runtime-projectors';
 import { RecordCodexWorkerEventHandler } from './codex-workers/commands/record-codex-worker-event/record-codex-worker-event.handler';
 import { RecordCodexWorkerHeartbeatHandler } from './codex-workers/commands/record-codex-worker-heartbeat/record-codex-worker-heartbeat.handler';
 import { StartCodexWorkerHandler } from './codex-workers/commands/start-codex-worker/start-codex-worker.handler';
@@ -53,7 +53,16 @@ export class RuntimeModule {
         StopCodexWorkerHandler,
         CodexWorkerSummariesRepository,
         CodexWorkerSnapshotsReader,
-        ...(env.RUNTIME_PROJECTORS === 'off' ? [] : [RuntimeProjectors]),
+        ...(env.RUNTIME_PROJECTORS === 'off'
+          ? []
+          : [
+              {
+                provide: PROJECTOR_CONNECTIONS,
+                inject: [EVENT_STORE],
+                useFactory: (requestStore: EventStore) => connectProjectors(env, requestStore),
+              },
+              RuntimeProjectors,
+            ]),
       ],
     };
   }

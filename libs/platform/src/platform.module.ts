@@ -48,7 +48,12 @@ export class PlatformModule {
           provide: DATABASE,
           useFactory: async () => {
             if (!url) throw new Error('DATABASE_URL is not set (the embedded entry point sets it for you)');
-            const db = await Database.connect({ url, role: APP_ROLES[options.app], applicationName: `khala-${options.app}` });
+            const db = await Database.connect({
+              url,
+              role: APP_ROLES[options.app],
+              max: options.env.DATABASE_POOL_MAX,
+              applicationName: `khala-${options.app}`,
+            });
             try {
               await assertSchemaCurrent(db);
             } catch (error) {

@@ -1,10 +1,38 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { EVENT_STORE, EventStore } from '@khala/eventstore';
-import { Database, DATABASE, LOGGER, METRICS_REGISTRY, ReadinessRegistry } from '@khala/platform';
+import { createEventStore, EventStore } from '@khala/eventstore';
+import { APP_ROLES, Database, LOGGER, METRICS_REGISTRY, ReadinessRegistry } from '@khala/platform';
 import { ProjectorRunner, RetentionJob } from '@khala/projections';
+import { RuntimeEnv } from '../runtime.env';
 import { createRuntimeRunners } from './runtime-projections';
+
+/** The in-process projectors' own connections: a pool apart from the request pool, and its store. */
+export const PROJECTOR_CONNECTIONS = Symbol('PROJECTOR_CONNECTIONS');
+export interface ProjectorConnections {
+  db: Database;
+  store: EventStore;
+}
+
+/**
+ * Projectors read the event store and write read models through their own pool. Sharing the request
+ * pool made them queue behind HTTP commands under load (delivery latency grew with command rate).
+ * On EventStoreDB the request store is reused: only Postgres connections are pooled here.
+ */
+export async function connectProjectors(env: RuntimeEnv, requestStore: EventStore): Promise<ProjectorConnections> {
+  const url = env.RUNTIME_DATABASE_URL ?? env.DATABASE_URL;
+  if (!url) throw new Error('DATABASE_URL is not set (the embedded entry point sets it for you)');
+  const db = await Database.connect({
+    url,
+    role: APP_ROLES.runtime,
+    max: env.RUNTIME_PROJECTOR_POOL_MAX,
+    applicationName: 'khala-runtime-projectors',
+  });
+  const store = env.EVENTSTORE_URL
+    ? requestStore
+    : createEventStore({ database: db, pollIntervalMs: env.POLL_INTERVAL_MS });
+  return { db, store };
+}
 
 /**
  * Runs runtime's projectors and the journal retention job inside the runtime process (they can
@@ -16,13 +44,16 @@ export class RuntimeProjectors implements OnApplicationBootstrap, OnApplicationS
   readonly runners: ProjectorRunner[];
   readonly retention: RetentionJob;
 
+  private readonly connections: ProjectorConnections;
+
   constructor(
-    @Inject(EVENT_STORE) store: EventStore,
-    @Inject(DATABASE) db: Database,
+    @Inject(PROJECTOR_CONNECTIONS) connections: ProjectorConnections,
     @Inject(LOGGER) logger: Logger,
     @Inject(METRICS_REGISTRY) metrics: Registry,
     readiness: ReadinessRegistry,
   ) {
+    this.connections = connections;
+    const { store, db } = connections;
     this.runners = createRuntimeRunners(store, db, logger, { metrics });
     this.retention = new RetentionJob(db, logger);
     readiness.register({
@@ -60,5 +91,6 @@ export class RuntimeProjectors implements OnApplicationBootstrap, OnApplicationS
   async onApplicationShutdown(): Promise<void> {
     await this.retention.stop();
     await Promise.all(this.runners.map((runner) => runner.stop()));
+    await this.connections.db.close();
   }
 }

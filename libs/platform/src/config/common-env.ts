@@ -48,4 +48,13 @@ export class CommonEnv {
   @Min(5)
   @Max(60_000)
   POLL_INTERVAL_MS: number = 500;
+
+  /**
+   * Connections in the app's request pool. Size it with the server's max_connections in mind: every
+   * instance of every app holds up to this many, plus one LISTEN connection.
+   */
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  DATABASE_POOL_MAX: number = 10;
 }
