@@ -32,7 +32,9 @@ const scenario: Scenario = {
     return {
       scenario: 'idle-memory',
       measurements: [khala, raw],
-      ratios: [{ label: 'RSS per connection, khala ÷ raw ws', value, target: '<= 2.0', met: value <= 2 }],
+      // RSS can shrink while connecting (the allocator returns pages), which at smoke sizes gives a
+      // negative per-connection figure: that is no measurement, so it never counts as met.
+      ratios: [{ label: 'RSS per connection, khala ÷ raw ws', value, target: '<= 2.0', met: value > 0 && value <= 2 }],
       notes,
     };
   },
