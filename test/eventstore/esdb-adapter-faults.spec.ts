@@ -1,6 +1,7 @@
-import { EventStoreDBClient, jsonEvent, WrongExpectedVersionError } from '@eventstore/db-client';
+import { EventStoreDBClient, jsonEvent, UnknownError, WrongExpectedVersionError } from '@eventstore/db-client';
 import { EsdbEventStore, EventStoreError } from '@khala/eventstore';
 import { EsdbEmulator, startEsdbEmulator } from '../esdb-emulator/esdb-emulator';
+import { toPortError } from '../../libs/eventstore/src/esdb/esdb-mapping';
 import { collect, freshCategory, probeEvents } from './support/event-store-conformance';
 import { SubscriptionCollector } from './support/subscription-collector';
 
@@ -58,6 +59,29 @@ describe('EventStoreDB adapter under faults (FAKE emulator)', () => {
       await impatient.close();
     }
   });
+
+  it('maps every call to EventStoreError UNAVAILABLE while the server is down (never a raw client error), and works again after', async () => {
+    const stream = `${freshCategory()}-1`;
+    await store.append(stream, probeEvents(`${stream}/before`, 1), { expectedRevision: 'no_stream' });
+    const { port, log } = emulator;
+    await emulator.stop();
+    try {
+      const failures = await Promise.all([
+        store.append(stream, probeEvents(`${stream}/down`, 1), { expectedRevision: 0n }).catch((error: unknown) => error),
+        collect(store.readStream(stream)).catch((error: unknown) => error),
+        collect(store.readAll({ maxCount: 10 })).catch((error: unknown) => error),
+        store.headPosition().catch((error: unknown) => error),
+      ]);
+      for (const failure of failures) {
+        expect(failure).toBeInstanceOf(EventStoreError);
+        expect((failure as EventStoreError).code).toBe('UNAVAILABLE');
+      }
+    } finally {
+      emulator = await startEsdbEmulator({ port, log });
+    }
+    await store.append(stream, probeEvents(`${stream}/after`, 1), { expectedRevision: 0n });
+    expect((await collect(store.readStream(stream))).length).toBe(2);
+  }, 60_000);
 });
 
 /** The FAKE's own semantics, checked with the bare client so the adapter cannot mask them. */
@@ -98,5 +122,24 @@ describe('FAKE EventStoreDB emulator speaks the server semantics the adapter rel
     const read = [];
     for await (const resolved of client.readAll({ fromPosition: position!, maxCount: 1 })) read.push(resolved.event?.position);
     expect(read).toEqual([position]);
+  });
+});
+
+describe('EventStoreDB client errors that mean "the server went away mid-call"', () => {
+  // What @eventstore/db-client leaves as UnknownError when a connection dies under a call
+  // (RST_STREAM / "Stream removed" → INTERNAL; a channel-cancelled call): retryable, so HTTP 503.
+  it.each([
+    ['INTERNAL (RST_STREAM)', { code: 13, details: 'Received RST_STREAM with code 2 triggered by internal client error' }],
+    ['UNKNOWN', { code: 2, details: 'Stream removed' }],
+    ['CANCELLED by the channel', { code: 1, details: 'Call cancelled' }],
+  ])('maps an UnknownError wrapping %s to EventStoreError UNAVAILABLE', (_name, raw) => {
+    const mapped = toPortError(new UnknownError(raw as never), 'run-1');
+    expect(mapped).toBeInstanceOf(EventStoreError);
+    expect((mapped as EventStoreError).code).toBe('UNAVAILABLE');
+  });
+
+  it('leaves other client errors alone (a real server-side failure stays a 500)', () => {
+    const raw = { code: 3, details: 'Invalid argument' };
+    expect(toPortError(new UnknownError(raw as never))).toBeInstanceOf(UnknownError);
   });
 });

@@ -120,6 +120,8 @@ describeWithConcurrentPostgres('faults: event store (EventStoreDB protocol) unre
   it('projectors and subscriptions resume from their checkpoints once it is back; nothing acknowledged is lost', async () => {
     const result = await runScenario({
       name: 'event store unreachable 10 s (ESDB emulator)',
+      diagnose: () =>
+        `projector: ${cluster.projector.output().slice(-1500)}\ngateway: ${cluster.gateways[0].output().slice(-1500)}\nruntime: ${cluster.runtime.output().slice(-3000)}`,
       keys: cluster.keys,
       runtimeUrl: cluster.runtime.url!,
       socketUrl: wsUrl(cluster.gateways[0].url!),

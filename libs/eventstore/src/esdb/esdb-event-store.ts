@@ -68,7 +68,10 @@ export class EsdbEventStore implements EventStore {
     } catch (error) {
       throw toPortError(error, stream);
     } finally {
-      await reader.cancel();
+      // On a broken connection cancel() can throw too; it must not replace the mapped error above.
+      await Promise.resolve()
+        .then(() => reader.cancel())
+        .catch(() => undefined);
     }
   }
 
@@ -104,7 +107,10 @@ export class EsdbEventStore implements EventStore {
     } catch (error) {
       throw toPortError(error);
     } finally {
-      await reader.cancel();
+      // On a broken connection cancel() can throw too; it must not replace the mapped error above.
+      await Promise.resolve()
+        .then(() => reader.cancel())
+        .catch(() => undefined);
     }
   }
 

@@ -9,8 +9,10 @@ import {
   RecordedEvent as ClientRecordedEvent,
   StreamNotFoundError,
   streamNameFilter,
+  NotLeaderError,
   TimeoutError,
   UnavailableError,
+  UnknownError,
   WrongExpectedVersionError,
 } from '@eventstore/db-client';
 import { EventStoreError } from '../event-store.error';
@@ -101,6 +103,23 @@ export function isTransient(error: unknown): boolean {
     error instanceof DeadlineExceededError ||
     error instanceof CancelledError ||
     error instanceof TimeoutError ||
+    error instanceof NotLeaderError ||
+    (error instanceof UnknownError && isBrokenCall((error as { _raw?: unknown })._raw)) ||
+    isBrokenCall(error) ||
     (error instanceof EventStoreError && error.code === 'UNAVAILABLE')
   );
+}
+
+// gRPC status codes the client library leaves as UnknownError when a server goes away mid-call:
+// CANCELLED (1, a call the channel cancelled, not us), UNKNOWN (2), INTERNAL (13, RST_STREAM /
+// "Stream removed"), UNAVAILABLE (14). An append cut off this way may or may not have landed; the
+// caller retries it with the same event ids, which the store deduplicates.
+const BROKEN_CALL_STATUS = new Set([1, 2, 13, 14]);
+const BROKEN_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ERR_HTTP2_STREAM_ERROR', 'ERR_HTTP2_GOAWAY_SESSION']);
+
+function isBrokenCall(error: unknown): boolean {
+  if (!error || typeof error !== 'object') return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'number') return BROKEN_CALL_STATUS.has(code) && 'details' in error;
+  return typeof code === 'string' && BROKEN_SOCKET_CODES.has(code);
 }
