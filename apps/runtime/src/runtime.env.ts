@@ -21,9 +21,10 @@ export class RuntimeEnv extends CommonEnv {
   /**
    * Connections of the in-process projectors' own pool: apart from the request pool
    * (DATABASE_POOL_MAX), so a burst of commands cannot starve the projectors and delay delivery.
+   * 10 = four runners each reading ahead while committing a batch, plus the LISTEN connection.
    */
   @IsInt()
-  @Min(1)
+  @Min(2)
   @Max(100)
-  RUNTIME_PROJECTOR_POOL_MAX: number = 4;
+  RUNTIME_PROJECTOR_POOL_MAX: number = 10;
 }
