@@ -2,7 +2,7 @@ import { parsePhoenixFrame } from '../../apps/khala-gateway/src/sync/phoenix';
 import { TokenBucket } from '../../apps/khala-gateway/src/sync/rate-limiter';
 import { parseSubscribe } from '../../apps/khala-gateway/src/sync/sync-session';
 import { SyncError } from '../../apps/khala-gateway/src/sync/sync.error';
-import { TopicFeed } from '../../apps/khala-gateway/src/sync/topic-feeds';
+import { FEED_KEEP_BYTES, TopicFeed } from '../../apps/khala-gateway/src/sync/topic-feeds';
 import { resolveTopic } from '../../apps/khala-gateway/src/sync/topics';
 import { batchLength, encodeRow, MAX_BATCH_BYTES } from '../../apps/khala-gateway/src/sync/update-batch';
 
@@ -109,6 +109,19 @@ describe('TopicFeed', () => {
     expect(feed.head).toBe(6);
     expect(feed.rowsAfter(1)).toBeUndefined();
     expect(feed.rowsAfter(4)).toMatchObject({ start: 0 });
+  });
+
+  it('bounds its window by bytes as well as rows: large documents fall back to journal reads', () => {
+    const feed = new TopicFeed('t', 'org', 0);
+    const large = JSON.stringify({ text: 'x'.repeat(64 * 1024) });
+    for (let watermark = 1; watermark <= 100; watermark++) feed.append([row(watermark, large)]);
+    expect(feed.head).toBe(100);
+    expect(feed.windowBytes).toBeLessThanOrEqual(2 * FEED_KEEP_BYTES + large.length * 2);
+    // The newest rows are still served from the window, the oldest no longer (sessions read the journal).
+    expect(feed.rowsAfter(99)).toMatchObject({ start: expect.any(Number) });
+    expect(feed.rowsAfter(1)).toBeUndefined();
+    expect(feed.chunkAt(0)).toBeUndefined();
+    expect(feed.chunkAt(99)?.to).toBe(100);
   });
 
   it('caches one frame Buffer per join_ref', () => {

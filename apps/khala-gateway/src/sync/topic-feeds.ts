@@ -7,6 +7,13 @@ import { batchLength, batchPayload, batchProtoBase64, EncodedRow, encodeRow, MAX
 
 /** Rows a feed keeps for sessions that are a little behind; older cursors read the journal. */
 const FEED_KEEP_ROWS = 1024;
+/**
+ * And at most about this many bytes of encoded updates: a row count alone let feeds of large
+ * documents hold tens of MiB each (the 600 s soak saw Buffer memory climb to 85 MiB). Each row's
+ * bytes are counted once although its chunk's payload and frames hold copies, so this is a
+ * proportional bound, not an exact one.
+ */
+export const FEED_KEEP_BYTES = 1024 * 1024;
 const FEED_READ_PAGE = 1000;
 const MAX_CACHED_FRAMES_PER_CHUNK = 8;
 /**
@@ -72,6 +79,8 @@ export class TopicFeed {
   /** Watermark just before rows[0]. */
   private base: number;
   private rows: EncodedRow[] = [];
+  /** Sum of rows[i].json.length. */
+  private bytes = 0;
   private readonly chunks = new Map<number, FeedChunk>();
   readonly listeners = new Set<FeedListener>();
   /** When the last listener left (undefined while someone listens). */
@@ -103,6 +112,7 @@ export class TopicFeed {
     if (rows[0].watermark !== this.head + 1 || this.base + this.rows.length !== this.head) {
       // Not contiguous with the window (retention pruned past it, or the feed was idle): restart it.
       this.rows = [];
+      this.bytes = 0;
       this.chunks.clear();
       this.base = rows[0].watermark - 1;
     }
@@ -122,15 +132,29 @@ export class TopicFeed {
       this.chunks.set(from, new FeedChunk(this.topic, from, chunkRows, newHead));
       start += length;
     }
-    for (const row of accepted) this.rows.push(row);
+    for (const row of accepted) {
+      this.rows.push(row);
+      this.bytes += row.json.length;
+    }
     this.head = newHead;
     this.trim();
   }
 
+  /** Bytes of encoded updates the window holds (for the bound and for tests). */
+  get windowBytes(): number {
+    return this.bytes;
+  }
+
   private trim(): void {
-    // Trim in bulk so the splice cost is amortised over many appends.
-    if (this.rows.length <= FEED_KEEP_ROWS * 2) return;
-    const drop = this.rows.length - FEED_KEEP_ROWS;
+    // Trim in bulk (down to half the allowance) so the splice cost is amortised over many appends.
+    if (this.rows.length <= FEED_KEEP_ROWS * 2 && this.bytes <= FEED_KEEP_BYTES * 2) return;
+    let drop = Math.max(0, this.rows.length - FEED_KEEP_ROWS);
+    let kept = this.bytes;
+    for (let i = 0; i < drop; i++) kept -= this.rows[i].json.length;
+    // The newest row always stays: live chunks refer to it.
+    while (kept > FEED_KEEP_BYTES && drop < this.rows.length - 1) kept -= this.rows[drop++].json.length;
+    if (drop === 0) return;
+    this.bytes = kept;
     this.rows.splice(0, drop);
     this.base += drop;
     for (const from of this.chunks.keys()) if (from < this.base) this.chunks.delete(from);
