@@ -6,12 +6,13 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { SequenceCheck } from '../gateway/integrity';
 import { sleep } from '../gateway/load';
+import { freePort } from '../../../test/support/processes/free-port';
 
 // nats.ws expects a browser WebSocket global.
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
@@ -37,16 +38,6 @@ export function natsServerPath(): string | undefined {
 
 export const NATS_MISSING_NOTE = 'nats-server not found (apt-get install -y nats-server): the NATS peer was skipped';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

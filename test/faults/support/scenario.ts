@@ -153,3 +153,16 @@ export async function waitUntil(condition: () => boolean | Promise<boolean>, tim
     await sleep(50);
   }
 }
+
+/** The invariants every fault scenario must keep: nothing acknowledged lost or doubled, state equal to a rebuild. */
+export function expectNothingLostOrDoubled(result: ScenarioResult): void {
+  expect({ ...result.figures, problems: result.problems }).toMatchObject({
+    lost: 0,
+    duplicated: 0,
+    gaps: 0,
+    subscriberDuplicates: 0,
+    mismatched: 0,
+    journalDiffs: 0,
+    problems: [],
+  });
+}
