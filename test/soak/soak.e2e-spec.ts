@@ -42,9 +42,10 @@ const CHURN_LANES = 3;
  * or response) or of ~80 KiB per WebSocket session at ~3 sessions/s (a socket's buffers and state).
  * The long form (SOAK_SECONDS ≥ 300) is past code warm-up when it measures, but the gateway's topic
  * feeds (windows of encoded rows per (topic, org), apps/khala-gateway/src/sync/topic-feeds.ts) keep
- * filling for minutes: 600 s runs measured 1.4 and 2.7 MiB/min of heap (and external Buffers
- * 3.6 → 85 MiB) before the windows were capped at about 1 MiB each. It asserts 4 MiB/min, which
- * still catches ~2 KiB per command.
+ * filling for minutes: 600 s runs measured 1.4 and 2.7 MiB/min of heap, and 1.75 after the windows'
+ * row JSON was capped at about 1 MiB each (external Buffers still grow to ~100 MiB over 600 s, most
+ * likely the frames each feed chunk caches; not asserted). It asserts 4 MiB/min, which still catches
+ * ~2 KiB per command.
  */
 const HEAP_GROWTH_LIMIT_MIB_PER_MIN = SECONDS >= 300 ? 4 : 14;
 /**
