@@ -23,6 +23,23 @@ afterAll(() => {
   if (figures.length) reportFigures('storage-outages', figures);
 });
 
+/** Both outages run the same load against the cluster's runtime and first gateway. */
+function steadyLoadOn(cluster: KhalaCluster) {
+  return {
+    diagnose: () =>
+      `projector: ${cluster.projector.output().slice(-1500)}\ngateway: ${cluster.gateways[0].output().slice(-1500)}\nruntime: ${cluster.runtime.output().slice(-3000)}`,
+    keys: cluster.keys,
+    runtimeUrl: cluster.runtime.url!,
+    socketUrl: wsUrl(cluster.gateways[0].url!),
+    gatewayUrl: () => cluster.gateways[0].url!,
+    orgs: 3,
+    subscribersPerOrg: 5,
+    topics: ['runtime.run_summaries', 'runtime.run_events'],
+    ratePerSecond: 40,
+    lanes: 12,
+  };
+}
+
 /**
  * Storage going away under load: Postgres restarted (a private PostgreSQL 15 cluster of this file's
  * own; the machine's shared cluster serves other test files), and the event store (EventStoreDB
@@ -58,20 +75,10 @@ describeWithConcurrentPostgres('faults: Postgres restarted under load', () => {
     }
     const result = await runScenario({
       name: 'Postgres restart (3 s down)',
-      diagnose: () =>
-        `projector: ${cluster.projector.output().slice(-1500)}\ngateway: ${cluster.gateways[0].output().slice(-1500)}\nruntime: ${cluster.runtime.output().slice(-800)}`,
-      keys: cluster.keys,
-      runtimeUrl: cluster.runtime.url!,
-      socketUrl: wsUrl(cluster.gateways[0].url!),
-      gatewayUrl: () => cluster.gateways[0].url!,
+      ...steadyLoadOn(cluster),
       db,
       serverUrl: pg.url,
       store,
-      orgs: 3,
-      subscribersPerOrg: 5,
-      topics: ['runtime.run_summaries', 'runtime.run_events'],
-      ratePerSecond: 40,
-      lanes: 12,
       async fault() {
         const stoppedAt = Date.now();
         await pg.stop('fast');
@@ -113,20 +120,10 @@ describeWithConcurrentPostgres('faults: event store (EventStoreDB protocol) unre
   it('projectors and subscriptions resume from their checkpoints once it is back; nothing acknowledged is lost', async () => {
     const result = await runScenario({
       name: 'event store unreachable 10 s (ESDB emulator)',
-      diagnose: () =>
-        `projector: ${cluster.projector.output().slice(-1500)}\ngateway: ${cluster.gateways[0].output().slice(-1500)}\nruntime: ${cluster.runtime.output().slice(-3000)}`,
-      keys: cluster.keys,
-      runtimeUrl: cluster.runtime.url!,
-      socketUrl: wsUrl(cluster.gateways[0].url!),
-      gatewayUrl: () => cluster.gateways[0].url!,
+      ...steadyLoadOn(cluster),
       db,
       serverUrl: process.env.DATABASE_URL!,
       store,
-      orgs: 3,
-      subscribersPerOrg: 5,
-      topics: ['runtime.run_summaries', 'runtime.run_events'],
-      ratePerSecond: 40,
-      lanes: 12,
       async fault() {
         const stoppedAt = Date.now();
         await emulator.stop();
