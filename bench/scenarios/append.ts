@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createScratchDatabase } from '../../libs/platform/src/index';
-import { LatencyHistogram } from '../lib/histogram';
+import { LatencyHistogram, LatencySummary } from '../lib/histogram';
 import { machineDescription } from '../lib/report';
 import { Measurement, Ratio, Scenario, ScenarioOptions, ScenarioResult } from '../lib/scenario';
 import { checkAppendIntegrity } from '../lib/store/append-integrity';
@@ -36,6 +36,22 @@ function processCpuMs(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The figures ours and the peer report alike for one concurrency level. */
+function throughputFigures(
+  result: { ok: number; seconds: number; errors: Record<string, number> },
+  latency: LatencySummary,
+  eventBytes: number,
+): Record<string, number> {
+  return {
+    commands_per_s: result.ok / result.seconds,
+    p50_ms: latency.p50_ms,
+    p99_ms: latency.p99_ms,
+    p999_ms: latency.p999_ms,
+    errors: Object.values(result.errors).reduce((a, b) => a + b, 0),
+    event_bytes: eventBytes,
+  };
 }
 
 function numberArg(args: string[], name: string): number | undefined {
@@ -91,12 +107,7 @@ const scenario: Scenario = {
           system: 'khala',
           variant: `concurrency=${concurrency}`,
           figures: {
-            commands_per_s: result.ok / result.seconds,
-            p50_ms: latency.p50_ms,
-            p99_ms: latency.p99_ms,
-            p999_ms: latency.p999_ms,
-            errors: Object.values(result.errors).reduce((a, b) => a + b, 0),
-            event_bytes: integrity.meanEventBytes,
+            ...throughputFigures(result, latency, integrity.meanEventBytes),
             ...(cpuPerCommand !== undefined ? { server_cpu_ms_per_command: Number(cpuPerCommand.toFixed(2)) } : {}),
             ...(loadCpuPerCommand !== undefined ? { load_cpu_ms_per_command: Number(loadCpuPerCommand.toFixed(2)) } : {}),
           },
@@ -130,14 +141,7 @@ const scenario: Scenario = {
           measurements.push({
             system: 'emmett',
             variant: `concurrency=${concurrency}`,
-            figures: {
-              commands_per_s: result.ok / result.seconds,
-              p50_ms: latency.p50_ms,
-              p99_ms: latency.p99_ms,
-              p999_ms: latency.p999_ms,
-              errors: Object.values(result.errors).reduce((a, b) => a + b, 0),
-              event_bytes: result.meanEventBytes,
-            },
+            figures: throughputFigures(result, latency, result.meanEventBytes),
             integrity: result.integrity,
           });
           process.stderr.write(`  emmett @${concurrency}: ${(result.ok / result.seconds).toFixed(0)} appends/s, p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms\n`);
