@@ -20,6 +20,7 @@ import { checkAppendIntegrity } from '../lib/store/append-integrity';
 import { pinning, spawnJsonChild } from '../lib/store/child-process';
 import type { EmmettAppendConfig, EmmettAppendResult } from '../lib/store/emmett-append';
 import type { LoadConfig, LoadResult } from '../lib/store/http-load';
+import { numberArg } from '../lib/store/args';
 
 const CONCURRENCY = [1, 8, 32];
 const EVENTS_PER_RUN = 50;
@@ -52,11 +53,6 @@ function throughputFigures(
     errors: Object.values(result.errors).reduce((a, b) => a + b, 0),
     event_bytes: eventBytes,
   };
-}
-
-function numberArg(args: string[], name: string): number | undefined {
-  const index = args.indexOf(`--${name}`);
-  return index >= 0 ? Number(args[index + 1]) : undefined;
 }
 
 const scenario: Scenario = {

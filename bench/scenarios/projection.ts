@@ -21,14 +21,10 @@ import { spawnJsonChild } from '../lib/store/child-process';
 import type { EmmettCatchupConfig } from '../lib/store/emmett-catchup';
 import type { CatchupConfig } from '../lib/store/khala-catchup';
 import { emmettRunEvents, RUN_SHAPE, runLayout, seedKhalaRuns } from '../lib/store/seed-khala-runs';
+import { numberArg } from '../lib/store/args';
 
 const TARGET_RATIO = 10;
 const TARGET_EVENTS_PER_S = 30_000;
-
-function numberArg(args: string[], name: string): number | undefined {
-  const index = args.indexOf(`--${name}`);
-  return index >= 0 ? Number(args[index + 1]) : undefined;
-}
 
 interface CatchupResult {
   seconds: number;
