@@ -145,7 +145,12 @@ describeWithConcurrentPostgres('one writer per projection (real Postgres)', () =
 
       // The leader dies the way a crashed process does: its lease session is gone.
       await dbB.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [`${dbA.pool.options.application_name}-lease`]);
+      // A crashed process does not come back for its leases; A's runners, still alive here, would
+      // race B for them every retry and could win some back. Stopping them (their leases are already
+      // gone) is the dead process; an in-flight batch of A's still meets the checkpoint fence.
+      const aStopped = Promise.all(a.map((runner) => runner.stop()));
       await eventually(() => Promise.resolve(b.every((runner) => runner.isLeader)), Boolean, 'B takes over');
+      await aStopped;
       for (let i = 6; i < 12; i++) {
         const runId = `run_${i}_${randomUUID().slice(0, 6)}`;
         await appendRun(storeB, categories.runStream(runId), runId, orgId, 3);
