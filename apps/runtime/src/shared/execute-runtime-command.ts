@@ -10,6 +10,7 @@ import {
   NewEvent,
 } from '@khala/eventstore';
 import { RuntimeError } from '../runtime.error';
+import { commandId } from './command-key';
 import { RuleViolation } from './domain/rule-violation';
 import { CachedStreamState, streamStateCacheFor } from './stream-state-cache';
 
@@ -104,7 +105,7 @@ export async function executeRuntimeCommand<Command, Event extends DomainEvent, 
         id: context.eventId?.(event, index) ?? deterministicEventId(context.commandKey, index),
         type: event.type,
         data: encodeEventData(event.type, event.data),
-        metadata: { correlation_id: context.correlationId, causation_id: context.correlationId, actor: context.actor, schema_version: 1 },
+        metadata: { correlation_id: context.correlationId, causation_id: commandId(context.commandKey), actor: context.actor, schema_version: 1 },
       }))
       .filter((event) => !eventIds.has(event.id));
     if (events.length === 0) return staleOr({ state, revision, appended: 0, appendedEvents: [], replayed: decided.length > 0 });
