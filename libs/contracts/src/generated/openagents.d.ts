@@ -5257,6 +5257,9 @@ export namespace openagents {
                 /** SyncError reason. */
                 reason: string;
 
+                /** SyncError refused_topics. */
+                refused_topics: openagents.sync.v1.RefusedTopic.$Properties[];
+
                 /**
                  * Creates a new SyncError instance using the specified properties.
                  * @param [properties] Properties to set
@@ -5354,12 +5357,127 @@ export namespace openagents {
                     /** SyncError reason */
                     reason?: (string|null);
 
+                    /** SyncError refused_topics */
+                    refused_topics?: (openagents.sync.v1.RefusedTopic.$Properties[]|null);
+
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];
                 }
 
                 /** Shape of a SyncError. */
                 type $Shape = openagents.sync.v1.SyncError.$Properties;
+            }
+
+            /**
+             * Properties of a RefusedTopic.
+             * @deprecated Use openagents.sync.v1.RefusedTopic.$Properties instead.
+             */
+            interface IRefusedTopic extends openagents.sync.v1.RefusedTopic.$Properties {
+            }
+
+            /** Represents a RefusedTopic. */
+            class RefusedTopic {
+
+                /**
+                 * Constructs a new RefusedTopic.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: openagents.sync.v1.RefusedTopic.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** RefusedTopic topic. */
+                topic: string;
+
+                /** RefusedTopic code. */
+                code: string;
+
+                /** RefusedTopic message. */
+                message: string;
+
+                /**
+                 * Creates a new RefusedTopic instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns RefusedTopic instance
+                 */
+                static create(properties: openagents.sync.v1.RefusedTopic.$Shape): openagents.sync.v1.RefusedTopic & openagents.sync.v1.RefusedTopic.$Shape;
+                static create(properties?: openagents.sync.v1.RefusedTopic.$Properties): openagents.sync.v1.RefusedTopic;
+
+                /**
+                 * Encodes the specified RefusedTopic message. Does not implicitly {@link openagents.sync.v1.RefusedTopic.verify|verify} messages.
+                 * @param message RefusedTopic message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: openagents.sync.v1.RefusedTopic.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a RefusedTopic message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {openagents.sync.v1.RefusedTopic & openagents.sync.v1.RefusedTopic.$Shape} RefusedTopic
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): openagents.sync.v1.RefusedTopic & openagents.sync.v1.RefusedTopic.$Shape;
+
+                /**
+                 * Verifies a RefusedTopic message.
+                 * @param message Plain object to verify
+                 * @returns `null` if valid, otherwise the reason why it is not
+                 */
+                static verify(message: { [k: string]: any }): (string|null);
+
+                /**
+                 * Creates a RefusedTopic message from a plain object. Also converts values to their respective internal types.
+                 * @param object Plain object
+                 * @returns RefusedTopic
+                 */
+                static fromObject(object: { [k: string]: any }): openagents.sync.v1.RefusedTopic;
+
+                /**
+                 * Creates a plain object from a RefusedTopic message. Also converts values to other types if specified.
+                 * @param message RefusedTopic
+                 * @param [options] Conversion options
+                 * @returns Plain object
+                 */
+                static toObject(message: openagents.sync.v1.RefusedTopic, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+                /**
+                 * Converts this RefusedTopic to JSON.
+                 * @returns JSON object
+                 */
+                toJSON(): { [k: string]: any };
+
+                /**
+                 * Gets the type url for RefusedTopic
+                 * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns The type url
+                 */
+                static getTypeUrl(prefix?: string): string;
+            }
+
+            namespace RefusedTopic {
+
+                /** Properties of a RefusedTopic. */
+                interface $Properties {
+
+                    /** RefusedTopic topic */
+                    topic?: (string|null);
+
+                    /** RefusedTopic code */
+                    code?: (string|null);
+
+                    /** RefusedTopic message */
+                    message?: (string|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a RefusedTopic. */
+                type $Shape = openagents.sync.v1.RefusedTopic.$Properties;
             }
 
             /**
@@ -6322,6 +6440,15 @@ export namespace openagents {
                 /** SubscribeReply current_watermarks. */
                 current_watermarks: openagents.sync.v1.TopicWatermark.$Properties[];
 
+                /** SubscribeReply retained_from. */
+                retained_from: openagents.sync.v1.TopicWatermark.$Properties[];
+
+                /** SubscribeReply refused_topics. */
+                refused_topics: openagents.sync.v1.RefusedTopic.$Properties[];
+
+                /** SubscribeReply request_id. */
+                request_id: string;
+
                 /**
                  * Creates a new SubscribeReply instance using the specified properties.
                  * @param [properties] Properties to set
@@ -6397,6 +6524,15 @@ export namespace openagents {
 
                     /** SubscribeReply current_watermarks */
                     current_watermarks?: (openagents.sync.v1.TopicWatermark.$Properties[]|null);
+
+                    /** SubscribeReply retained_from */
+                    retained_from?: (openagents.sync.v1.TopicWatermark.$Properties[]|null);
+
+                    /** SubscribeReply refused_topics */
+                    refused_topics?: (openagents.sync.v1.RefusedTopic.$Properties[]|null);
+
+                    /** SubscribeReply request_id */
+                    request_id?: (string|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];

@@ -9541,6 +9541,7 @@ $root.openagents = (function() {
                     this.reason_codes = [];
                     this.stale_topics = [];
                     this.forbidden_topics = [];
+                    this.refused_topics = [];
                     if (properties)
                         for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                             if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -9557,6 +9558,7 @@ $root.openagents = (function() {
                 SyncError.prototype.retry_after_ms = 0;
                 SyncError.prototype.reauth_required = false;
                 SyncError.prototype.reason = "";
+                SyncError.prototype.refused_topics = $util.emptyArray;
 
                 SyncError.create = function(properties) {
                     return new SyncError(properties);
@@ -9592,6 +9594,9 @@ $root.openagents = (function() {
                         writer.uint32(72).bool(message.reauth_required);
                     if (message.reason != null && $Object.hasOwnProperty.call(message, "reason") && message.reason !== "")
                         writer.uint32(82).string(message.reason);
+                    if (message.refused_topics != null && message.refused_topics.length)
+                        for (var i = 0; i < message.refused_topics.length; ++i)
+                            $root.openagents.sync.v1.RefusedTopic.encode(message.refused_topics[i], writer.uint32(90).fork(), _depth + 1).ldelim();
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (var i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -9709,6 +9714,14 @@ $root.openagents = (function() {
                                     delete message.reason;
                                 continue;
                             }
+                        case 11: {
+                                if (wireType !== 2)
+                                    break;
+                                if (!(message.refused_topics && message.refused_topics.length))
+                                    message.refused_topics = [];
+                                message.refused_topics.push($root.openagents.sync.v1.RefusedTopic.decode(reader, reader.size(), $undefined, _depth + 1));
+                                continue;
+                            }
                         }
                         reader.skipType(wireType, _depth, tag);
                         if (!reader.discardUnknown) {
@@ -9779,6 +9792,15 @@ $root.openagents = (function() {
                     if (message.reason != null && $Object.hasOwnProperty.call(message, "reason"))
                         if (!$util.isString(message.reason))
                             return "reason: string expected";
+                    if (message.refused_topics != null && $Object.hasOwnProperty.call(message, "refused_topics")) {
+                        if (!$Array.isArray(message.refused_topics))
+                            return "refused_topics: array expected";
+                        for (var i = 0; i < message.refused_topics.length; ++i) {
+                            var error = $root.openagents.sync.v1.RefusedTopic.verify(message.refused_topics[i], _depth + 1);
+                            if (error)
+                                return "refused_topics." + error;
+                        }
+                    }
                     return null;
                 };
 
@@ -9839,6 +9861,16 @@ $root.openagents = (function() {
                     if (object.reason != null)
                         if (typeof object.reason !== "string" || object.reason.length)
                             message.reason = $String(object.reason);
+                    if (object.refused_topics) {
+                        if (!$Array.isArray(object.refused_topics))
+                            throw $TypeError(".openagents.sync.v1.SyncError.refused_topics: array expected");
+                        message.refused_topics = $Array(object.refused_topics.length);
+                        for (var i = 0; i < object.refused_topics.length; ++i) {
+                            if (!$util.isObject(object.refused_topics[i]))
+                                throw $TypeError(".openagents.sync.v1.SyncError.refused_topics: object expected");
+                            message.refused_topics[i] = $root.openagents.sync.v1.RefusedTopic.fromObject(object.refused_topics[i], _depth + 1);
+                        }
+                    }
                     return message;
                 };
 
@@ -9854,6 +9886,7 @@ $root.openagents = (function() {
                         object.reason_codes = [];
                         object.stale_topics = [];
                         object.forbidden_topics = [];
+                        object.refused_topics = [];
                     }
                     if (options.defaults) {
                         object.code = "";
@@ -9893,6 +9926,11 @@ $root.openagents = (function() {
                         object.reauth_required = message.reauth_required;
                     if (message.reason != null && $Object.hasOwnProperty.call(message, "reason"))
                         object.reason = message.reason;
+                    if (message.refused_topics && message.refused_topics.length) {
+                        object.refused_topics = $Array(message.refused_topics.length);
+                        for (var j = 0; j < message.refused_topics.length; ++j)
+                            object.refused_topics[j] = $root.openagents.sync.v1.RefusedTopic.toObject(message.refused_topics[j], options, _depth + 1);
+                    }
                     return object;
                 };
 
@@ -9907,6 +9945,189 @@ $root.openagents = (function() {
                 };
 
                 return SyncError;
+            })();
+
+            v1.RefusedTopic = (function() {
+
+                var RefusedTopic = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                RefusedTopic.prototype.topic = "";
+                RefusedTopic.prototype.code = "";
+                RefusedTopic.prototype.message = "";
+
+                RefusedTopic.create = function(properties) {
+                    return new RefusedTopic(properties);
+                };
+
+                RefusedTopic.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.topic != null && $Object.hasOwnProperty.call(message, "topic") && message.topic !== "")
+                        writer.uint32(10).string(message.topic);
+                    if (message.code != null && $Object.hasOwnProperty.call(message, "code") && message.code !== "")
+                        writer.uint32(18).string(message.code);
+                    if (message.message != null && $Object.hasOwnProperty.call(message, "message") && message.message !== "")
+                        writer.uint32(26).string(message.message);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                RefusedTopic.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.openagents.sync.v1.RefusedTopic();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.topic = value;
+                                else
+                                    delete message.topic;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.code = value;
+                                else
+                                    delete message.code;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.message = value;
+                                else
+                                    delete message.message;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                RefusedTopic.verify = function (message, _depth) {
+                    if (typeof message !== "object" || message === null)
+                        return "object expected";
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        return "max depth exceeded";
+                    if (message.topic != null && $Object.hasOwnProperty.call(message, "topic"))
+                        if (!$util.isString(message.topic))
+                            return "topic: string expected";
+                    if (message.code != null && $Object.hasOwnProperty.call(message, "code"))
+                        if (!$util.isString(message.code))
+                            return "code: string expected";
+                    if (message.message != null && $Object.hasOwnProperty.call(message, "message"))
+                        if (!$util.isString(message.message))
+                            return "message: string expected";
+                    return null;
+                };
+
+                RefusedTopic.fromObject = function (object, _depth) {
+                    if (object instanceof $root.openagents.sync.v1.RefusedTopic)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".openagents.sync.v1.RefusedTopic: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var message = new $root.openagents.sync.v1.RefusedTopic();
+                    if (object.topic != null)
+                        if (typeof object.topic !== "string" || object.topic.length)
+                            message.topic = $String(object.topic);
+                    if (object.code != null)
+                        if (typeof object.code !== "string" || object.code.length)
+                            message.code = $String(object.code);
+                    if (object.message != null)
+                        if (typeof object.message !== "string" || object.message.length)
+                            message.message = $String(object.message);
+                    return message;
+                };
+
+                RefusedTopic.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var object = {};
+                    if (options.defaults) {
+                        object.topic = "";
+                        object.code = "";
+                        object.message = "";
+                    }
+                    if (message.topic != null && $Object.hasOwnProperty.call(message, "topic"))
+                        object.topic = message.topic;
+                    if (message.code != null && $Object.hasOwnProperty.call(message, "code"))
+                        object.code = message.code;
+                    if (message.message != null && $Object.hasOwnProperty.call(message, "message"))
+                        object.message = message.message;
+                    return object;
+                };
+
+                RefusedTopic.prototype.toJSON = function() {
+                    return RefusedTopic.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                RefusedTopic.getTypeUrl = function(prefix) {
+                    if (prefix === $undefined)
+                        prefix = "type.googleapis.com";
+                    return prefix + "/openagents.sync.v1.RefusedTopic";
+                };
+
+                return RefusedTopic;
             })();
 
             v1.StaleTopic = (function() {
@@ -11581,6 +11802,8 @@ $root.openagents = (function() {
                 var SubscribeReply = function (properties) {
                     this.topics = [];
                     this.current_watermarks = [];
+                    this.retained_from = [];
+                    this.refused_topics = [];
                     if (properties)
                         for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                             if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -11590,6 +11813,9 @@ $root.openagents = (function() {
                 SubscribeReply.prototype.subscription_id = "";
                 SubscribeReply.prototype.topics = $util.emptyArray;
                 SubscribeReply.prototype.current_watermarks = $util.emptyArray;
+                SubscribeReply.prototype.retained_from = $util.emptyArray;
+                SubscribeReply.prototype.refused_topics = $util.emptyArray;
+                SubscribeReply.prototype.request_id = "";
 
                 SubscribeReply.create = function(properties) {
                     return new SubscribeReply(properties);
@@ -11610,6 +11836,14 @@ $root.openagents = (function() {
                     if (message.current_watermarks != null && message.current_watermarks.length)
                         for (var i = 0; i < message.current_watermarks.length; ++i)
                             $root.openagents.sync.v1.TopicWatermark.encode(message.current_watermarks[i], writer.uint32(26).fork(), _depth + 1).ldelim();
+                    if (message.retained_from != null && message.retained_from.length)
+                        for (var i = 0; i < message.retained_from.length; ++i)
+                            $root.openagents.sync.v1.TopicWatermark.encode(message.retained_from[i], writer.uint32(34).fork(), _depth + 1).ldelim();
+                    if (message.refused_topics != null && message.refused_topics.length)
+                        for (var i = 0; i < message.refused_topics.length; ++i)
+                            $root.openagents.sync.v1.RefusedTopic.encode(message.refused_topics[i], writer.uint32(42).fork(), _depth + 1).ldelim();
+                    if (message.request_id != null && $Object.hasOwnProperty.call(message, "request_id") && message.request_id !== "")
+                        writer.uint32(50).string(message.request_id);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (var i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -11668,6 +11902,31 @@ $root.openagents = (function() {
                                 message.current_watermarks.push($root.openagents.sync.v1.TopicWatermark.decode(reader, reader.size(), $undefined, _depth + 1));
                                 continue;
                             }
+                        case 4: {
+                                if (wireType !== 2)
+                                    break;
+                                if (!(message.retained_from && message.retained_from.length))
+                                    message.retained_from = [];
+                                message.retained_from.push($root.openagents.sync.v1.TopicWatermark.decode(reader, reader.size(), $undefined, _depth + 1));
+                                continue;
+                            }
+                        case 5: {
+                                if (wireType !== 2)
+                                    break;
+                                if (!(message.refused_topics && message.refused_topics.length))
+                                    message.refused_topics = [];
+                                message.refused_topics.push($root.openagents.sync.v1.RefusedTopic.decode(reader, reader.size(), $undefined, _depth + 1));
+                                continue;
+                            }
+                        case 6: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.request_id = value;
+                                else
+                                    delete message.request_id;
+                                continue;
+                            }
                         }
                         reader.skipType(wireType, _depth, tag);
                         if (!reader.discardUnknown) {
@@ -11711,6 +11970,27 @@ $root.openagents = (function() {
                                 return "current_watermarks." + error;
                         }
                     }
+                    if (message.retained_from != null && $Object.hasOwnProperty.call(message, "retained_from")) {
+                        if (!$Array.isArray(message.retained_from))
+                            return "retained_from: array expected";
+                        for (var i = 0; i < message.retained_from.length; ++i) {
+                            var error = $root.openagents.sync.v1.TopicWatermark.verify(message.retained_from[i], _depth + 1);
+                            if (error)
+                                return "retained_from." + error;
+                        }
+                    }
+                    if (message.refused_topics != null && $Object.hasOwnProperty.call(message, "refused_topics")) {
+                        if (!$Array.isArray(message.refused_topics))
+                            return "refused_topics: array expected";
+                        for (var i = 0; i < message.refused_topics.length; ++i) {
+                            var error = $root.openagents.sync.v1.RefusedTopic.verify(message.refused_topics[i], _depth + 1);
+                            if (error)
+                                return "refused_topics." + error;
+                        }
+                    }
+                    if (message.request_id != null && $Object.hasOwnProperty.call(message, "request_id"))
+                        if (!$util.isString(message.request_id))
+                            return "request_id: string expected";
                     return null;
                 };
 
@@ -11744,6 +12024,29 @@ $root.openagents = (function() {
                             message.current_watermarks[i] = $root.openagents.sync.v1.TopicWatermark.fromObject(object.current_watermarks[i], _depth + 1);
                         }
                     }
+                    if (object.retained_from) {
+                        if (!$Array.isArray(object.retained_from))
+                            throw $TypeError(".openagents.sync.v1.SubscribeReply.retained_from: array expected");
+                        message.retained_from = $Array(object.retained_from.length);
+                        for (var i = 0; i < object.retained_from.length; ++i) {
+                            if (!$util.isObject(object.retained_from[i]))
+                                throw $TypeError(".openagents.sync.v1.SubscribeReply.retained_from: object expected");
+                            message.retained_from[i] = $root.openagents.sync.v1.TopicWatermark.fromObject(object.retained_from[i], _depth + 1);
+                        }
+                    }
+                    if (object.refused_topics) {
+                        if (!$Array.isArray(object.refused_topics))
+                            throw $TypeError(".openagents.sync.v1.SubscribeReply.refused_topics: array expected");
+                        message.refused_topics = $Array(object.refused_topics.length);
+                        for (var i = 0; i < object.refused_topics.length; ++i) {
+                            if (!$util.isObject(object.refused_topics[i]))
+                                throw $TypeError(".openagents.sync.v1.SubscribeReply.refused_topics: object expected");
+                            message.refused_topics[i] = $root.openagents.sync.v1.RefusedTopic.fromObject(object.refused_topics[i], _depth + 1);
+                        }
+                    }
+                    if (object.request_id != null)
+                        if (typeof object.request_id !== "string" || object.request_id.length)
+                            message.request_id = $String(object.request_id);
                     return message;
                 };
 
@@ -11758,9 +12061,13 @@ $root.openagents = (function() {
                     if (options.arrays || options.defaults) {
                         object.topics = [];
                         object.current_watermarks = [];
+                        object.retained_from = [];
+                        object.refused_topics = [];
                     }
-                    if (options.defaults)
+                    if (options.defaults) {
                         object.subscription_id = "";
+                        object.request_id = "";
+                    }
                     if (message.subscription_id != null && $Object.hasOwnProperty.call(message, "subscription_id"))
                         object.subscription_id = message.subscription_id;
                     if (message.topics && message.topics.length) {
@@ -11773,6 +12080,18 @@ $root.openagents = (function() {
                         for (var j = 0; j < message.current_watermarks.length; ++j)
                             object.current_watermarks[j] = $root.openagents.sync.v1.TopicWatermark.toObject(message.current_watermarks[j], options, _depth + 1);
                     }
+                    if (message.retained_from && message.retained_from.length) {
+                        object.retained_from = $Array(message.retained_from.length);
+                        for (var j = 0; j < message.retained_from.length; ++j)
+                            object.retained_from[j] = $root.openagents.sync.v1.TopicWatermark.toObject(message.retained_from[j], options, _depth + 1);
+                    }
+                    if (message.refused_topics && message.refused_topics.length) {
+                        object.refused_topics = $Array(message.refused_topics.length);
+                        for (var j = 0; j < message.refused_topics.length; ++j)
+                            object.refused_topics[j] = $root.openagents.sync.v1.RefusedTopic.toObject(message.refused_topics[j], options, _depth + 1);
+                    }
+                    if (message.request_id != null && $Object.hasOwnProperty.call(message, "request_id"))
+                        object.request_id = message.request_id;
                     return object;
                 };
 
