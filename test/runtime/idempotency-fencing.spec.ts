@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Database } from '@khala/platform';
 import { IdempotencyKeysRepository } from '../../apps/runtime/src/shared/idempotency/idempotency-keys.repository';
-import { IdempotencyService, IdempotentRequest } from '../../apps/runtime/src/shared/idempotency/idempotency.service';
+import {
+  IdempotencyService,
+  IdempotentRequest,
+} from '../../apps/runtime/src/shared/idempotency/idempotency.service';
 import { connectTestDatabase } from '../support/test-database';
 
 /**
@@ -44,10 +47,10 @@ describe('Idempotency-Key records are fenced by the attempt that holds them', ()
     ).rows[0];
   /** What a clock past the holder's lease looks like to the database. */
   const expireLease = ({ orgId, key }: IdempotentRequest) =>
-    admin.query(`UPDATE runtime.idempotency_keys SET locked_until = now() - interval '1 second' WHERE org_id = $1 AND idempotency_key = $2`, [
-      orgId,
-      key,
-    ]);
+    admin.query(
+      `UPDATE runtime.idempotency_keys SET locked_until = now() - interval '1 second' WHERE org_id = $1 AND idempotency_key = $2`,
+      [orgId, key],
+    );
   const until = async (condition: () => Promise<boolean> | boolean, what: string) => {
     const deadline = Date.now() + 30_000;
     while (!(await condition())) {
@@ -117,7 +120,11 @@ describe('Idempotency-Key records are fenced by the attempt that holds them', ()
 
   it('a live holder keeps its lease: a duplicate arriving after the first lease would have run out does not execute the command again', async () => {
     // 2 s lease renewed every ~0.7 s; the duplicate waits 1 s for the holder, then answers 409.
-    const service = new IdempotencyService(keys, { RUNTIME_IDEMPOTENCY_LEASE_SECONDS: 2 }, { waitForOwnerMs: 1_000 });
+    const service = new IdempotencyService(
+      keys,
+      { RUNTIME_IDEMPOTENCY_LEASE_SECONDS: 2 },
+      { waitForOwnerMs: 1_000 },
+    );
     const req = request();
     const gateA = gate();
     const a = service.execute(req, async () => {
@@ -126,13 +133,14 @@ describe('Idempotency-Key records are fenced by the attempt that holds them', ()
     });
     await until(async () => (await record(req)) !== undefined, 'A to claim the key');
     const [{ first_lease_end }] = (
-      await admin.query<{ first_lease_end: Date }>('SELECT locked_until AS first_lease_end FROM runtime.idempotency_keys WHERE org_id = $1 AND idempotency_key = $2', [
-        req.orgId,
-        req.key,
-      ])
+      await admin.query<{ first_lease_end: Date }>(
+        'SELECT locked_until AS first_lease_end FROM runtime.idempotency_keys WHERE org_id = $1 AND idempotency_key = $2',
+        [req.orgId, req.key],
+      )
     ).rows;
     await until(
-      async () => (await admin.query<{ now: Date }>('SELECT now()')).rows[0].now.getTime() > first_lease_end.getTime(),
+      async () =>
+        (await admin.query<{ now: Date }>('SELECT now()')).rows[0].now.getTime() > first_lease_end.getTime(),
       'the first lease to end',
     );
     const duplicate = jest.fn(async () => ({ by: 'B' }));

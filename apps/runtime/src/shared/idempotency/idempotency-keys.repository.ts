@@ -31,7 +31,12 @@ export class IdempotencyKeysRepository {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
   /** Inserts a pending record held by a new attempt; undefined when (org, key) already has one. */
-  async claim(orgId: string, key: string, requestHash: string, leaseSeconds: number): Promise<IdempotencyAttempt | undefined> {
+  async claim(
+    orgId: string,
+    key: string,
+    requestHash: string,
+    leaseSeconds: number,
+  ): Promise<IdempotencyAttempt | undefined> {
     const attempt = randomUUID();
     const { rowCount } = await this.db.query(
       `INSERT INTO runtime.idempotency_keys (org_id, idempotency_key, request_hash, state, locked_until, attempt)
@@ -64,7 +69,12 @@ export class IdempotencyKeysRepository {
    * Takes over a pending record whose holder's lease ran out, under a new attempt (which fences
    * the old one out); undefined if the lease is still running or someone else took it first.
    */
-  async takeOver(orgId: string, key: string, requestHash: string, leaseSeconds: number): Promise<IdempotencyAttempt | undefined> {
+  async takeOver(
+    orgId: string,
+    key: string,
+    requestHash: string,
+    leaseSeconds: number,
+  ): Promise<IdempotencyAttempt | undefined> {
     const attempt = randomUUID();
     const { rowCount } = await this.db.query(
       `UPDATE runtime.idempotency_keys SET locked_until = now() + make_interval(secs => $4), attempt = $5
@@ -75,7 +85,12 @@ export class IdempotencyKeysRepository {
   }
 
   /** Extends the lease of a record this attempt still holds; false once it no longer does. */
-  async renew(orgId: string, key: string, attempt: IdempotencyAttempt, leaseSeconds: number): Promise<boolean> {
+  async renew(
+    orgId: string,
+    key: string,
+    attempt: IdempotencyAttempt,
+    leaseSeconds: number,
+  ): Promise<boolean> {
     const { rowCount } = await this.db.query(
       `UPDATE runtime.idempotency_keys SET locked_until = now() + make_interval(secs => $4)
         WHERE org_id = $1 AND idempotency_key = $2 AND attempt = $3 AND state = 'pending'`,
@@ -85,7 +100,13 @@ export class IdempotencyKeysRepository {
   }
 
   /** Stores the response, if this attempt still holds the record; false when it was fenced out. */
-  async complete(orgId: string, key: string, attempt: IdempotencyAttempt, responseStatus: number, responseBody: unknown): Promise<boolean> {
+  async complete(
+    orgId: string,
+    key: string,
+    attempt: IdempotencyAttempt,
+    responseStatus: number,
+    responseBody: unknown,
+  ): Promise<boolean> {
     const { rowCount } = await this.db.query(
       `UPDATE runtime.idempotency_keys
           SET state = 'completed', response_status = $4, response_body = $5, completed_at = now()

@@ -73,7 +73,10 @@ export class IdempotencyService {
     const { key, orgId } = request;
     if (key === undefined) return work();
     if (!KEY_PATTERN.test(key)) {
-      throw new RuntimeError('invalid_idempotency_key', 'Idempotency-Key must be 1-255 visible ASCII characters');
+      throw new RuntimeError(
+        'invalid_idempotency_key',
+        'Idempotency-Key must be 1-255 visible ASCII characters',
+      );
     }
     const requestHash = hashRequest(request);
     const { leaseSeconds, waitForOwnerMs } = this.timings;
@@ -84,7 +87,10 @@ export class IdempotencyService {
         const record = await this.keys.find(orgId, key);
         if (!record) continue; // released between our claim and our read: claim again
         if (record.requestHash !== requestHash) {
-          throw new RuntimeError('idempotency_mismatch', 'this Idempotency-Key was used with a different request');
+          throw new RuntimeError(
+            'idempotency_mismatch',
+            'this Idempotency-Key was used with a different request',
+          );
         }
         if (record.state === 'completed') return record.responseBody as T;
         if (record.leaseExpired) attempt = await this.keys.takeOver(orgId, key, requestHash, leaseSeconds);
@@ -97,13 +103,23 @@ export class IdempotencyService {
         continue;
       }
       if (Date.now() >= deadline) {
-        throw new RuntimeError('idempotency_in_progress', 'a request with this Idempotency-Key is still being processed', undefined, 1);
+        throw new RuntimeError(
+          'idempotency_in_progress',
+          'a request with this Idempotency-Key is still being processed',
+          undefined,
+          1,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, WAIT_STEP_MS));
     }
   }
 
-  private async runAsHolder<T>(request: IdempotentRequest, key: string, attempt: IdempotencyAttempt, work: () => Promise<T>): Promise<HolderOutcome<T>> {
+  private async runAsHolder<T>(
+    request: IdempotentRequest,
+    key: string,
+    attempt: IdempotencyAttempt,
+    work: () => Promise<T>,
+  ): Promise<HolderOutcome<T>> {
     const stopRenewing = this.renewWhileRunning(request.orgId, key, attempt);
     let response: T;
     try {
@@ -143,6 +159,10 @@ export class IdempotencyService {
 }
 
 export function hashRequest(request: Pick<IdempotentRequest, 'method' | 'path' | 'body'>): string {
-  const text = canonicalJson({ method: request.method.toUpperCase(), path: request.path, body: request.body ?? {} });
+  const text = canonicalJson({
+    method: request.method.toUpperCase(),
+    path: request.path,
+    body: request.body ?? {},
+  });
   return `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
 }

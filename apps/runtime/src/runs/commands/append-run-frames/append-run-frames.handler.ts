@@ -1,16 +1,22 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
-import { commandKey, streamScopedEventId } from '../../../shared/command-key';
+import { commandId, commandKey, streamScopedEventId } from '../../../shared/command-key';
 import { executeRuntimeCommand } from '../../../shared/execute-runtime-command';
 import { isFrameEvent, RunEvent, runDecider, runStream } from '../../domain/run.decider';
 import { AppendRunFrames, AppendRunFramesResult } from './append-run-frames.command';
+import { findEarlierAttempt } from './earlier-attempt';
 
 /** The id of a run event that can happen at most once per run: a frame, or the run's cancellation. */
 export function runEventId(runId: string, event: RunEvent): string | undefined {
-  if (isFrameEvent(event)) return streamScopedEventId(runStream(runId), `frame:${event.data.frame_id}`);
+  if (isFrameEvent(event)) return frameEventId(runId, event.data.frame_id);
   if (event.type === 'RunCanceled') return streamScopedEventId(runStream(runId), 'canceled');
   return undefined;
+}
+
+/** A frame's event id comes from (run_id, frame_id), whichever request carries it. */
+function frameEventId(runId: string, frameId: string): string {
+  return streamScopedEventId(runStream(runId), `frame:${frameId}`);
 }
 
 @CommandHandler(AppendRunFrames)
@@ -19,6 +25,7 @@ export class AppendRunFramesHandler implements ICommandHandler<AppendRunFrames, 
 
   async execute(command: AppendRunFrames): Promise<AppendRunFramesResult> {
     const stream = runStream(command.runId);
+    const key = commandKey(`${stream}:frames`, command.orgId, command.idempotencyKey);
     const outcome = await executeRuntimeCommand(
       this.store,
       stream,
@@ -32,7 +39,7 @@ export class AppendRunFramesHandler implements ICommandHandler<AppendRunFrames, 
         occurredAt: new Date().toISOString(),
       },
       {
-        commandKey: commandKey(`${stream}:frames`, command.orgId, command.idempotencyKey),
+        commandKey: key,
         correlationId: command.correlationId,
         actor: command.userId,
         // A frame's event id comes from (run_id, frame_id): the same frame sent in two different
@@ -41,6 +48,22 @@ export class AppendRunFramesHandler implements ICommandHandler<AppendRunFrames, 
       },
     );
     const accepted = outcome.appendedEvents.filter((event) => event.type !== 'RunCanceled').length;
-    return { runId: command.runId, accepted, revision: outcome.revision };
+    const appendedIds = new Set(outcome.appendedEvents.map((event) => event.id));
+    const storedBefore = new Set(
+      command.frames
+        .map((frame) => frameEventId(command.runId, frame.frameId))
+        .filter((id) => !appendedIds.has(id)),
+    );
+    // Only a command with an Idempotency-Key can have run before (its key is then its retries' key):
+    // frames stored by a crashed attempt of it count as accepted, at the revision that attempt produced.
+    const answeredNow = { runId: command.runId, accepted, revision: outcome.revision };
+    if (command.idempotencyKey === undefined || storedBefore.size === 0) return answeredNow;
+    const earlier = await findEarlierAttempt(this.store, stream, commandId(key), storedBefore);
+    if (earlier.frames === 0) return answeredNow;
+    return {
+      runId: command.runId,
+      accepted: accepted + earlier.frames,
+      revision: accepted > 0 ? outcome.revision : earlier.revision,
+    };
   }
 }
