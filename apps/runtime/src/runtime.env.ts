@@ -27,4 +27,13 @@ export class RuntimeEnv extends CommonEnv {
   @Min(2)
   @Max(100)
   RUNTIME_PROJECTOR_POOL_MAX: number = 10;
+
+  /**
+   * Lease of an Idempotency-Key claim. A running command renews it every third of the lease; after
+   * a crash, a retry with the same key may take the key over once the lease has run out.
+   */
+  @IsInt()
+  @Min(1)
+  @Max(3_600)
+  RUNTIME_IDEMPOTENCY_LEASE_SECONDS: number = 30;
 }
