@@ -36,4 +36,14 @@ export class RuntimeEnv extends CommonEnv {
   @Min(1)
   @Max(3_600)
   RUNTIME_IDEMPOTENCY_LEASE_SECONDS: number = 30;
+
+  /**
+   * How long a read with `min_revision` waits for the read model to reach that revision before
+   * answering 503 `read_model_behind` (retryable). Bounded so a stopped projector cannot hold
+   * requests (and their connections) open indefinitely.
+   */
+  @IsInt()
+  @Min(0)
+  @Max(60_000)
+  RUNTIME_MIN_REVISION_WAIT_MS: number = 5_000;
 }

@@ -8,12 +8,14 @@ export type RuntimeErrorCode =
   | 'worker_not_found'
   | 'worker_exists'
   | 'worker_stopped'
+  | 'worker_stopping'
   | 'invalid_event_type'
   | 'concurrency_conflict'
   | 'idempotency_mismatch'
   | 'idempotency_in_progress'
   | 'invalid_idempotency_key'
-  | 'invalid_cursor';
+  | 'invalid_cursor'
+  | 'read_model_behind';
 
 const KINDS: Record<RuntimeErrorCode, ErrorKind> = {
   run_not_found: 'not_found',
@@ -23,12 +25,15 @@ const KINDS: Record<RuntimeErrorCode, ErrorKind> = {
   worker_not_found: 'not_found',
   worker_exists: 'conflict',
   worker_stopped: 'conflict',
+  worker_stopping: 'conflict',
   invalid_event_type: 'rule_violation',
   concurrency_conflict: 'conflict',
   idempotency_mismatch: 'conflict',
   idempotency_in_progress: 'conflict',
   invalid_idempotency_key: 'invalid',
   invalid_cursor: 'invalid',
+  // Retryable: the read model has not folded the requested revision yet (GET ...?min_revision=N).
+  read_model_behind: 'unavailable',
 };
 
 /** The runtime app's one error type: a code, and the kind the transports map to a status. */

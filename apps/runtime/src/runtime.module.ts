@@ -19,6 +19,7 @@ import { RunEventsReader } from './runs/queries/run-events.reader';
 import { RunSummariesRepository } from './runs/queries/run-summaries.repository';
 import { IdempotencyKeysRepository } from './shared/idempotency/idempotency-keys.repository';
 import { IdempotencyService } from './shared/idempotency/idempotency.service';
+import { ReadModelWait } from './shared/read-your-writes/read-model-wait';
 import { RuntimeEnv } from './runtime.env';
 
 export interface RuntimeModuleOptions {
@@ -53,6 +54,7 @@ export class RuntimeModule {
         StopCodexWorkerHandler,
         CodexWorkerSummariesRepository,
         CodexWorkerSnapshotsReader,
+        ReadModelWait,
         ...(env.RUNTIME_PROJECTORS === 'off'
           ? []
           : [

@@ -121,6 +121,7 @@ export class SummaryProjection<D extends SummaryDocument> implements Projection 
       [[...touched.values()].map(eventOrgId), [...touched.values()].map((event) => this.model.entityId(event))],
     );
     const changes = foldSummaries(this.model, events, new Map(rows.map((row) => [entityKey(row.org_id, row.id), row])));
+    await this.recordUnchangedRevisions(tx, touched, changes, rows);
     if (changes.length === 0) return;
     const watermarks = this.model.journal === false ? changes.map(() => 0) : await appendJournalBatch(
       tx,
@@ -134,10 +135,11 @@ export class SummaryProjection<D extends SummaryDocument> implements Projection 
       })),
     );
     await tx.query(
-      `INSERT INTO ${table} AS t (${idColumn}, org_id, document, doc_version, payload_hash, watermark, created_at, updated_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::text[], $6::bigint[], $7::timestamptz[], $8::timestamptz[])
+      `INSERT INTO ${table} AS t (${idColumn}, org_id, document, doc_version, payload_hash, watermark, created_at, updated_at, stream_revision)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::text[], $6::bigint[], $7::timestamptz[], $8::timestamptz[], $9::bigint[])
        ON CONFLICT (org_id, ${idColumn}) DO UPDATE SET document = EXCLUDED.document, doc_version = EXCLUDED.doc_version,
-         payload_hash = EXCLUDED.payload_hash, watermark = EXCLUDED.watermark, updated_at = EXCLUDED.updated_at`,
+         payload_hash = EXCLUDED.payload_hash, watermark = EXCLUDED.watermark, updated_at = EXCLUDED.updated_at,
+         stream_revision = EXCLUDED.stream_revision`,
       [
         changes.map((change) => change.id),
         changes.map((change) => change.document.org_id),
@@ -147,7 +149,33 @@ export class SummaryProjection<D extends SummaryDocument> implements Projection 
         watermarks,
         changes.map((change) => change.document.created_at),
         changes.map((change) => change.document.updated_at),
+        // doc_version is the revision + 1 of the entity's last event in the batch.
+        changes.map((change) => change.docVersion - 1),
       ],
+    );
+  }
+
+  /**
+   * Read-your-writes waits for a row's stream_revision (GET ...?min_revision=N): an entity whose
+   * events in this batch left its document unchanged still records that they were folded. Rare
+   * (identical documents), so usually no statement at all.
+   */
+  private async recordUnchangedRevisions(
+    tx: Queryable,
+    touched: ReadonlyMap<string, RecordedEvent>,
+    changes: readonly SummaryChange<D>[],
+    stored: readonly StoredRow<D>[],
+  ): Promise<void> {
+    const changed = new Set(changes.map((change) => entityKey(change.document.org_id, change.id)));
+    const unchanged = stored
+      .map((row) => ({ row, last: touched.get(entityKey(row.org_id, row.id)) }))
+      .filter((entry): entry is { row: StoredRow<D>; last: RecordedEvent } => !!entry.last && !changed.has(entityKey(entry.row.org_id, entry.row.id)));
+    if (unchanged.length === 0) return;
+    await tx.query(
+      `UPDATE ${this.model.table} t SET stream_revision = u.revision
+         FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(org_id, id, revision)
+        WHERE t.org_id = u.org_id AND t.${this.model.idColumn} = u.id AND t.stream_revision < u.revision`,
+      [unchanged.map(({ row }) => row.org_id), unchanged.map(({ row }) => row.id), unchanged.map(({ last }) => Number(last.revision))],
     );
   }
 }

@@ -1,12 +1,14 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, UseGuards } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { AccessTokenGuard, CurrentPrincipal, Principal, RequireScope } from '@khala/auth';
 import { currentCorrelationId } from '@khala/platform';
 import { RuntimeError } from '../../runtime.error';
 import { RESOURCE_ID_PATTERN } from '../../shared/command-key';
 import { IdempotencyService } from '../../shared/idempotency/idempotency.service';
+import { MinRevisionQueryDto } from '../../shared/read-your-writes/min-revision-query.dto';
+import { ReadModelWait } from '../../shared/read-your-writes/read-model-wait';
 import { DEFAULT_PAGE_SIZE, ListQueryDto } from '../../shared/list-query.dto';
 import { AppendRunFrames } from '../commands/append-run-frames/append-run-frames.command';
 import { AppendRunFramesDto } from '../commands/append-run-frames/append-run-frames.dto';
@@ -42,6 +44,7 @@ export class RunsController {
     private readonly summaries: RunSummariesRepository,
     private readonly runEvents: RunEventsReader,
     private readonly idempotency: IdempotencyService,
+    private readonly readModel: ReadModelWait,
   ) {}
 
   @Post()
@@ -125,10 +128,22 @@ export class RunsController {
 
   @Get(':run_id')
   @RequireScope('runtime:read')
-  async get(@CurrentPrincipal() principal: Principal, @Param('run_id') runId: string) {
-    const summary = await this.summaries.find(principal.orgId, runIdParam(runId));
+  @ApiOperation({
+    summary: 'the run summary from the read model, with the stream `revision` it reflects',
+    description:
+      'With `min_revision` (the `revision` of a command response) it answers once the read model has folded that ' +
+      'revision, waiting up to RUNTIME_MIN_REVISION_WAIT_MS (5 s), then 503 read_model_behind (retryable, ' +
+      '`details.retry_after_ms`). A run that exists but is not projected yet is waited for, not 404.',
+  })
+  async get(@CurrentPrincipal() principal: Principal, @Param('run_id') runId: string, @Query() query: MinRevisionQueryDto) {
+    const id = runIdParam(runId);
+    const read = () => this.summaries.find(principal.orgId, id);
+    const summary =
+      query.min_revision === undefined
+        ? await read()
+        : await this.readModel.readAt(query.min_revision, read, () => this.runEvents.belongsTo(principal.orgId, id));
     if (!summary) throw new RuntimeError('run_not_found', `run ${runId} not found`);
-    return { ...summary.document, doc_version: summary.doc_version, watermark: summary.watermark };
+    return { ...summary.document, doc_version: summary.doc_version, watermark: summary.watermark, revision: summary.revision };
   }
 
   @Get(':run_id/events')

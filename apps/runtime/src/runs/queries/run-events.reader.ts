@@ -17,11 +17,16 @@ export interface RunEventView {
 export class RunEventsReader {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
+  /** Whether the run exists in its stream (the authority) and is the org's. */
+  async belongsTo(orgId: string, runId: string): Promise<boolean> {
+    const first = await this.firstEvent(runStream(runId));
+    return first?.data.org_id === orgId;
+  }
+
   /** undefined when the run does not exist or belongs to another org. */
   async read(orgId: string, runId: string, afterSeq: number, limit: number): Promise<RunEventView[] | undefined> {
+    if (!(await this.belongsTo(orgId, runId))) return undefined;
     const stream = runStream(runId);
-    const first = await this.firstEvent(stream);
-    if (!first || first.data.org_id !== orgId) return undefined;
     const events: RunEventView[] = [];
     try {
       for await (const event of this.store.readStream(stream, { fromRevision: BigInt(afterSeq), maxCount: limit })) {

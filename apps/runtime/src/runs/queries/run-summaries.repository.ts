@@ -5,6 +5,8 @@ export interface RunSummaryView {
   document: Record<string, unknown>;
   watermark: number;
   doc_version: number;
+  /** The run stream's revision the projector has folded (what `?min_revision=` compares with). */
+  revision: number;
 }
 
 interface Row {
@@ -12,9 +14,18 @@ interface Row {
   document: Record<string, unknown>;
   watermark: string;
   doc_version: string;
+  revision: string;
 }
 
-const toView = (row: Row): RunSummaryView => ({ document: row.document, watermark: Number(row.watermark), doc_version: Number(row.doc_version) });
+const toView = (row: Row): RunSummaryView => ({
+  document: row.document,
+  watermark: Number(row.watermark),
+  doc_version: Number(row.doc_version),
+  revision: Number(row.revision),
+});
+
+/** Rows written before migration 0012 have stream_revision -1; their doc_version says it exactly. */
+const COLUMNS = 'run_id, document, watermark, doc_version, GREATEST(stream_revision, doc_version - 1) AS revision';
 
 /** Reads the run summary read model, always scoped to the caller's org (another org's run is 404). */
 @Injectable()
@@ -23,7 +34,7 @@ export class RunSummariesRepository {
 
   async find(orgId: string, runId: string): Promise<RunSummaryView | undefined> {
     const { rows } = await this.db.query<Row>(
-      'SELECT run_id, document, watermark, doc_version FROM runtime.run_summaries WHERE run_id = $1 AND org_id = $2',
+      `SELECT ${COLUMNS} FROM runtime.run_summaries WHERE run_id = $1 AND org_id = $2`,
       [runId, orgId],
     );
     return rows[0] && toView(rows[0]);
@@ -39,7 +50,7 @@ export class RunSummariesRepository {
       if (anchor.rowCount === 0) return undefined;
     }
     const { rows } = await this.db.query<Row>(
-      `SELECT run_id, document, watermark, doc_version FROM runtime.run_summaries
+      `SELECT ${COLUMNS} FROM runtime.run_summaries
         WHERE org_id = $1
           AND ($2::text IS NULL OR (created_at, run_id) < (SELECT created_at, run_id FROM runtime.run_summaries WHERE run_id = $2))
         ORDER BY created_at DESC, run_id DESC LIMIT $3`,
