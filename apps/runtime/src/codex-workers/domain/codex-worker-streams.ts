@@ -10,7 +10,7 @@ export const codexWorkerStream = (orgId: string, workerId: string) => `codexWork
 /** Streams written before worker ids were per org (`codexWorker-<id>`); still read, never created. */
 export const legacyCodexWorkerStream = (workerId: string) => `codexWorker-${workerId}`;
 
-async function firstEvent(store: EventStore, stream: string) {
+export async function firstEvent(store: EventStore, stream: string) {
   try {
     for await (const event of store.readStream(stream, { fromRevision: 'start', maxCount: 1 })) return event;
   } catch (error) {
@@ -28,4 +28,10 @@ export async function resolveCodexWorkerStream(store: EventStore, orgId: string,
   if (await firstEvent(store, scoped)) return scoped;
   const legacy = await firstEvent(store, legacyCodexWorkerStream(workerId));
   return legacy && legacy.data.org_id === orgId ? legacyCodexWorkerStream(workerId) : scoped;
+}
+
+/** Whether the org has this worker in the event store (the authority; read models may lag). */
+export async function codexWorkerBelongsTo(store: EventStore, orgId: string, workerId: string): Promise<boolean> {
+  const first = await firstEvent(store, await resolveCodexWorkerStream(store, orgId, workerId));
+  return first?.data.org_id === orgId;
 }

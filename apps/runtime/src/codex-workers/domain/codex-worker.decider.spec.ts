@@ -22,7 +22,7 @@ const event = (eventType: string, payload: Record<string, unknown> = {}): CodexW
   payload,
 });
 const heartbeat: CodexWorkerCommand = { kind: 'RecordCodexWorkerHeartbeat', ...acting };
-const stop = (reason?: string): CodexWorkerCommand => ({ kind: 'StopCodexWorker', ...acting, reason });
+const stop = (reason?: string, force?: boolean): CodexWorkerCommand => ({ kind: 'StopCodexWorker', ...acting, reason, force });
 
 describe('codex worker decider', () => {
   it('StartCodexWorker records CodexWorkerStarted; status starting', () => {
@@ -72,6 +72,10 @@ describe('codex worker decider', () => {
       expect(spec.state().status).toBe('starting');
     });
 
+    it('are refused while stopping (worker_stopping, 409): the refusal tells the worker to flush and acknowledge', () => {
+      given([started, recorded('worker.output'), stopRequested]).when(heartbeat).thenRefused('worker_stopping');
+    });
+
     it('freshness: missing without a heartbeat, fresh within 120 s, stale after', () => {
       const now = new Date(Date.parse(at) + 120_000);
       expect(heartbeatFreshness(undefined, now)).toBe('missing');
@@ -96,6 +100,32 @@ describe('codex worker decider', () => {
     it('a second stop while stopping is a no-op', () => {
       given([started, recorded('worker.output'), stopRequested]).when(stop()).thenNothing();
     });
+
+    it('stopping ends when the worker acknowledges with worker.stopped', () => {
+      const spec = given([started, recorded('worker.output'), stopRequested]).when(event('worker.stopped'));
+      spec.then([recorded('worker.stopped'), stopped]);
+      expect(spec.state().status).toBe('stopped');
+    });
+
+    it('force stops a running worker at once (it will not acknowledge)', () => {
+      const spec = given([started, recorded('worker.output')]).when(stop('hung', true));
+      const data = { ...base, reason: 'hung' };
+      spec.then([
+        { type: 'CodexWorkerStopRequested', data },
+        { type: 'CodexWorkerStopped', data },
+      ]);
+      expect(spec.state().status).toBe('stopped');
+    });
+
+    it('force ends a stop already under way', () => {
+      const spec = given([started, recorded('worker.output'), stopRequested]).when(stop(undefined, true));
+      spec.then([stopped]);
+      expect(spec.state().status).toBe('stopped');
+    });
+
+    it('force on a worker that never reported running is the same as a plain stop', () => {
+      given([started]).when(stop(undefined, true)).then([stopRequested, stopped]);
+    });
   });
 
   describe.each([
@@ -106,6 +136,7 @@ describe('codex worker decider', () => {
       ['events', event('worker.output')],
       ['heartbeats', heartbeat],
       ['stop', stop()],
+      ['forced stops', stop(undefined, true)],
     ])('%s', (_name, command) => {
       given(history).when(command).thenRefused('worker_stopped');
     });

@@ -1,7 +1,13 @@
 import type { Decider } from '@khala/eventstore';
 import { RuleViolation } from '../../shared/domain/rule-violation';
 
-/** Codex worker lifecycle (api.md): starting → running → stopping → stopped, or failed. */
+/**
+ * Codex worker lifecycle (docs/state-machines.md): starting → running → stopping → stopped, or
+ * failed. `stopping` is the worker's time to flush: the runtime does not run the worker process,
+ * so it cannot stop it; it tells the worker (heartbeats are refused with worker_stopping), keeps
+ * accepting its events, and records `stopped` when the worker acknowledges with a `worker.stopped`
+ * event, or at once when the caller stops it with `force` (a worker that will never acknowledge).
+ */
 export type CodexWorkerStatus = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
 export const FINISHED_WORKER_STATUSES: ReadonlySet<CodexWorkerStatus> = new Set(['stopped', 'failed']);
@@ -46,6 +52,8 @@ export interface RecordCodexWorkerHeartbeatCommand extends Acting {
 export interface StopCodexWorkerCommand extends Acting {
   kind: 'StopCodexWorker';
   reason?: string;
+  /** Record `stopped` now instead of waiting for the worker's `worker.stopped`. */
+  force?: boolean;
 }
 
 export type CodexWorkerCommand =
@@ -142,24 +150,24 @@ export const codexWorkerDecider: Decider<CodexWorkerCommand, CodexWorkerEvent, C
       case 'RecordCodexWorkerHeartbeat':
         requireOwnWorker(state, command);
         requireNotFinished(state, command);
+        if (state.status === 'stopping') {
+          // The refusal is how a worker learns it was asked to stop: flush, then send worker.stopped.
+          throw new RuleViolation(
+            'worker_stopping',
+            `worker ${command.workerId} was asked to stop; it accepts its remaining events and a ${WORKER_STOPPED_EVENT} event, not heartbeats`,
+            { status: state.status, acknowledge_with: WORKER_STOPPED_EVENT },
+          );
+        }
         return [{ type: 'CodexWorkerHeartbeatRecorded', data: base(command) }];
 
       case 'StopCodexWorker': {
         requireOwnWorker(state, command);
         requireNotFinished(state, command);
         const data = { ...base(command), ...optional('reason', command.reason) };
-        switch (state.status) {
-          case 'stopping':
-            return []; // asked twice: the stop is already under way
-          case 'starting':
-            // It never reported running, so there is no process to wait for.
-            return [
-              { type: 'CodexWorkerStopRequested', data },
-              { type: 'CodexWorkerStopped', data },
-            ];
-          default:
-            return [{ type: 'CodexWorkerStopRequested', data }];
-        }
+        const requested: CodexWorkerEvent[] = state.status === 'stopping' ? [] : [{ type: 'CodexWorkerStopRequested', data }];
+        // It never reported running (no process to wait for), or the caller will not wait for it.
+        if (state.status === 'starting' || command.force) return [...requested, { type: 'CodexWorkerStopped', data }];
+        return requested; // while stopping: asked twice, the stop is already under way
       }
     }
   },

@@ -1,14 +1,17 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Req, UseGuards } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { AccessTokenGuard, CurrentPrincipal, Principal, RequireScope } from '@khala/auth';
+import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { currentCorrelationId } from '@khala/platform';
 import { RuntimeError } from '../../runtime.error';
 import { RESOURCE_ID_PATTERN } from '../../shared/command-key';
 import { EmptyBodyPipe } from '../../shared/empty-body.pipe';
 import { IdempotencyService } from '../../shared/idempotency/idempotency.service';
 import { DEFAULT_PAGE_SIZE, ListQueryDto } from '../../shared/list-query.dto';
+import { MinRevisionQueryDto } from '../../shared/read-your-writes/min-revision-query.dto';
+import { ReadModelWait } from '../../shared/read-your-writes/read-model-wait';
 import { CodexWorkerCommandResult, RecordCodexWorkerEvent } from '../commands/record-codex-worker-event/record-codex-worker-event.command';
 import { RecordCodexWorkerEventDto } from '../commands/record-codex-worker-event/record-codex-worker-event.dto';
 import { RecordCodexWorkerHeartbeat } from '../commands/record-codex-worker-heartbeat/record-codex-worker-heartbeat.command';
@@ -17,8 +20,9 @@ import { StartCodexWorkerDto } from '../commands/start-codex-worker/start-codex-
 import { StopCodexWorker } from '../commands/stop-codex-worker/stop-codex-worker.command';
 import { StopCodexWorkerDto } from '../commands/stop-codex-worker/stop-codex-worker.dto';
 import { heartbeatFreshness } from '../domain/codex-worker.decider';
+import { codexWorkerBelongsTo } from '../domain/codex-worker-streams';
 import { CodexWorkerSnapshotsReader } from '../queries/codex-worker-snapshots.reader';
-import { CodexWorkerSummariesRepository } from '../queries/codex-worker-summaries.repository';
+import { CodexWorkerSummariesRepository, CodexWorkerSummaryRow } from '../queries/codex-worker-summaries.repository';
 
 const IDEMPOTENCY_HEADER = { name: 'Idempotency-Key', required: false };
 
@@ -30,6 +34,14 @@ function workerIdParam(workerId: string): string {
 const correlationId = () => currentCorrelationId() ?? 'none';
 const reply = (result: CodexWorkerCommandResult) => ({ worker_id: result.workerId, status: result.status, revision: Number(result.revision) });
 
+/** A read-model row as the list and the single read serve it; freshness depends on the clock. */
+const summaryOf = (row: CodexWorkerSummaryRow, now: Date) => ({
+  ...row.document,
+  heartbeat_freshness: heartbeatFreshness(row.document.last_heartbeat_at ?? undefined, now),
+  doc_version: row.doc_version,
+  watermark: row.watermark,
+});
+
 @ApiTags('codex workers')
 @ApiBearerAuth()
 @UseGuards(AccessTokenGuard)
@@ -40,6 +52,8 @@ export class CodexWorkersController {
     private readonly snapshots: CodexWorkerSnapshotsReader,
     private readonly summaries: CodexWorkerSummariesRepository,
     private readonly idempotency: IdempotencyService,
+    private readonly readModel: ReadModelWait,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {}
 
   @Post()
@@ -66,7 +80,7 @@ export class CodexWorkersController {
             correlationId(),
           ),
         );
-        return { worker_id: result.workerId, status: 'starting' };
+        return { worker_id: result.workerId, status: 'starting', revision: Number(result.revision) };
       },
     );
   }
@@ -136,7 +150,7 @@ export class CodexWorkersController {
     return this.idempotency.execute(
       { orgId: principal.orgId, key: idempotencyKey, method: request.method, path: request.path, body, status: 202 },
       async () =>
-        reply(await this.commands.execute(new StopCodexWorker(principal.orgId, principal.userId, workerId, body.reason, idempotencyKey, correlationId()))),
+        reply(await this.commands.execute(new StopCodexWorker(principal.orgId, principal.userId, workerId, body.reason, body.force === true, idempotencyKey, correlationId()))),
     );
   }
 
@@ -146,15 +160,27 @@ export class CodexWorkersController {
     const page = await this.summaries.list(principal.orgId, query.limit ?? DEFAULT_PAGE_SIZE, query.after);
     if (!page) throw new RuntimeError('invalid_cursor', 'after does not name one of your workers');
     const now = new Date();
-    return {
-      workers: page.workers.map((row) => ({
-        ...row.document,
-        heartbeat_freshness: heartbeatFreshness(row.document.last_heartbeat_at ?? undefined, now),
-        doc_version: row.doc_version,
-        watermark: row.watermark,
-      })),
-      next_after: page.nextAfter,
-    };
+    return { workers: page.workers.map((row) => summaryOf(row, now)), next_after: page.nextAfter };
+  }
+
+  @Get(':worker_id')
+  @RequireScope('runtime:read')
+  @ApiOperation({
+    summary: 'the worker summary from the read model, with the stream `revision` it reflects',
+    description:
+      'With `min_revision` (the `revision` of a command response) it answers once the read model has folded that ' +
+      'revision, waiting up to RUNTIME_MIN_REVISION_WAIT_MS (5 s), then 503 read_model_behind (retryable, ' +
+      '`details.retry_after_ms`). `/snapshot` folds the stream itself instead (always current, costlier).',
+  })
+  async get(@CurrentPrincipal() principal: Principal, @Param('worker_id') workerId: string, @Query() query: MinRevisionQueryDto) {
+    const id = workerIdParam(workerId);
+    const read = () => this.summaries.find(principal.orgId, id);
+    const row =
+      query.min_revision === undefined
+        ? await read()
+        : await this.readModel.readAt(query.min_revision, read, () => codexWorkerBelongsTo(this.store, principal.orgId, id));
+    if (!row) throw new RuntimeError('worker_not_found', `worker ${workerId} not found`);
+    return { ...summaryOf(row, new Date()), revision: row.revision };
   }
 
   @Get(':worker_id/snapshot')

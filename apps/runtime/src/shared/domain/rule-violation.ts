@@ -10,6 +10,7 @@ export type RuleCode =
   | 'worker_not_found'
   | 'worker_exists'
   | 'worker_stopped'
+  | 'worker_stopping'
   | 'invalid_event_type';
 
 export class RuleViolation extends Error {

@@ -7,6 +7,7 @@ export class StopCodexWorker extends Command<CodexWorkerCommandResult> {
     readonly userId: string,
     readonly workerId: string,
     readonly reason: string | undefined,
+    readonly force: boolean,
     readonly idempotencyKey: string | undefined,
     readonly correlationId: string,
   ) {

@@ -1,5 +1,5 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Length } from 'class-validator';
+import { IsBoolean, IsOptional, IsString, Length } from 'class-validator';
 
 export class StopCodexWorkerDto {
   @ApiPropertyOptional({ maxLength: 1024 })
@@ -7,4 +7,14 @@ export class StopCodexWorkerDto {
   @IsString()
   @Length(1, 1024)
   reason?: string;
+
+  @ApiPropertyOptional({
+    default: false,
+    description:
+      'false: a running worker becomes `stopping` and becomes `stopped` when it sends a `worker.stopped` event; ' +
+      'true: `stopped` at once, for a worker that will never acknowledge (docs/state-machines.md)',
+  })
+  @IsOptional()
+  @IsBoolean()
+  force?: boolean;
 }

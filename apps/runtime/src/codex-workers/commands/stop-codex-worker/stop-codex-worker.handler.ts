@@ -24,6 +24,7 @@ export class StopCodexWorkerHandler implements ICommandHandler<StopCodexWorker, 
         orgId: command.orgId,
         userId: command.userId,
         reason: command.reason,
+        force: command.force,
         occurredAt: new Date().toISOString(),
       },
       {
