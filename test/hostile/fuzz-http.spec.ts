@@ -46,6 +46,7 @@ const ROUTES: Route[] = [
   { app: 'runtime', method: 'POST', path: '/api/runtime/codex/workers/:worker/heartbeat', valid: {}, auth: 'access' },
   { app: 'runtime', method: 'POST', path: '/api/runtime/codex/workers/:worker/stop', valid: { reason: 'fuzz' }, auth: 'access' },
   { app: 'runtime', method: 'GET', path: '/api/runtime/codex/workers', auth: 'access' },
+  { app: 'runtime', method: 'GET', path: '/api/runtime/codex/workers/:worker', auth: 'access' },
   { app: 'runtime', method: 'GET', path: '/api/runtime/codex/workers/:worker/snapshot', auth: 'access' },
   { app: 'gateway', method: 'GET', path: '/api/sync/snapshot?topic=runtime.run_summaries', auth: 'sync' },
 ];

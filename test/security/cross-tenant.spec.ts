@@ -93,7 +93,11 @@ describe('cross-tenant isolation', () => {
       expect(list.status).toBe(200);
       await indistinguishable((id) => as(b, 'runtime', 'GET', `/api/runtime/runs?after=${id}`), victim.runId, [400]);
     },
-    'runtime GET /api/runtime/runs/:run_id': () => indistinguishable((id) => as(b, 'runtime', 'GET', `/api/runtime/runs/${id}`), victim.runId, [404]),
+    'runtime GET /api/runtime/runs/:run_id': async () => {
+      await indistinguishable((id) => as(b, 'runtime', 'GET', `/api/runtime/runs/${id}`), victim.runId, [404]);
+      // Read-your-writes waits only for the caller's own runs: A's run is 404 at once, like a missing one.
+      await indistinguishable((id) => as(b, 'runtime', 'GET', `/api/runtime/runs/${id}?min_revision=1`), victim.runId, [404]);
+    },
     'runtime GET /api/runtime/runs/:run_id/events': () =>
       indistinguishable((id) => as(b, 'runtime', 'GET', `/api/runtime/runs/${id}/events?after_seq=0`), victim.runId, [404]),
     'runtime POST /api/runtime/codex/workers': async () => {
@@ -114,6 +118,10 @@ describe('cross-tenant isolation', () => {
     'runtime GET /api/runtime/codex/workers': async () => {
       expect((await as(b, 'runtime', 'GET', '/api/runtime/codex/workers?limit=200')).status).toBe(200);
       await indistinguishable((id) => as(b, 'runtime', 'GET', `/api/runtime/codex/workers?after=${id}`), victim.otherWorkerId, [400]);
+    },
+    'runtime GET /api/runtime/codex/workers/:worker_id': async () => {
+      await indistinguishable((id) => as(b, 'runtime', 'GET', `/api/runtime/codex/workers/${id}`), victim.otherWorkerId, [404]);
+      await indistinguishable((id) => as(b, 'runtime', 'GET', `/api/runtime/codex/workers/${id}?min_revision=1`), victim.otherWorkerId, [404]);
     },
     'runtime GET /api/runtime/codex/workers/:worker_id/snapshot': () =>
       indistinguishable((id) => as(b, 'runtime', 'GET', `/api/runtime/codex/workers/${id}/snapshot`), victim.otherWorkerId, [404]),

@@ -93,10 +93,18 @@ describe('SQL injection probes', () => {
       await probe(payload, 'runtime', 'GET', `/api/runtime/runs?after=${q}`);
       await probe(payload, 'runtime', 'GET', `/api/runtime/runs?limit=${q}`);
       await probe(payload, 'runtime', 'GET', `/api/runtime/codex/workers?after=${q}&limit=${q}`);
-      for (const path of [`/api/runtime/runs/${q}`, `/api/runtime/runs/${q}/events`, `/api/runtime/codex/workers/${q}/snapshot`]) {
+      for (const path of [
+        `/api/runtime/runs/${q}`,
+        `/api/runtime/runs/${q}?min_revision=0`,
+        `/api/runtime/runs/${q}/events`,
+        `/api/runtime/codex/workers/${q}`,
+        `/api/runtime/codex/workers/${q}?min_revision=0`,
+        `/api/runtime/codex/workers/${q}/snapshot`,
+      ]) {
         expect([400, 404]).toContain((await probe(payload, 'runtime', 'GET', path)).status);
       }
       await probe(payload, 'runtime', 'GET', `/api/runtime/runs/${ownRunId}/events?after_seq=${q}&limit=${q}`);
+      expect((await probe(payload, 'runtime', 'GET', `/api/runtime/runs/${ownRunId}?min_revision=${q}`)).status).toBe(400);
     }
   });
 
