@@ -1540,6 +1540,9 @@ export namespace openagents {
                 /** StartCodexWorkerResult status. */
                 status: string;
 
+                /** StartCodexWorkerResult revision. */
+                revision: number;
+
                 /**
                  * Creates a new StartCodexWorkerResult instance using the specified properties.
                  * @param [properties] Properties to set
@@ -1612,6 +1615,9 @@ export namespace openagents {
 
                     /** StartCodexWorkerResult status */
                     status?: (string|null);
+
+                    /** StartCodexWorkerResult revision */
+                    revision?: (number|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];
@@ -1966,6 +1972,9 @@ export namespace openagents {
                 /** StopCodexWorker reason. */
                 reason: string;
 
+                /** StopCodexWorker force. */
+                force: boolean;
+
                 /**
                  * Creates a new StopCodexWorker instance using the specified properties.
                  * @param [properties] Properties to set
@@ -2039,12 +2048,127 @@ export namespace openagents {
                     /** StopCodexWorker reason */
                     reason?: (string|null);
 
+                    /** StopCodexWorker force */
+                    force?: (boolean|null);
+
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];
                 }
 
                 /** Shape of a StopCodexWorker. */
                 type $Shape = openagents.runtime.v1.StopCodexWorker.$Properties;
+            }
+
+            /**
+             * Properties of a CodexWorkerCommandResult.
+             * @deprecated Use openagents.runtime.v1.CodexWorkerCommandResult.$Properties instead.
+             */
+            interface ICodexWorkerCommandResult extends openagents.runtime.v1.CodexWorkerCommandResult.$Properties {
+            }
+
+            /** Represents a CodexWorkerCommandResult. */
+            class CodexWorkerCommandResult {
+
+                /**
+                 * Constructs a new CodexWorkerCommandResult.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: openagents.runtime.v1.CodexWorkerCommandResult.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** CodexWorkerCommandResult worker_id. */
+                worker_id: string;
+
+                /** CodexWorkerCommandResult status. */
+                status: string;
+
+                /** CodexWorkerCommandResult revision. */
+                revision: number;
+
+                /**
+                 * Creates a new CodexWorkerCommandResult instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns CodexWorkerCommandResult instance
+                 */
+                static create(properties: openagents.runtime.v1.CodexWorkerCommandResult.$Shape): openagents.runtime.v1.CodexWorkerCommandResult & openagents.runtime.v1.CodexWorkerCommandResult.$Shape;
+                static create(properties?: openagents.runtime.v1.CodexWorkerCommandResult.$Properties): openagents.runtime.v1.CodexWorkerCommandResult;
+
+                /**
+                 * Encodes the specified CodexWorkerCommandResult message. Does not implicitly {@link openagents.runtime.v1.CodexWorkerCommandResult.verify|verify} messages.
+                 * @param message CodexWorkerCommandResult message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: openagents.runtime.v1.CodexWorkerCommandResult.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a CodexWorkerCommandResult message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {openagents.runtime.v1.CodexWorkerCommandResult & openagents.runtime.v1.CodexWorkerCommandResult.$Shape} CodexWorkerCommandResult
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): openagents.runtime.v1.CodexWorkerCommandResult & openagents.runtime.v1.CodexWorkerCommandResult.$Shape;
+
+                /**
+                 * Verifies a CodexWorkerCommandResult message.
+                 * @param message Plain object to verify
+                 * @returns `null` if valid, otherwise the reason why it is not
+                 */
+                static verify(message: { [k: string]: any }): (string|null);
+
+                /**
+                 * Creates a CodexWorkerCommandResult message from a plain object. Also converts values to their respective internal types.
+                 * @param object Plain object
+                 * @returns CodexWorkerCommandResult
+                 */
+                static fromObject(object: { [k: string]: any }): openagents.runtime.v1.CodexWorkerCommandResult;
+
+                /**
+                 * Creates a plain object from a CodexWorkerCommandResult message. Also converts values to other types if specified.
+                 * @param message CodexWorkerCommandResult
+                 * @param [options] Conversion options
+                 * @returns Plain object
+                 */
+                static toObject(message: openagents.runtime.v1.CodexWorkerCommandResult, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+                /**
+                 * Converts this CodexWorkerCommandResult to JSON.
+                 * @returns JSON object
+                 */
+                toJSON(): { [k: string]: any };
+
+                /**
+                 * Gets the type url for CodexWorkerCommandResult
+                 * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns The type url
+                 */
+                static getTypeUrl(prefix?: string): string;
+            }
+
+            namespace CodexWorkerCommandResult {
+
+                /** Properties of a CodexWorkerCommandResult. */
+                interface $Properties {
+
+                    /** CodexWorkerCommandResult worker_id */
+                    worker_id?: (string|null);
+
+                    /** CodexWorkerCommandResult status */
+                    status?: (string|null);
+
+                    /** CodexWorkerCommandResult revision */
+                    revision?: (number|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a CodexWorkerCommandResult. */
+                type $Shape = openagents.runtime.v1.CodexWorkerCommandResult.$Properties;
             }
 
             /**
@@ -3666,6 +3790,118 @@ export namespace openagents {
 
                 /** Shape of a CancelRun. */
                 type $Shape = openagents.runtime.v1.CancelRun.$Properties;
+            }
+
+            /**
+             * Properties of a CancelRunResult.
+             * @deprecated Use openagents.runtime.v1.CancelRunResult.$Properties instead.
+             */
+            interface ICancelRunResult extends openagents.runtime.v1.CancelRunResult.$Properties {
+            }
+
+            /** Represents a CancelRunResult. */
+            class CancelRunResult {
+
+                /**
+                 * Constructs a new CancelRunResult.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: openagents.runtime.v1.CancelRunResult.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** CancelRunResult run_id. */
+                run_id: string;
+
+                /** CancelRunResult status. */
+                status: string;
+
+                /** CancelRunResult revision. */
+                revision: number;
+
+                /**
+                 * Creates a new CancelRunResult instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns CancelRunResult instance
+                 */
+                static create(properties: openagents.runtime.v1.CancelRunResult.$Shape): openagents.runtime.v1.CancelRunResult & openagents.runtime.v1.CancelRunResult.$Shape;
+                static create(properties?: openagents.runtime.v1.CancelRunResult.$Properties): openagents.runtime.v1.CancelRunResult;
+
+                /**
+                 * Encodes the specified CancelRunResult message. Does not implicitly {@link openagents.runtime.v1.CancelRunResult.verify|verify} messages.
+                 * @param message CancelRunResult message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: openagents.runtime.v1.CancelRunResult.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a CancelRunResult message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {openagents.runtime.v1.CancelRunResult & openagents.runtime.v1.CancelRunResult.$Shape} CancelRunResult
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): openagents.runtime.v1.CancelRunResult & openagents.runtime.v1.CancelRunResult.$Shape;
+
+                /**
+                 * Verifies a CancelRunResult message.
+                 * @param message Plain object to verify
+                 * @returns `null` if valid, otherwise the reason why it is not
+                 */
+                static verify(message: { [k: string]: any }): (string|null);
+
+                /**
+                 * Creates a CancelRunResult message from a plain object. Also converts values to their respective internal types.
+                 * @param object Plain object
+                 * @returns CancelRunResult
+                 */
+                static fromObject(object: { [k: string]: any }): openagents.runtime.v1.CancelRunResult;
+
+                /**
+                 * Creates a plain object from a CancelRunResult message. Also converts values to other types if specified.
+                 * @param message CancelRunResult
+                 * @param [options] Conversion options
+                 * @returns Plain object
+                 */
+                static toObject(message: openagents.runtime.v1.CancelRunResult, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+                /**
+                 * Converts this CancelRunResult to JSON.
+                 * @returns JSON object
+                 */
+                toJSON(): { [k: string]: any };
+
+                /**
+                 * Gets the type url for CancelRunResult
+                 * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns The type url
+                 */
+                static getTypeUrl(prefix?: string): string;
+            }
+
+            namespace CancelRunResult {
+
+                /** Properties of a CancelRunResult. */
+                interface $Properties {
+
+                    /** CancelRunResult run_id */
+                    run_id?: (string|null);
+
+                    /** CancelRunResult status */
+                    status?: (string|null);
+
+                    /** CancelRunResult revision */
+                    revision?: (number|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a CancelRunResult. */
+                type $Shape = openagents.runtime.v1.CancelRunResult.$Properties;
             }
 
             /**

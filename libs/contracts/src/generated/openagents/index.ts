@@ -3010,6 +3010,7 @@ $root.openagents = (function() {
 
                 StartCodexWorkerResult.prototype.worker_id = "";
                 StartCodexWorkerResult.prototype.status = "";
+                StartCodexWorkerResult.prototype.revision = 0;
 
                 StartCodexWorkerResult.create = function(properties) {
                     return new StartCodexWorkerResult(properties);
@@ -3026,6 +3027,8 @@ $root.openagents = (function() {
                         writer.uint32(10).string(message.worker_id);
                     if (message.status != null && $Object.hasOwnProperty.call(message, "status") && message.status !== "")
                         writer.uint32(18).string(message.status);
+                    if (message.revision != null && $Object.hasOwnProperty.call(message, "revision") && !$Object.is(message.revision, 0))
+                        writer.uint32(25).double(message.revision);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (var i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -3077,6 +3080,15 @@ $root.openagents = (function() {
                                     delete message.status;
                                 continue;
                             }
+                        case 3: {
+                                if (wireType !== 1)
+                                    break;
+                                if (!$Object.is(value = reader.double(), 0))
+                                    message.revision = value;
+                                else
+                                    delete message.revision;
+                                continue;
+                            }
                         }
                         reader.skipType(wireType, _depth, tag);
                         if (!reader.discardUnknown) {
@@ -3107,6 +3119,9 @@ $root.openagents = (function() {
                     if (message.status != null && $Object.hasOwnProperty.call(message, "status"))
                         if (!$util.isString(message.status))
                             return "status: string expected";
+                    if (message.revision != null && $Object.hasOwnProperty.call(message, "revision"))
+                        if (typeof message.revision !== "number")
+                            return "revision: number expected";
                     return null;
                 };
 
@@ -3126,6 +3141,9 @@ $root.openagents = (function() {
                     if (object.status != null)
                         if (typeof object.status !== "string" || object.status.length)
                             message.status = $String(object.status);
+                    if (object.revision != null)
+                        if (!$Object.is($Number(object.revision), 0))
+                            message.revision = $Number(object.revision);
                     return message;
                 };
 
@@ -3140,11 +3158,14 @@ $root.openagents = (function() {
                     if (options.defaults) {
                         object.worker_id = "";
                         object.status = "";
+                        object.revision = 0;
                     }
                     if (message.worker_id != null && $Object.hasOwnProperty.call(message, "worker_id"))
                         object.worker_id = message.worker_id;
                     if (message.status != null && $Object.hasOwnProperty.call(message, "status"))
                         object.status = message.status;
+                    if (message.revision != null && $Object.hasOwnProperty.call(message, "revision"))
+                        object.revision = options.json && !$isFinite(message.revision) ? $String(message.revision) : message.revision;
                     return object;
                 };
 
@@ -3638,6 +3659,7 @@ $root.openagents = (function() {
 
                 StopCodexWorker.prototype.worker_id = "";
                 StopCodexWorker.prototype.reason = "";
+                StopCodexWorker.prototype.force = false;
 
                 StopCodexWorker.create = function(properties) {
                     return new StopCodexWorker(properties);
@@ -3654,6 +3676,8 @@ $root.openagents = (function() {
                         writer.uint32(10).string(message.worker_id);
                     if (message.reason != null && $Object.hasOwnProperty.call(message, "reason") && message.reason !== "")
                         writer.uint32(18).string(message.reason);
+                    if (message.force != null && $Object.hasOwnProperty.call(message, "force") && message.force !== false)
+                        writer.uint32(24).bool(message.force);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (var i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -3705,6 +3729,15 @@ $root.openagents = (function() {
                                     delete message.reason;
                                 continue;
                             }
+                        case 3: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.bool())
+                                    message.force = value;
+                                else
+                                    delete message.force;
+                                continue;
+                            }
                         }
                         reader.skipType(wireType, _depth, tag);
                         if (!reader.discardUnknown) {
@@ -3735,6 +3768,9 @@ $root.openagents = (function() {
                     if (message.reason != null && $Object.hasOwnProperty.call(message, "reason"))
                         if (!$util.isString(message.reason))
                             return "reason: string expected";
+                    if (message.force != null && $Object.hasOwnProperty.call(message, "force"))
+                        if (typeof message.force !== "boolean")
+                            return "force: boolean expected";
                     return null;
                 };
 
@@ -3754,6 +3790,9 @@ $root.openagents = (function() {
                     if (object.reason != null)
                         if (typeof object.reason !== "string" || object.reason.length)
                             message.reason = $String(object.reason);
+                    if (object.force != null)
+                        if (object.force)
+                            message.force = $Boolean(object.force);
                     return message;
                 };
 
@@ -3768,11 +3807,14 @@ $root.openagents = (function() {
                     if (options.defaults) {
                         object.worker_id = "";
                         object.reason = "";
+                        object.force = false;
                     }
                     if (message.worker_id != null && $Object.hasOwnProperty.call(message, "worker_id"))
                         object.worker_id = message.worker_id;
                     if (message.reason != null && $Object.hasOwnProperty.call(message, "reason"))
                         object.reason = message.reason;
+                    if (message.force != null && $Object.hasOwnProperty.call(message, "force"))
+                        object.force = message.force;
                     return object;
                 };
 
@@ -3787,6 +3829,189 @@ $root.openagents = (function() {
                 };
 
                 return StopCodexWorker;
+            })();
+
+            v1.CodexWorkerCommandResult = (function() {
+
+                var CodexWorkerCommandResult = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                CodexWorkerCommandResult.prototype.worker_id = "";
+                CodexWorkerCommandResult.prototype.status = "";
+                CodexWorkerCommandResult.prototype.revision = 0;
+
+                CodexWorkerCommandResult.create = function(properties) {
+                    return new CodexWorkerCommandResult(properties);
+                };
+
+                CodexWorkerCommandResult.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.worker_id != null && $Object.hasOwnProperty.call(message, "worker_id") && message.worker_id !== "")
+                        writer.uint32(10).string(message.worker_id);
+                    if (message.status != null && $Object.hasOwnProperty.call(message, "status") && message.status !== "")
+                        writer.uint32(18).string(message.status);
+                    if (message.revision != null && $Object.hasOwnProperty.call(message, "revision") && !$Object.is(message.revision, 0))
+                        writer.uint32(25).double(message.revision);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                CodexWorkerCommandResult.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.openagents.runtime.v1.CodexWorkerCommandResult();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.worker_id = value;
+                                else
+                                    delete message.worker_id;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.status = value;
+                                else
+                                    delete message.status;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 1)
+                                    break;
+                                if (!$Object.is(value = reader.double(), 0))
+                                    message.revision = value;
+                                else
+                                    delete message.revision;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                CodexWorkerCommandResult.verify = function (message, _depth) {
+                    if (typeof message !== "object" || message === null)
+                        return "object expected";
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        return "max depth exceeded";
+                    if (message.worker_id != null && $Object.hasOwnProperty.call(message, "worker_id"))
+                        if (!$util.isString(message.worker_id))
+                            return "worker_id: string expected";
+                    if (message.status != null && $Object.hasOwnProperty.call(message, "status"))
+                        if (!$util.isString(message.status))
+                            return "status: string expected";
+                    if (message.revision != null && $Object.hasOwnProperty.call(message, "revision"))
+                        if (typeof message.revision !== "number")
+                            return "revision: number expected";
+                    return null;
+                };
+
+                CodexWorkerCommandResult.fromObject = function (object, _depth) {
+                    if (object instanceof $root.openagents.runtime.v1.CodexWorkerCommandResult)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".openagents.runtime.v1.CodexWorkerCommandResult: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var message = new $root.openagents.runtime.v1.CodexWorkerCommandResult();
+                    if (object.worker_id != null)
+                        if (typeof object.worker_id !== "string" || object.worker_id.length)
+                            message.worker_id = $String(object.worker_id);
+                    if (object.status != null)
+                        if (typeof object.status !== "string" || object.status.length)
+                            message.status = $String(object.status);
+                    if (object.revision != null)
+                        if (!$Object.is($Number(object.revision), 0))
+                            message.revision = $Number(object.revision);
+                    return message;
+                };
+
+                CodexWorkerCommandResult.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var object = {};
+                    if (options.defaults) {
+                        object.worker_id = "";
+                        object.status = "";
+                        object.revision = 0;
+                    }
+                    if (message.worker_id != null && $Object.hasOwnProperty.call(message, "worker_id"))
+                        object.worker_id = message.worker_id;
+                    if (message.status != null && $Object.hasOwnProperty.call(message, "status"))
+                        object.status = message.status;
+                    if (message.revision != null && $Object.hasOwnProperty.call(message, "revision"))
+                        object.revision = options.json && !$isFinite(message.revision) ? $String(message.revision) : message.revision;
+                    return object;
+                };
+
+                CodexWorkerCommandResult.prototype.toJSON = function() {
+                    return CodexWorkerCommandResult.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                CodexWorkerCommandResult.getTypeUrl = function(prefix) {
+                    if (prefix === $undefined)
+                        prefix = "type.googleapis.com";
+                    return prefix + "/openagents.runtime.v1.CodexWorkerCommandResult";
+                };
+
+                return CodexWorkerCommandResult;
             })();
 
             v1.CodexWorkerStarted = (function() {
@@ -6690,6 +6915,189 @@ $root.openagents = (function() {
                 };
 
                 return CancelRun;
+            })();
+
+            v1.CancelRunResult = (function() {
+
+                var CancelRunResult = function (properties) {
+                    if (properties)
+                        for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                CancelRunResult.prototype.run_id = "";
+                CancelRunResult.prototype.status = "";
+                CancelRunResult.prototype.revision = 0;
+
+                CancelRunResult.create = function(properties) {
+                    return new CancelRunResult(properties);
+                };
+
+                CancelRunResult.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.run_id != null && $Object.hasOwnProperty.call(message, "run_id") && message.run_id !== "")
+                        writer.uint32(10).string(message.run_id);
+                    if (message.status != null && $Object.hasOwnProperty.call(message, "status") && message.status !== "")
+                        writer.uint32(18).string(message.status);
+                    if (message.revision != null && $Object.hasOwnProperty.call(message, "revision") && !$Object.is(message.revision, 0))
+                        writer.uint32(25).double(message.revision);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (var i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                CancelRunResult.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.openagents.runtime.v1.CancelRunResult();
+                    while (reader.pos < end) {
+                        var start = reader.pos;
+                        var tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        var wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.run_id = value;
+                                else
+                                    delete message.run_id;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.status = value;
+                                else
+                                    delete message.status;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 1)
+                                    break;
+                                if (!$Object.is(value = reader.double(), 0))
+                                    message.revision = value;
+                                else
+                                    delete message.revision;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                CancelRunResult.verify = function (message, _depth) {
+                    if (typeof message !== "object" || message === null)
+                        return "object expected";
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        return "max depth exceeded";
+                    if (message.run_id != null && $Object.hasOwnProperty.call(message, "run_id"))
+                        if (!$util.isString(message.run_id))
+                            return "run_id: string expected";
+                    if (message.status != null && $Object.hasOwnProperty.call(message, "status"))
+                        if (!$util.isString(message.status))
+                            return "status: string expected";
+                    if (message.revision != null && $Object.hasOwnProperty.call(message, "revision"))
+                        if (typeof message.revision !== "number")
+                            return "revision: number expected";
+                    return null;
+                };
+
+                CancelRunResult.fromObject = function (object, _depth) {
+                    if (object instanceof $root.openagents.runtime.v1.CancelRunResult)
+                        return object;
+                    if (!$util.isObject(object))
+                        throw $TypeError(".openagents.runtime.v1.CancelRunResult: object expected");
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var message = new $root.openagents.runtime.v1.CancelRunResult();
+                    if (object.run_id != null)
+                        if (typeof object.run_id !== "string" || object.run_id.length)
+                            message.run_id = $String(object.run_id);
+                    if (object.status != null)
+                        if (typeof object.status !== "string" || object.status.length)
+                            message.status = $String(object.status);
+                    if (object.revision != null)
+                        if (!$Object.is($Number(object.revision), 0))
+                            message.revision = $Number(object.revision);
+                    return message;
+                };
+
+                CancelRunResult.toObject = function (message, options, _depth) {
+                    if (!options)
+                        options = {};
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var object = {};
+                    if (options.defaults) {
+                        object.run_id = "";
+                        object.status = "";
+                        object.revision = 0;
+                    }
+                    if (message.run_id != null && $Object.hasOwnProperty.call(message, "run_id"))
+                        object.run_id = message.run_id;
+                    if (message.status != null && $Object.hasOwnProperty.call(message, "status"))
+                        object.status = message.status;
+                    if (message.revision != null && $Object.hasOwnProperty.call(message, "revision"))
+                        object.revision = options.json && !$isFinite(message.revision) ? $String(message.revision) : message.revision;
+                    return object;
+                };
+
+                CancelRunResult.prototype.toJSON = function() {
+                    return CancelRunResult.toObject(this, $protobuf.util.toJSONOptions);
+                };
+
+                CancelRunResult.getTypeUrl = function(prefix) {
+                    if (prefix === $undefined)
+                        prefix = "type.googleapis.com";
+                    return prefix + "/openagents.runtime.v1.CancelRunResult";
+                };
+
+                return CancelRunResult;
             })();
 
             v1.RunCreated = (function() {
