@@ -12,7 +12,7 @@
 import { integrityFailures, Scenario, ScenarioResult } from './lib/scenario';
 import { renderTable, writeResult } from './lib/report';
 
-const SCENARIOS = ['append', 'projection', 'e2e-latency', 'fanout', 'resume-storm', 'idle-memory'] as const;
+const SCENARIOS = ['append', 'hot-stream', 'projection', 'e2e-latency', 'fanout', 'resume-storm', 'idle-memory'] as const;
 
 async function loadScenario(name: string): Promise<Scenario> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
