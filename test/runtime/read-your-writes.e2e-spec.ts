@@ -20,7 +20,7 @@ describe('read-your-writes on runs (GET ?min_revision=)', () => {
   beforeAll(async () => {
     database = await usePrivateDatabase();
     // A short bound, so the "still behind" answer comes quickly; waits that must succeed retry.
-    system = await startTestSystem({ RUNTIME_MIN_REVISION_WAIT_MS: '1000' });
+    system = await startTestSystem({ RUNTIME_READ_YOUR_WRITES_TIMEOUT_MS: '1000' });
     db = await connectTestDatabase({ max: 2 });
     api = await RuntimeApi.as(system);
   });

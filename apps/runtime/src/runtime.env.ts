@@ -45,5 +45,5 @@ export class RuntimeEnv extends CommonEnv {
   @IsInt()
   @Min(0)
   @Max(60_000)
-  RUNTIME_MIN_REVISION_WAIT_MS: number = 5_000;
+  RUNTIME_READ_YOUR_WRITES_TIMEOUT_MS: number = 5_000;
 }

@@ -169,7 +169,7 @@ export class CodexWorkersController {
     summary: 'the worker summary from the read model, with the stream `revision` it reflects',
     description:
       'With `min_revision` (the `revision` of a command response) it answers once the read model has folded that ' +
-      'revision, waiting up to RUNTIME_MIN_REVISION_WAIT_MS (5 s), then 503 read_model_behind (retryable, ' +
+      'revision, waiting up to RUNTIME_READ_YOUR_WRITES_TIMEOUT_MS (5 s), then 503 read_model_behind (retryable, ' +
       '`details.retry_after_ms`). `/snapshot` folds the stream itself instead (always current, costlier).',
   })
   async get(@CurrentPrincipal() principal: Principal, @Param('worker_id') workerId: string, @Query() query: MinRevisionQueryDto) {

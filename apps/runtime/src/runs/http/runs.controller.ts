@@ -132,7 +132,7 @@ export class RunsController {
     summary: 'the run summary from the read model, with the stream `revision` it reflects',
     description:
       'With `min_revision` (the `revision` of a command response) it answers once the read model has folded that ' +
-      'revision, waiting up to RUNTIME_MIN_REVISION_WAIT_MS (5 s), then 503 read_model_behind (retryable, ' +
+      'revision, waiting up to RUNTIME_READ_YOUR_WRITES_TIMEOUT_MS (5 s), then 503 read_model_behind (retryable, ' +
       '`details.retry_after_ms`). A run that exists but is not projected yet is waited for, not 404.',
   })
   async get(@CurrentPrincipal() principal: Principal, @Param('run_id') runId: string, @Query() query: MinRevisionQueryDto) {

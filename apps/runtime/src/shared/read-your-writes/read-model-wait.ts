@@ -17,7 +17,7 @@ const MAX_POLL_MS = 200;
 
 /**
  * Read-your-writes for the read routes (`?min_revision=N`): re-reads a row until the projector has
- * folded revision N, within RUNTIME_MIN_REVISION_WAIT_MS, then answers 503 read_model_behind.
+ * folded revision N, within RUNTIME_READ_YOUR_WRITES_TIMEOUT_MS, then answers 503 read_model_behind.
  *
  * Woken by the projector's post-commit NOTIFY on the journal channel (one LISTEN connection,
  * opened on the first wait, so a deployment that never waits holds none) and, because a NOTIFY
@@ -53,7 +53,7 @@ export class ReadModelWait implements OnApplicationShutdown {
 
   private async until<V extends RevisionedView>(minRevision: number, read: () => Promise<V | undefined>, first: V | undefined): Promise<V> {
     this.listenOnce();
-    const deadline = performance.now() + this.env.RUNTIME_MIN_REVISION_WAIT_MS;
+    const deadline = performance.now() + this.env.RUNTIME_READ_YOUR_WRITES_TIMEOUT_MS;
     let latest = first;
     for (let pollMs = FIRST_POLL_MS; ; pollMs = Math.min(pollMs * 2, MAX_POLL_MS)) {
       const left = deadline - performance.now();
