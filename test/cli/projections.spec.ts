@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PostgresEventStore } from '@khala/eventstore';
 import { Database } from '@khala/platform';
-import { listFailures, Projection, ProjectorRunner } from '@khala/projections';
+import { listFailures, Projection, ProjectorRunner, readAsStored } from '@khala/projections';
 import { RecordedEvent } from '@khala/eventstore';
 import { Queryable } from '@khala/platform';
 import { connectTestDatabase, isPgliteRun } from '../support/test-database';
@@ -35,6 +35,7 @@ describe('oa projections (operators)', () => {
       version: 1,
       filter: { streamPrefixes: [`${prefix}-`] },
       failurePolicy: policy,
+      readEvent: readAsStored, // made-up event types: these tests are about the operator commands
       async project(_tx: Queryable, events: readonly RecordedEvent[]) {
         if (events.some((e) => e.type === 'Unprojectable')) throw new Error('cannot apply Unprojectable');
         applied.push(...events.map((e) => e.type));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PostgresEventStore, RecordedEvent } from '@khala/eventstore';
 import { Database, Queryable } from '@khala/platform';
-import { appendJournalBatch, encodeDocument, listFailures, markSkipped, Projection, ProjectorRunner, runRetention } from '@khala/projections';
+import { appendJournalBatch, encodeDocument, listFailures, markSkipped, Projection, ProjectorRunner, readAsStored, runRetention } from '@khala/projections';
 import { RawPhoenixClient } from '../support/phoenix-client';
 import { connectTestDatabase, isPgliteRun } from '../support/test-database';
 import { freshIdentity } from '../support/system';
@@ -68,6 +68,7 @@ describe('poison events', () => {
       version: 1,
       filter: { streamPrefixes: [`${categories.run}-`] },
       failurePolicy: 'stop',
+      readEvent: readAsStored, // its event types are made up: the fold's own failure is under test
       async project(_tx: Queryable, events: readonly RecordedEvent[]) {
         if (events.some((e) => e.type === 'Unprojectable')) throw new Error('cannot apply Unprojectable');
         applied.push(...events.map((e) => e.type));

@@ -14,7 +14,7 @@ import {
   isolatedCategories,
   isolatedProjections,
   journalOf,
-  runFrame,
+  runCreated,
   runnersFor,
 } from './support/projection-fixtures';
 
@@ -128,7 +128,7 @@ describe('projections over the event store (one runner per projection)', () => {
     const runId = `run_${Math.random().toString(36).slice(2, 10)}`;
     const stream = categories.runStream(runId);
     const big = 'x'.repeat(MAX_INLINE_PAYLOAD_BYTES + 10);
-    await store.append(stream, [runFrame(runId, orgId, 'RunStarted')].map((e) => ({ ...e, type: 'RunCreated', data: { ...e.data, metadata: { big } } })), {
+    await store.append(stream, [runCreated(runId, orgId)].map((e) => ({ ...e, data: { ...e.data, metadata: { big } } })), {
       expectedRevision: 'no_stream',
     });
     const rows = await eventually(() => journalOf(db, `run:${runId}:events`, orgId), (r) => r.length === 1, 'big run event');

@@ -121,32 +121,62 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d
  * RFC 3339 occurred_at, without which the event cannot be projected alone.
  */
 export function encodeEventData(type: string, data: unknown): JsonObject {
-  const definition = eventTypeDefinition(type);
-  const { message } = definition;
+  const { message } = eventTypeDefinition(type);
   if (!isJsonObject(data)) throw invalid(type, 'data must be a JSON object');
-  const unknown = Object.keys(data).filter((key) => !knownFields(message).has(key));
-  if (unknown.length > 0) throw invalid(type, `unknown field(s) ${unknown.join(', ')}`, { fields: unknown });
-  const error = message.verify(data);
-  if (error) throw invalid(type, error);
-  for (const field of [definition.idField, 'org_id', 'occurred_at']) {
-    if (typeof data[field] !== 'string' || data[field] === '') {
-      throw invalid(type, `${field} is required`, { field });
-    }
-  }
-  if (!RFC3339.test(data.occurred_at as string) || Number.isNaN(Date.parse(data.occurred_at as string))) {
-    throw invalid(type, 'occurred_at must be an RFC 3339 date-time', { field: 'occurred_at' });
-  }
+  checkEventData(type, data);
   return normalise(message, data);
 }
 
 /**
  * Reads stored event data back through its message: unknown fields (written by a newer version)
- * are dropped and nothing else is checked, since the store only holds what encodeEventData wrote.
+ * are dropped and nothing else is checked. Readers that fold events use readEventData instead,
+ * which refuses what it cannot read rather than guessing.
  */
 export function decodeEventData(type: string, data: unknown): JsonObject {
   const { message } = eventTypeDefinition(type);
   if (!isJsonObject(data)) throw invalid(type, 'data must be a JSON object');
   return normalise(message, data);
+}
+
+/**
+ * Throws INVALID_EVENT_DATA unless `data` is exactly what encodeEventData accepts for `type`
+ * (no unknown field, every field of its proto type, stream id, org_id and RFC 3339 occurred_at).
+ * Checks only, never copies: this runs for every event a projection folds. The check is compiled
+ * once per type; per event it costs a walk over the data's keys, the generated verify() (a few
+ * typeof tests per field, plus a walk of Struct payloads) and one regex.
+ */
+export function checkEventData(type: string, data: JsonObject): void {
+  let check = checks.get(type);
+  if (!check) {
+    check = compileCheck(type, eventTypeDefinition(type));
+    checks.set(type, check);
+  }
+  check(data);
+}
+
+type DataCheck = (data: JsonObject) => void;
+const checks = new Map<string, DataCheck>();
+
+function compileCheck(type: string, { message, idField }: EventTypeDefinition): DataCheck {
+  const fields = knownFields(message);
+  const required = [idField, 'org_id', 'occurred_at'];
+  return (data) => {
+    for (const key in data) {
+      if (!fields.has(key)) {
+        const unknown = Object.keys(data).filter((name) => !fields.has(name));
+        throw invalid(type, `unknown field(s) ${unknown.join(', ')}`, { fields: unknown });
+      }
+    }
+    const error = message.verify(data);
+    if (error) throw invalid(type, error);
+    for (const field of required) {
+      if (typeof data[field] !== 'string' || data[field] === '') throw invalid(type, `${field} is required`, { field });
+    }
+    const occurredAt = data.occurred_at as string;
+    if (!RFC3339.test(occurredAt) || Number.isNaN(Date.parse(occurredAt))) {
+      throw invalid(type, 'occurred_at must be an RFC 3339 date-time', { field: 'occurred_at' });
+    }
+  };
 }
 
 function normalise(message: EventMessageClass, data: JsonObject): JsonObject {

@@ -4,3 +4,4 @@ export * from './contract.error';
 export * from './canonical-json';
 export * from './payload-hash';
 export * from './event-types';
+export * from './event-reading';

@@ -5,6 +5,7 @@ export * from './journal-writer';
 export * from './watermark-allocator';
 export * from './leader-lease';
 export * from './upcasting';
+export * from './event-reader';
 export * from './projection-failures';
 export * from './projection-controls';
 export * from './projector-metrics';

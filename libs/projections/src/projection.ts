@@ -1,6 +1,6 @@
 import { EventFilter, RecordedEvent } from '@khala/eventstore';
 import { Queryable } from '@khala/platform';
-import { UpcasterRegistry } from './upcasting';
+import { EventReader } from './event-reader';
 
 /** What the runner does with an event that still fails after its retries. */
 export type FailurePolicy = 'stop' | 'continue';
@@ -17,8 +17,12 @@ export interface Projection {
   readonly filter: EventFilter;
   /** Default 'stop': a projection that may skip an event says so. */
   readonly failurePolicy?: FailurePolicy;
-  /** Applied by the runner before `project`, by event type and metadata.schema_version. */
-  readonly upcasters?: UpcasterRegistry;
+  /**
+   * How each event is read before `project` (default readRecordedEvent: the event contract, with
+   * upcasting to the current schema_version). An event it refuses is poison at once: parked, then
+   * skipped or halted on per failurePolicy, and never passed to `project`.
+   */
+  readonly readEvent?: EventReader;
   project(tx: Queryable, events: readonly RecordedEvent[]): Promise<void>;
 }
 
@@ -36,4 +40,6 @@ export interface ProjectionOverrides {
   table?: string;
   /** false: write the read model only (no watermarks, no journal rows; summary watermark 0). */
   journal?: boolean;
+  /** Another policy for poison events (tests, scratch replays). */
+  failurePolicy?: FailurePolicy;
 }

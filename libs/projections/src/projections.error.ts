@@ -1,6 +1,7 @@
 import { DomainError, ErrorKind } from '@khala/platform';
 
-export type ProjectionErrorCode = 'invalid_event' | 'invalid_document';
+/** unreadable_event: refused by the event contract before any fold (never retried: the event will not change). */
+export type ProjectionErrorCode = 'invalid_event' | 'unreadable_event' | 'invalid_document';
 
 /** An event a projection cannot place (it becomes a poison event: retried, then parked). */
 export class ProjectionError extends DomainError {

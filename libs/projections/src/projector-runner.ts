@@ -11,7 +11,7 @@ import { countParked, failureStatus, FailuresTable, isSkipped, parkFailure } fro
 import { ControlsTable, isPaused } from './projection-controls';
 import { projectorMetrics, ProjectorMetrics } from './projector-metrics';
 import { ENDED, ReadAhead, TIMEOUT } from './read-ahead';
-import { upcastEvent } from './upcasting';
+import { tryRead } from './event-reader';
 
 export interface ProjectorOptions {
   /** Catch-up commits up to this many events per transaction (throughput). Default 5000. */
@@ -335,16 +335,38 @@ export class ProjectorRunner {
     return Math.min(5000, (this.options.retryBaseMs ?? 50) * 2 ** (attempt - 1));
   }
 
-  /** Commits a batch; a batch that keeps failing is split in halves until the poison event is alone. */
-  private async commitBatch(events: RecordedEvent[], position: Position, attempts = this.options.maxAttempts ?? 3): Promise<void> {
+  /**
+   * Reads every event through the projection's contract first: an event it cannot read is poison
+   * at once, with no retries (its bytes will not change) and no fold, so it never reaches a read
+   * model or the journal. The readable runs between such events commit as usual, each up to the
+   * event before the next poison, so the checkpoint never passes an event that was not handled.
+   */
+  private async commitBatch(events: RecordedEvent[], position: Position): Promise<void> {
+    const reader = this.projection.readEvent;
+    let readable: RecordedEvent[] = [];
+    for (let index = 0; index < events.length; index++) {
+      const outcome = tryRead(events[index], reader);
+      if (outcome.error === undefined) {
+        readable.push(outcome.event);
+        continue;
+      }
+      if (readable.length) await this.commitReadable(readable, events[index - 1].position);
+      readable = [];
+      await this.parkOrStop(events[index], outcome.error, 1);
+    }
+    if (readable.length || this.isAhead(position)) await this.commitReadable(readable, position);
+  }
+
+  /** Commits read events; a batch that keeps failing is split in halves until the poison event is alone. */
+  private async commitReadable(events: RecordedEvent[], position: Position, attempts = this.options.maxAttempts ?? 3): Promise<void> {
     const error = await this.commitWithRetry(events, position, events.length === 1 ? (this.options.maxAttempts ?? 3) : attempts);
     if (!error) return;
     if (events.length === 0) throw error;
     if (events.length === 1) return this.parkOrStop(events[0], error);
     const middle = Math.ceil(events.length / 2);
     const first = events.slice(0, middle);
-    await this.commitBatch(first, first[first.length - 1].position, 1);
-    await this.commitBatch(events.slice(middle), position, 1);
+    await this.commitReadable(first, first[first.length - 1].position, 1);
+    await this.commitReadable(events.slice(middle), position, 1);
   }
 
   /** Undefined when committed; the error when a non-transient failure outlasted its attempts. */
@@ -379,19 +401,19 @@ export class ProjectorRunner {
     }
   }
 
-  private async commitOnce(events: RecordedEvent[], position: Position, park?: { event: RecordedEvent; error: unknown }): Promise<void> {
+  private async commitOnce(events: RecordedEvent[], position: Position, park?: { event: RecordedEvent; error: unknown; attempts: number }): Promise<void> {
     if (!this.lease.held) throw new LeadershipLost('lease connection lost');
     const started = performance.now();
-    const { name, version, upcasters } = this.projection;
+    const { name, version } = this.projection;
     await this.db.transaction(async (tx) => {
       const fenced = await advanceCheckpoint(tx, name, version, this.lastCommitted, position, this.checkpointTable);
       if (!fenced) throw new LeadershipLost('the checkpoint moved under this instance (another writer)');
       // Read after the checkpoint row lock: `oa projections pause` waits for that lock, so once it
       // returns no batch that saw "not paused" can still be in flight.
       if (await isPaused(tx, name, this.controlsTable)) throw new ProjectionPaused(`projection ${name} is paused`);
-      if (park) await parkFailure(tx, name, park.event, park.error, this.options.maxAttempts ?? 3, this.failuresTable);
+      if (park) await parkFailure(tx, name, park.event, park.error, park.attempts, this.failuresTable);
       if (events.length) {
-        await this.projection.project(tx, upcasters ? events.map((event) => upcastEvent(event, upcasters)) : events);
+        await this.projection.project(tx, events);
         await notifyJournalAppended(tx);
       }
     });
@@ -404,8 +426,11 @@ export class ProjectorRunner {
     this.options.onCommit?.({ projection: name, events: events.length, position, ms });
   }
 
-  /** 'continue': park and move past it in one transaction. 'stop': park and halt (unless an operator skipped it). */
-  private async parkOrStop(event: RecordedEvent, error: unknown): Promise<void> {
+  /**
+   * 'continue': park and move past it in one transaction. 'stop': park and halt (unless an operator
+   * skipped it). `attempts`: how often it was tried (1 for an event the contract refused).
+   */
+  private async parkOrStop(event: RecordedEvent, error: unknown, attempts = this.options.maxAttempts ?? 3): Promise<void> {
     const name = this.projection.name;
     const skipped = await isSkipped(this.db, name, event.id, this.failuresTable).catch(() => false);
     this.logger.error(
@@ -415,7 +440,7 @@ export class ProjectorRunner {
     if (skipped || (this.projection.failurePolicy ?? 'stop') === 'continue') {
       for (let attempt = 1; ; attempt++) {
         try {
-          await this.commitOnce([], event.position, { event, error });
+          await this.commitOnce([], event.position, { event, error, attempts });
           this.stats.parked += skipped ? 0 : 1;
           return;
         } catch (parkError) {
@@ -424,7 +449,7 @@ export class ProjectorRunner {
         }
       }
     }
-    await this.db.transaction((tx) => parkFailure(tx, name, event, error, this.options.maxAttempts ?? 3, this.failuresTable)).catch(() => undefined);
+    await this.db.transaction((tx) => parkFailure(tx, name, event, error, attempts, this.failuresTable)).catch(() => undefined);
     throw new PoisonStop(`event ${event.id} (${event.type} in ${event.stream}) cannot be projected: ${(error as Error)?.message ?? error}`, event.id);
   }
 }

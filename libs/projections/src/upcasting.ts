@@ -10,8 +10,9 @@ export interface Upcaster {
 export type UpcasterRegistry = Readonly<Record<string, readonly Upcaster[]>>;
 
 /**
- * Brings an event to the newest shape its type has upcasters for, one version at a time, so a
- * projection's pure fold only ever sees current shapes. Events already current are returned as is.
+ * Brings an event to the newest shape its type has upcasters for, one version at a time. Events
+ * already current are returned as is. Upcasting only: projections read events with
+ * readRecordedEvent, which upcasts with the contract's EVENT_UPCASTERS and then checks the result.
  */
 export function upcastEvent(event: RecordedEvent, registry: UpcasterRegistry | undefined): RecordedEvent {
   const chain = registry?.[event.type];

@@ -7,6 +7,7 @@ import {
   CodexWorkerEventsProjection,
   CodexWorkerSummariesProjection,
   Projection,
+  ProjectionOverrides,
   ProjectorOptions,
   ProjectorRunner,
   RunEventsProjection,
@@ -32,10 +33,10 @@ export function isolatedCategories() {
 }
 export type Categories = ReturnType<typeof isolatedCategories>;
 
-/** Runtime's four projections under test names, over the test's own categories. */
-export function isolatedProjections(categories: Categories): Projection[] {
-  const runs = { filter: { streamPrefixes: [`${categories.run}-`] } };
-  const workers = { filter: { streamPrefixes: [`${categories.worker}-`] } };
+/** Runtime's four projections under test names, over the test's own categories (and `overrides`). */
+export function isolatedProjections(categories: Categories, overrides: ProjectionOverrides = {}): Projection[] {
+  const runs = { ...overrides, filter: { streamPrefixes: [`${categories.run}-`] } };
+  const workers = { ...overrides, filter: { streamPrefixes: [`${categories.worker}-`] } };
   return [
     new RunSummariesProjection({ name: `t_${categories.tag}_run_summaries`, ...runs }),
     new RunEventsProjection({ name: `t_${categories.tag}_run_events`, ...runs }),

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { Decider, DomainEvent } from '@khala/eventstore';
+import { tryRead } from '@khala/projections';
 import { CliContext, withEventStore } from '../cli-context';
 import { CliError } from '../projections/catalog';
 import { codexWorkerDecider } from '../../../runtime/src/codex-workers/domain/codex-worker.decider';
@@ -21,13 +22,27 @@ const DECIDERS: Record<string, AnyDecider> = {
   apiToken: apiTokenDecider as unknown as AnyDecider,
 };
 
-/** `oa state <stream> [--at-revision N]`: the entity's state folded by its own decider. */
+interface UnreadableEvent {
+  revision: string;
+  event_id: string;
+  type: string;
+  reason: string;
+}
+
+/**
+ * `oa state <stream> [--at-revision N] [--skip-unreadable]`: the entity's state folded by its own
+ * decider. Each event is read through its contract first, as projections read it: an event the
+ * contract refuses (unknown type, unreadable schema_version, data not of its message) stops the
+ * fold with exit 1 naming it, rather than printing a state built from a shape the decider was not
+ * written for; --skip-unreadable folds past such events and lists them.
+ */
 export function stateCommand(context: CliContext): Command {
   return new Command('state')
     .description("fold a stream with its category's decider and print the state as JSON")
     .argument('<stream>', 'e.g. run-<id>, codexWorker-<id>, org-<id>')
     .option('--at-revision <n>', 'fold events up to and including this revision')
-    .action((stream: string, options: { atRevision?: string }) =>
+    .option('--skip-unreadable', 'fold past events their contract refuses, listing them (stderr; `unreadable` with --json)')
+    .action((stream: string, options: { atRevision?: string; skipUnreadable?: boolean }) =>
       withEventStore(context, async (store) => {
         const category = stream.slice(0, stream.indexOf('-'));
         const decider = DECIDERS[category];
@@ -40,17 +55,32 @@ export function stateCommand(context: CliContext): Command {
         const until = options.atRevision === undefined ? undefined : BigInt(options.atRevision);
         let state = decider.initialState();
         let revision: bigint | undefined;
-        for await (const event of store.readStream(stream)) {
-          if (until !== undefined && event.revision > until) break;
-          state = decider.evolve(state, { type: event.type, data: event.data });
-          revision = event.revision;
+        const unreadable: UnreadableEvent[] = [];
+        for await (const recorded of store.readStream(stream)) {
+          if (until !== undefined && recorded.revision > until) break;
+          const { event, error } = tryRead(recorded);
+          if (error) {
+            const refused = { revision: recorded.revision.toString(), event_id: recorded.id, type: recorded.type, reason: error.message };
+            if (!options.skipUnreadable) {
+              const before = recorded.revision > 0n ? `; --at-revision ${recorded.revision - 1n} folds up to the event before it` : '';
+              throw new CliError(
+                `event ${refused.event_id} at revision ${refused.revision} of ${stream} cannot be read: ${refused.reason}` +
+                  ` (oa events read ${stream} shows it as stored${before}; --skip-unreadable folds past it)`,
+              );
+            }
+            unreadable.push(refused);
+            process.stderr.write(`skipped unreadable event ${refused.event_id} at revision ${refused.revision}: ${refused.reason}\n`);
+          } else {
+            state = decider.evolve(state, { type: event.type, data: event.data });
+          }
+          revision = recorded.revision;
         }
         if (revision === undefined) {
           context.output({ stream, revision: null, state: null }, `stream ${stream} has no events`);
           context.fail(1);
           return;
         }
-        const result = { stream, revision: revision.toString(), state };
+        const result = { stream, revision: revision.toString(), state, ...(unreadable.length ? { unreadable } : {}) };
         process.stdout.write(
           `${JSON.stringify(context.json ? result : state, jsonSafe, context.json ? undefined : 2)}\n`,
         );

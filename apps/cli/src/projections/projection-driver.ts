@@ -11,7 +11,7 @@ import {
   RunSummariesProjection,
   SummaryProjection,
   SummaryDocument,
-  upcastEvent,
+  tryRead,
 } from '@khala/projections';
 import { CliError } from './catalog';
 
@@ -44,10 +44,11 @@ export function keyColumns(projection: TableProjection): string[] {
 }
 
 /**
- * Applies events to a projection in the caller's transaction, as the runner would (upcasters
- * first), but poison events follow the projection's policy without the runner's park table:
- * 'continue' drops them (counted), 'stop' fails unless an operator already skipped the event.
- * Savepoints keep a failed attempt from aborting the transaction.
+ * Applies events to a projection in the caller's transaction, as the runner would (each event read
+ * through the projection's contract first, so one it cannot read is never folded), but poison
+ * events follow the projection's policy without the runner's park table: 'continue' drops them
+ * (counted), 'stop' fails unless an operator already skipped the event. Savepoints keep a failed
+ * attempt from aborting the transaction.
  */
 export async function applyEvents(
   tx: Queryable,
@@ -55,22 +56,37 @@ export async function applyEvents(
   events: readonly RecordedEvent[],
   liveName: string,
 ): Promise<{ dropped: RecordedEvent[] }> {
-  const upcast = projection.upcasters
-    ? events.map((event) => upcastEvent(event, projection.upcasters!))
-    : [...events];
-  if (upcast.length === 0) return { dropped: [] };
-  if (await attempt(tx, () => projection.project(tx, upcast))) return { dropped: [] };
   const dropped: RecordedEvent[] = [];
-  for (const event of upcast) {
+  const readable: RecordedEvent[] = [];
+  for (const event of events) {
+    const outcome = tryRead(event, projection.readEvent);
+    if (outcome.error === undefined) readable.push(outcome.event);
+    else await dropOrRefuse(tx, projection, event, liveName, dropped, outcome.error.message);
+  }
+  if (readable.length === 0) return { dropped };
+  if (await attempt(tx, () => projection.project(tx, readable))) return { dropped };
+  for (const event of readable) {
     if (await attempt(tx, () => projection.project(tx, [event]))) continue;
-    if ((projection.failurePolicy ?? 'stop') === 'stop' && !(await isSkipped(tx, liveName, event.id))) {
-      throw new CliError(
-        `event ${event.id} (${event.type} in ${event.stream}) cannot be projected by ${liveName}; skip it first (oa projections skip)`,
-      );
-    }
-    dropped.push(event);
+    await dropOrRefuse(tx, projection, event, liveName, dropped);
   }
   return { dropped };
+}
+
+/** A poison event: dropped under 'continue' or once an operator skipped it, else the command fails. */
+async function dropOrRefuse(
+  tx: Queryable,
+  projection: Projection,
+  event: RecordedEvent,
+  liveName: string,
+  dropped: RecordedEvent[],
+  reason?: string,
+): Promise<void> {
+  if ((projection.failurePolicy ?? 'stop') === 'stop' && !(await isSkipped(tx, liveName, event.id))) {
+    throw new CliError(
+      `event ${event.id} (${event.type} in ${event.stream}) cannot be projected by ${liveName}${reason ? ` (${reason})` : ''}; skip it first (oa projections skip)`,
+    );
+  }
+  dropped.push(event);
 }
 
 async function attempt(tx: Queryable, work: () => Promise<void>): Promise<boolean> {

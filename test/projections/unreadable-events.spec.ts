@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import { NewEvent, PostgresEventStore } from '@khala/eventstore';
+import { Database } from '@khala/platform';
+import { FailurePolicy, listFailures, markSkipped, ProjectorRunner } from '@khala/projections';
+import { connectTestDatabase, isPgliteRun } from '../support/test-database';
+import { freshIdentity } from '../support/system';
+import {
+  Categories,
+  event,
+  eventually,
+  isolatedCategories,
+  isolatedProjections,
+  journalOf,
+  runCreated,
+  runFrame,
+  runnersFor,
+} from './support/projection-fixtures';
+
+/**
+ * Events hand-inserted into the store past the command path's contract check (as an operator's
+ * script, an old writer or a bug might): each must be refused before any fold, follow the
+ * projection's failure policy, and never reach a read model or the journal.
+ */
+const POISONS: { kind: string; reason: RegExp; make(runId: string, orgId: string): NewEvent }[] = [
+  {
+    kind: 'a RunTextDelta with a frame id that is an object and a field the contract lacks',
+    reason: /frame_id: string expected|unknown field/,
+    make: (runId, orgId) =>
+      event('RunTextDelta', {
+        run_id: runId,
+        org_id: orgId,
+        actor_user_id: 'user_test',
+        occurred_at: new Date().toISOString(),
+        frame_id: { a: 1 },
+        payload: { text: 'garbage' },
+        colour: 'red',
+      }),
+  },
+  {
+    kind: 'a well-formed RunTextDelta of schema_version 99 (a future writer)',
+    reason: /schema_version 99/,
+    make: (runId, orgId) => {
+      const future = runFrame(runId, orgId, 'RunTextDelta', { text: 'from the future' });
+      return { ...future, metadata: { ...future.metadata, schema_version: 99 } };
+    },
+  },
+  {
+    kind: 'an event type the registry does not know',
+    reason: /unknown event type RunTeleported/,
+    make: (runId, orgId) =>
+      event('RunTeleported', { run_id: runId, org_id: orgId, actor_user_id: 'user_test', occurred_at: new Date().toISOString() }),
+  },
+];
+
+interface Observed {
+  states: string[];
+  summary?: { status: string; frame_count: number };
+  seqs: number[];
+}
+
+describe('unreadable events (contract check before the fold)', () => {
+  let db: Database;
+  let store: PostgresEventStore;
+  beforeAll(async () => {
+    // One connection on PGlite: its socket server interleaves concurrent connections' statements.
+    db = await connectTestDatabase({ max: isPgliteRun() ? 1 : 6 });
+    store = new PostgresEventStore(db, { pollIntervalMs: 50 });
+  });
+  afterAll(() => db.close());
+
+  /** A run whose third event is the poison: created, started, POISON, text delta, finished. */
+  async function appendRunWithPoison(categories: Categories, make: (runId: string, orgId: string) => NewEvent) {
+    const { orgId } = freshIdentity();
+    const runId = `run_${randomUUID().slice(0, 8)}`;
+    const poison = make(runId, orgId);
+    const events = [
+      runCreated(runId, orgId),
+      runFrame(runId, orgId, 'RunStarted'),
+      poison,
+      runFrame(runId, orgId, 'RunTextDelta', { text: 'after the poison' }),
+      runFrame(runId, orgId, 'RunFinished'),
+    ];
+    await store.append(categories.runStream(runId), events, { expectedRevision: 'no_stream' });
+    return { orgId, runId, poison };
+  }
+
+  async function observe(runners: ProjectorRunner[], orgId: string, runId: string): Promise<Observed> {
+    const summary = await db.query<{ document: { status: string; frame_count: number } }>(
+      'SELECT document FROM runtime.run_summaries WHERE org_id = $1 AND run_id = $2',
+      [orgId, runId],
+    );
+    const events = await db.query<{ seq: string }>('SELECT seq FROM runtime.run_events WHERE org_id = $1 AND run_id = $2 ORDER BY seq', [orgId, runId]);
+    return {
+      states: runners.map((runner) => runner.state),
+      summary: summary.rows[0]?.document,
+      seqs: events.rows.map((row) => Number(row.seq)),
+    };
+  }
+
+  /** Nothing of the poison (seq 3) in the read models or on any journal topic. */
+  async function expectNoTraceOf(orgId: string, runId: string, poisonId: string): Promise<void> {
+    for (const topic of ['runtime.run_events', `run:${runId}:events`]) {
+      const rows = await journalOf(db, topic, orgId);
+      expect(rows.map((row) => row.doc_key)).not.toContain(`run_event:${runId}:3`);
+      expect(rows.filter((row) => row.payload?.includes(poisonId))).toEqual([]);
+    }
+    const { rows } = await db.query<{ document: unknown }>('SELECT document FROM runtime.run_events WHERE org_id = $1 AND run_id = $2', [orgId, runId]);
+    expect(JSON.stringify(rows)).not.toContain(poisonId);
+  }
+
+  const runnersOf = (categories: Categories, failurePolicy: FailurePolicy) =>
+    runnersFor(store, db, isolatedProjections(categories, { failurePolicy }).slice(0, 2), { retryBaseMs: 1 }); // run summaries, run events
+
+  describe.each(POISONS)('$kind', ({ reason, make }) => {
+    it("halts a 'stop' projection at the event, parked with the reason, and an operator's skip moves past it without folding it", async () => {
+      const categories = isolatedCategories();
+      const { orgId, runId, poison } = await appendRunWithPoison(categories, make);
+      const runners = runnersOf(categories, 'stop');
+      for (const runner of runners) runner.start();
+      try {
+        // Either both halt, or (the bug) the run's last event reaches the summary.
+        const halted = await eventually(
+          () => observe(runners, orgId, runId),
+          (seen) => seen.states.every((state) => state === 'failed') || seen.summary?.status === 'succeeded',
+          'both runners to halt on the poison',
+        );
+        expect(halted.states).toEqual(['failed', 'failed']);
+        expect(halted.summary).toMatchObject({ status: 'running', frame_count: 1 });
+        expect(halted.seqs).toEqual([1, 2]);
+        for (const runner of runners) {
+          expect(runner.status().lastError).toContain(poison.id);
+          expect(runner.status().lastError).toMatch(reason);
+          const parked = await listFailures(db, runner.projection.name);
+          expect(parked).toMatchObject([{ event_id: poison.id, revision: 2, event_type: poison.type, status: 'parked' }]);
+          expect(parked[0].error).toMatch(reason);
+        }
+        await expectNoTraceOf(orgId, runId, poison.id);
+      } finally {
+        await Promise.all(runners.map((runner) => runner.stop()));
+      }
+
+      for (const runner of runners) expect(await markSkipped(db, runner.projection.name, poison.id)).toBe(true);
+      const resumed = runnersOf(categories, 'stop');
+      for (const runner of resumed) runner.start();
+      try {
+        const done = await eventually(
+          () => observe(resumed, orgId, runId),
+          (seen) => seen.summary?.status === 'succeeded' && seen.seqs.length === 4,
+          'the events after the skipped one',
+        );
+        expect(done.summary).toMatchObject({ status: 'succeeded', frame_count: 3 });
+        expect(done.seqs).toEqual([1, 2, 4, 5]);
+        await expectNoTraceOf(orgId, runId, poison.id);
+      } finally {
+        await Promise.all(resumed.map((runner) => runner.stop()));
+      }
+    });
+
+    it("parks it in a 'continue' projection, which projects the events after it", async () => {
+      const categories = isolatedCategories();
+      const { orgId, runId, poison } = await appendRunWithPoison(categories, make);
+      const runners = runnersOf(categories, 'continue');
+      for (const runner of runners) runner.start();
+      try {
+        const done = await eventually(
+          () => observe(runners, orgId, runId),
+          (seen) => seen.summary?.status === 'succeeded' && seen.seqs.length >= 4 && seen.states.every((state) => state === 'live'),
+          'the events after the poison',
+        );
+        expect(done.summary).toMatchObject({ status: 'succeeded', frame_count: 3 });
+        expect(done.seqs).toEqual([1, 2, 4, 5]);
+        expect(done.states).toEqual(['live', 'live']);
+        for (const runner of runners) {
+          const parked = await listFailures(db, runner.projection.name);
+          expect(parked).toMatchObject([{ event_id: poison.id, revision: 2, event_type: poison.type, status: 'parked' }]);
+          expect(parked[0].error).toMatch(reason);
+        }
+        await expectNoTraceOf(orgId, runId, poison.id);
+      } finally {
+        await Promise.all(runners.map((runner) => runner.stop()));
+      }
+    });
+  });
+});
