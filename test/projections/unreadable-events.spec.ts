@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { NewEvent, PostgresEventStore } from '@khala/eventstore';
 import { Database } from '@khala/platform';
-import { FailurePolicy, listFailures, markSkipped, ProjectorRunner } from '@khala/projections';
+import { FailurePolicy, listFailures, markSkipped, Projection, ProjectorRunner } from '@khala/projections';
+import { ControlProjection } from '../../apps/control/src/projections/control.projection';
 import { connectTestDatabase, isPgliteRun } from '../support/test-database';
 import { freshIdentity } from '../support/system';
 import {
@@ -14,6 +15,7 @@ import {
   runCreated,
   runFrame,
   runnersFor,
+  silentLogger,
 } from './support/projection-fixtures';
 
 /**
@@ -178,6 +180,39 @@ describe('unreadable events (contract check before the fold)', () => {
         await expectNoTraceOf(orgId, runId, poison.id);
       } finally {
         await Promise.all(runners.map((runner) => runner.stop()));
+      }
+    });
+  });
+  describe("control's projection (same runner, same contract check)", () => {
+    it('halts on a UserSignedUp whose email is a number: the users before it are projected, it and those after are not', async () => {
+      const tag = randomUUID().replace(/-/g, '').slice(0, 10);
+      const control = new ControlProjection();
+      // Control's fold under a test name, over a category of its own; policy as in production ('stop').
+      const projection: Projection = {
+        name: `t_${tag}_control`,
+        version: control.version,
+        filter: { streamPrefixes: [`tuser${tag}-`] },
+        project: (tx, events) => control.project(tx, events),
+      };
+      const signedUp = (userId: string, email: unknown) =>
+        event('UserSignedUp', { user_id: userId, org_id: `org_${tag}`, actor_user_id: userId, occurred_at: new Date().toISOString(), email, name: userId });
+      const [before, poisoned, after] = ['before', 'poisoned', 'after'].map((name) => `user_${name}_${tag}`);
+      const poison = signedUp(poisoned, 42);
+      for (const [userId, signup] of [[before, signedUp(before, 'a@example.com')], [poisoned, poison], [after, signedUp(after, 'c@example.com')]] as const) {
+        await store.append(`tuser${tag}-${userId}`, [signup], { expectedRevision: 'no_stream' });
+      }
+      const runner = new ProjectorRunner(store, db, projection, silentLogger, { checkpointTable: 'control.projection_checkpoints', statsEveryMs: 0, retryBaseMs: 1 });
+      runner.start();
+      try {
+        await eventually(() => Promise.resolve(runner.state), (state) => state === 'failed' || state === 'live', 'the control runner to halt');
+        expect(runner.state).toBe('failed');
+        const users = await db.query<{ user_id: string; email: string }>('SELECT user_id, email FROM control.users WHERE user_id = ANY($1) ORDER BY user_id', [[before, poisoned, after]]);
+        expect(users.rows).toEqual([{ user_id: before, email: 'a@example.com' }]);
+        const parked = await listFailures(db, projection.name, 'parked', 'control.projection_failures');
+        expect(parked).toMatchObject([{ event_id: poison.id, event_type: 'UserSignedUp', status: 'parked', attempts: 1 }]);
+        expect(parked[0].error).toMatch(/email: string expected/);
+      } finally {
+        await runner.stop();
       }
     });
   });
