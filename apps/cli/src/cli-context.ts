@@ -1,9 +1,10 @@
 import { EsdbEventStore, EventStore, PostgresEventStore } from '@khala/eventstore';
-import { Database, EmbeddedPostgres, startEmbeddedPostgres } from '@khala/platform';
-import { join } from 'node:path';
+import { Database } from '@khala/platform';
+import { EmbeddedDatabase, openEmbeddedDatabase } from './embedded-database';
 
 /**
- * What every command needs: the admin database (DATABASE_URL, or the embedded PGlite in DATA_DIR),
+ * What every command needs: the admin database (DATABASE_URL, or the embedded PGlite in DATA_DIR,
+ * through the server that owns it when one runs: see openEmbeddedDatabase),
  * output as text or JSON, and exit codes scripts can rely on (0 ok, 1 error, 2 check failed).
  */
 export class CliContext {
@@ -19,19 +20,23 @@ export class CliContext {
   }
 
   async withAdminDatabase<T>(work: (db: Database, url: string) => Promise<T>): Promise<T> {
-    let embedded: EmbeddedPostgres | undefined;
+    let embedded: EmbeddedDatabase | undefined;
     let url = process.env.DATABASE_URL;
     if (!url) {
-      const dataDir = process.env.DATA_DIR ?? '.data';
-      embedded = await startEmbeddedPostgres({ dataDir: dataDir === 'memory' ? 'memory' : join(dataDir, 'pglite') });
+      embedded = await openEmbeddedDatabase(process.env.DATA_DIR ?? '.data', (line) =>
+        process.stderr.write(`oa: ${line}\n`),
+      );
       url = embedded.url;
     }
-    const db = await Database.connect({ url, max: 4 });
     try {
-      return await work(db, url);
+      const db = await Database.connect({ url, max: 4 });
+      try {
+        return await work(db, url);
+      } finally {
+        await db.close();
+      }
     } finally {
-      await db.close();
-      await embedded?.stop();
+      await embedded?.close();
     }
   }
 }

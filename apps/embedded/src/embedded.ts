@@ -25,31 +25,41 @@ export interface RunningSystem {
 }
 
 /**
- * All three apps in one process. Without DATABASE_URL it serves PGlite from DATA_DIR; either way it
- * migrates first (the standalone apps refuse a database that is behind instead).
+ * All three apps in one process. Without DATABASE_URL it serves PGlite from DATA_DIR, owning that
+ * directory until stop() (`oa` works through the served URL meanwhile); either way it migrates
+ * first (the standalone apps refuse a database that is behind instead).
  */
 export async function startSystem(source: NodeJS.ProcessEnv = process.env): Promise<RunningSystem> {
   const base = loadEnv(ControlEnv, source);
   let embedded: EmbeddedPostgres | undefined;
   let databaseUrl = base.DATABASE_URL;
   if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres({ dataDir: base.DATA_DIR === 'memory' ? 'memory' : join(base.DATA_DIR, 'pglite') });
+    // Refuses (DataDirectoryError) while another server or an oa command holds the directory.
+    embedded = await startEmbeddedPostgres({
+      dataDir: base.DATA_DIR === 'memory' ? 'memory' : join(base.DATA_DIR, 'pglite'),
+      owner: 'server',
+    });
     databaseUrl = embedded.url;
   }
-  const admin = await Database.connect({ url: databaseUrl, max: 1 });
-  await migrateUp(admin);
-  await admin.close();
-
-  const keys = source.AUTH_SIGNING_KEYS
-    ? KeyRing.parse(source.AUTH_SIGNING_KEYS)
-    : base.DATA_DIR === 'memory'
-      ? KeyRing.generate()
-      : KeyRing.loadOrCreate(join(base.DATA_DIR, 'auth-keys'));
-  const env = { ...source, DATABASE_URL: databaseUrl };
   const apps: INestApplication[] = [];
   try {
+    const admin = await Database.connect({ url: databaseUrl, max: 1 });
+    try {
+      await migrateUp(admin);
+    } finally {
+      await admin.close();
+    }
+
+    const keys = source.AUTH_SIGNING_KEYS
+      ? KeyRing.parse(source.AUTH_SIGNING_KEYS)
+      : base.DATA_DIR === 'memory'
+        ? KeyRing.generate()
+        : KeyRing.loadOrCreate(join(base.DATA_DIR, 'auth-keys'));
+    const env = { ...source, DATABASE_URL: databaseUrl };
     const controlEnv = loadEnv(ControlEnv, env);
-    const control = await createHttpApp(ControlModule.forRoot({ env: controlEnv, keys }), { title: 'Khala control' });
+    const control = await createHttpApp(ControlModule.forRoot({ env: controlEnv, keys }), {
+      title: 'Khala control',
+    });
     apps.push(control);
     const runtimeEnv = loadEnv(RuntimeEnv, env);
     const runtime = await createHttpApp(RuntimeModule.forRoot({ env: runtimeEnv, keys }), {
@@ -69,14 +79,33 @@ export async function startSystem(source: NodeJS.ProcessEnv = process.env): Prom
       urls,
       databaseUrl,
       keys,
-      async stop() {
-        for (const app of apps.reverse()) await app.close();
-        await embedded?.stop();
-      },
+      stop: once(() => stopInOrder(apps, embedded)),
     };
   } catch (error) {
-    for (const app of apps.reverse()) await app.close().catch(() => undefined);
-    await embedded?.stop();
+    await stopInOrder(apps, embedded).catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Apps first (last started, first closed), then the database they used, which also gives the
+ * data directory up. The database is closed even when an app fails to close, so its files are
+ * left consistent; the first failure is reported after.
+ */
+async function stopInOrder(apps: INestApplication[], embedded: EmbeddedPostgres | undefined): Promise<void> {
+  let failure: unknown;
+  for (const app of [...apps].reverse()) {
+    try {
+      await app.close();
+    } catch (error) {
+      failure ??= error;
+    }
+  }
+  await embedded?.stop();
+  if (failure !== undefined) throw failure;
+}
+
+function once(work: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= work());
 }

@@ -9,7 +9,7 @@ async function main() {
     [
       '',
       'Khala is running (control, runtime and khala-gateway in one process)',
-      `  database  ${process.env.DATABASE_URL ? redactDatabaseUrl(system.databaseUrl) : `embedded PGlite in ${process.env.DATA_DIR ?? '.data'}/pglite`}`,
+      `  database  ${process.env.DATABASE_URL ? redactDatabaseUrl(system.databaseUrl) : embeddedDatabaseLine(system.databaseUrl)}`,
       `  control   ${control}   (OpenAPI ${control}/docs)`,
       `  runtime   ${runtime}   (OpenAPI ${runtime}/docs)`,
       `  gateway   ${gateway}   (WebSocket ${gateway.replace('http', 'ws')}/sync/socket/websocket)`,
@@ -28,11 +28,26 @@ async function main() {
   const shutdown = () => {
     system.stop().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (error: Error) => {
+        process.stderr.write(`khala did not stop cleanly: ${error.stack ?? error.message}\n`);
+        process.exit(1);
+      },
     );
   };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  // This entry owns the process's signals: each Nest app registered its own shutdown hook, and
+  // those would close the apps concurrently with stop() (closing them twice) and re-raise the
+  // signal, ending the process before PGlite had closed its files and given the directory up.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.removeAllListeners(signal);
+    process.once(signal, shutdown);
+  }
+}
+
+/** Where the embedded PGlite lives and the address `oa` (or psql) uses while this process owns it. */
+function embeddedDatabaseLine(url: string): string {
+  const dataDir = process.env.DATA_DIR ?? '.data';
+  if (dataDir === 'memory') return `embedded PGlite in memory, served at ${url}`;
+  return `embedded PGlite in ${dataDir}/pglite, served at ${url} (oa works through it while this runs)`;
 }
 
 main().catch((error: Error) => {

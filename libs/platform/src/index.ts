@@ -2,6 +2,7 @@ export * from './config/load-env';
 export * from './config/common-env';
 export * from './database/connection-errors';
 export * from './database/database';
+export * from './database/data-directory-lock';
 export * from './database/database-url';
 export * from './database/embedded-postgres';
 export * from './database/migrations';
