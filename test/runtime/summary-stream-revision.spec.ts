@@ -28,7 +28,7 @@ describe('summary rows record the stream revision they folded', () => {
     position: { commit: BigInt(revision), prepare: BigInt(revision) },
     type,
     data: { ...base, ...data },
-    metadata: {},
+    metadata: { correlation_id: 'c', causation_id: 'c', actor: 'u1', schema_version: 1 },
     created: new Date(at),
   });
 
