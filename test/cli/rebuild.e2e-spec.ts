@@ -103,7 +103,7 @@ describe('oa projections rebuild (blue/green, live)', () => {
       socketUrl(gateway, await syncToken(gateway.keys, identity, [TOPIC])),
     );
     expect(await client.join()).toMatchObject({ status: 'ok' });
-    expect((await client.request('sync:v1', 'sync:subscribe', { topics: [TOPIC] }))[4]).toMatchObject({
+    expect((await client.request('sync:v1', 'sync:subscribe', { topics: [TOPIC], resume_after: { [TOPIC]: 0 } }))[4]).toMatchObject({
       status: 'ok',
     });
     return client;

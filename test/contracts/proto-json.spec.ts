@@ -115,6 +115,7 @@ describe('proto3 JSON of the generated messages', () => {
         'stale_topics',
         'snapshot_plan',
         'forbidden_topics',
+        'refused_topics',
         'retry_after_ms',
         'reauth_required',
         'reason',

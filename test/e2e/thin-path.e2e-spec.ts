@@ -44,7 +44,8 @@ describe('thin path: POST run → event store → projector → journal → WebS
     try {
       const join = await client.reply(client.send('sync:v1', 'phx_join', {}));
       expect(join[4]).toMatchObject({ status: 'ok' });
-      client.send('sync:v1', 'sync:subscribe', { topics: ['runtime.run_summaries'] });
+      // Cursor 0 replays the whole (unpruned) sequence; without a cursor a snapshot topic answers with the snapshot plan.
+      client.send('sync:v1', 'sync:subscribe', { topics: ['runtime.run_summaries'], resume_after: { 'runtime.run_summaries': 0 } });
       const batch = await client.waitFor(
         (frame) =>
           frame[3] === 'sync:update_batch' &&

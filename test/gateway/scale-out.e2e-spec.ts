@@ -38,7 +38,7 @@ describe('two gateway processes on one database', () => {
     const identity = freshIdentity();
     const topic = 'runtime.run_summaries';
     const subscribers = [await joined(local, identity), await joined(remote, identity), await joined(local, identity), await joined(remote, identity)];
-    await Promise.all(subscribers.map((client) => client.request('sync:v1', 'sync:subscribe', { topics: [topic] })));
+    await Promise.all(subscribers.map((client) => client.request('sync:v1', 'sync:subscribe', { topics: [topic], resume_after: { [topic]: 0 } })));
     const writers = isPgliteRun() ? 1 : 4;
     await Promise.all(
       Array.from({ length: writers }, async (_, w) => {

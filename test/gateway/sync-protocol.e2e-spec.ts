@@ -13,7 +13,8 @@ describe('sync:v1 protocol over raw WebSocket frames', () => {
   const clients: RawPhoenixClient[] = [];
 
   beforeAll(async () => {
-    gateway = await startGateway({ GATEWAY_RATE_LIMIT_PER_SECOND: '1000', GATEWAY_RATE_LIMIT_BURST: '1000' });
+    // Refusing an entity topic waits for the projection first (bounded); a short bound keeps this suite quick.
+    gateway = await startGateway({ GATEWAY_RATE_LIMIT_PER_SECOND: '1000', GATEWAY_RATE_LIMIT_BURST: '1000', GATEWAY_OWNERSHIP_WAIT_MS: '300' });
     writer = await JournalWriter.open();
   });
   afterEach(async () => {
@@ -160,15 +161,37 @@ describe('sync:v1 protocol over raw WebSocket frames', () => {
     }
   });
 
-  it('refuses topics outside the token scopes, unknown topics and other orgs\' entity topics with forbidden_topic', async () => {
+  it('refuses topics outside the token scopes, unknown topics and other orgs\' entity topics with forbidden_topic, per topic', async () => {
     const owner = freshIdentity();
     const runId = `run_${owner.orgId}`;
     await writer.append(`run:${runId}:events`, owner.orgId, [{ type: 'started' }]);
 
+    // The allowed topic is subscribed; the others are reported per topic in the ok reply.
     const narrow = await joined(freshIdentity(), ['runtime.run_summaries']);
-    expect((await narrow.request('sync:v1', 'sync:subscribe', { topics: ['runtime.run_summaries', 'runtime.notifications', 'nope'] }))[4]).toEqual({
+    const refusal = { code: 'forbidden_topic', message: 'not allowed to subscribe to this topic' };
+    expect(
+      (await narrow.request('sync:v1', 'sync:subscribe', { topics: ['runtime.run_summaries', 'runtime.notifications', 'nope'], resume_after: { 'runtime.run_summaries': 0 } }))[4],
+    ).toEqual({
+      status: 'ok',
+      response: expect.objectContaining({
+        topics: ['runtime.run_summaries'],
+        refused_topics: [
+          { topic: 'runtime.notifications', ...refusal },
+          { topic: 'nope', ...refusal },
+        ],
+      }),
+    });
+    // Nothing allowed: one forbidden_topic error, as before, now also per topic.
+    expect((await narrow.request('sync:v1', 'sync:subscribe', { topics: ['runtime.notifications', 'nope'] }))[4]).toEqual({
       status: 'error',
-      response: expect.objectContaining({ code: 'forbidden_topic', forbidden_topics: ['runtime.notifications', 'nope'] }),
+      response: expect.objectContaining({
+        code: 'forbidden_topic',
+        forbidden_topics: ['runtime.notifications', 'nope'],
+        refused_topics: [
+          { topic: 'runtime.notifications', ...refusal },
+          { topic: 'nope', ...refusal },
+        ],
+      }),
     });
 
     const stranger = await joined(freshIdentity());
@@ -196,8 +219,9 @@ describe('sync:v1 protocol over raw WebSocket frames', () => {
     await writer.append('runtime.run_summaries', b.orgId, [{ org: 'b', n: 1 }]);
     const clientA = await joined(a);
     const clientB = await joined(b);
-    await clientA.request('sync:v1', 'sync:subscribe', { topics: ['runtime.run_summaries'] });
-    await clientB.request('sync:v1', 'sync:subscribe', { topics: ['runtime.run_summaries'] });
+    // Cursor 0: replay the whole retained sequence (without a cursor a snapshot topic answers with the snapshot plan).
+    await clientA.request('sync:v1', 'sync:subscribe', { topics: ['runtime.run_summaries'], resume_after: { 'runtime.run_summaries': 0 } });
+    await clientB.request('sync:v1', 'sync:subscribe', { topics: ['runtime.run_summaries'], resume_after: { 'runtime.run_summaries': 0 } });
     await writer.append('runtime.run_summaries', b.orgId, [{ org: 'b', n: 2 }]);
     await writer.append('runtime.run_summaries', a.orgId, [{ org: 'a', n: 3 }]);
     const updatesA = await clientA.waitForUpdates('runtime.run_summaries', 3);
@@ -219,7 +243,13 @@ describe('sync:v1 protocol over raw WebSocket frames', () => {
     const reply = await client.reply(ref);
     expect(reply[4]).toEqual({
       status: 'ok',
-      response: { subscription_id: expect.any(String), topics: ['runtime.run_events'], current_watermarks: [{ topic: 'runtime.run_events', watermark: 25 }], request_id: 'req-1' },
+      response: {
+        subscription_id: expect.any(String),
+        topics: ['runtime.run_events'],
+        current_watermarks: [{ topic: 'runtime.run_events', watermark: 25 }],
+        retained_from: [{ topic: 'runtime.run_events', watermark: 1 }],
+        request_id: 'req-1',
+      },
     });
     const replyIndex = client.frames.indexOf(reply);
     const batches = client.frames.slice(0, replyIndex).filter((f) => f[3] === 'sync:update_batch').map((f) => f[4]);
@@ -324,7 +354,7 @@ describe('sync:v1 protocol over raw WebSocket frames', () => {
     // Within the budget is fine.
     expect((await client.request('sync:v1', 'sync:subscribe', { topics: ['runtime.notifications'], resume_after: { 'runtime.notifications': 100 } }))[4]).toMatchObject({ status: 'ok' });
 
-    // A snapshot topic with more than its budget (20 000) and no cursor: the snapshot plan, not a replay.
+    // A snapshot topic with no cursor: the snapshot plan, not a replay (whatever the journal size; here more than its budget of 20 000).
     const org = freshIdentity();
     await writer.db.query(`INSERT INTO khala.topic_sequences (topic, org_id, head_watermark) VALUES ('runtime.run_summaries', $1, 25000)`, [org.orgId]);
     const bootstrap = await joined(org);
@@ -334,7 +364,7 @@ describe('sync:v1 protocol over raw WebSocket frames', () => {
       response: {
         code: 'stale_cursor',
         full_resync_required: true,
-        reason_codes: ['replay_budget_exceeded'],
+        reason_codes: ['cursor_missing'],
         snapshot_plan: { topics: [{ topic: 'runtime.run_summaries', head_watermark: 25000 }] },
       },
     });

@@ -114,7 +114,7 @@ describe('sync:v1 frame fuzzing', () => {
     const bystanderIdentity = freshIdentity();
     const bystander = await connect(bystanderIdentity);
     expect(await bystander.join()).toMatchObject({ status: 'ok' });
-    expect((await bystander.request('sync:v1', 'sync:subscribe', { topics: [TOPIC] }))[4]).toMatchObject({ status: 'ok' });
+    expect((await bystander.request('sync:v1', 'sync:subscribe', { topics: [TOPIC], resume_after: { [TOPIC]: 0 } }))[4]).toMatchObject({ status: 'ok' });
     const before = await footprint(db, identity.orgId);
 
     let delivered = 0;

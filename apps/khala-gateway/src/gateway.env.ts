@@ -50,6 +50,16 @@ export class GatewayEnv extends CommonEnv {
   @Min(1)
   GATEWAY_RATE_LIMIT_FLOOD_FRAMES: number = 100;
 
+  /**
+   * How long a subscribe waits for the projection to show an entity (`run:<id>:events`,
+   * `worker:<id>:events`) the caller's org just created, before refusing it (khala-protocol.md §7).
+   * Foreign and nonexistent ids wait the same bound, so both get one identical refusal.
+   */
+  @IsInt()
+  @Min(0)
+  @Max(60_000)
+  GATEWAY_OWNERSHIP_WAIT_MS: number = 3_000;
+
   /** Fallback poll for revocations when NOTIFY is unavailable (PGlite) or was missed. */
   @IsInt()
   @Min(10)

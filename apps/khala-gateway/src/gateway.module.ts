@@ -3,6 +3,7 @@ import { AuthModule, KeyRing } from '@khala/auth';
 import { PlatformModule } from '@khala/platform';
 import { GatewayEnv } from './gateway.env';
 import { SnapshotModule } from './snapshot/snapshot.module';
+import { EntityOwnership } from './sync/entity-ownership';
 import { JournalRepository } from './sync/journal.repository';
 import { JournalWakeups } from './sync/journal-wakeups';
 import { Revocations } from './sync/revocations';
@@ -20,7 +21,7 @@ export class GatewayModule {
         AuthModule.forRoot(keys),
         SnapshotModule.forRoot(keys),
       ],
-      providers: [JournalRepository, JournalWakeups, TopicFeeds, Revocations, SyncConnections, SyncGateway, SyncAliasGateway],
+      providers: [JournalRepository, JournalWakeups, EntityOwnership, TopicFeeds, Revocations, SyncConnections, SyncGateway, SyncAliasGateway],
     };
   }
 }

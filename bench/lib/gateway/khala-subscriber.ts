@@ -52,7 +52,8 @@ export class KhalaSubscriber {
     });
     socket.on('error', () => undefined);
     socket.send('["1","1","sync:v1","phx_join",{}]');
-    const resume = resumeAfter !== undefined ? `,"resume_after":{"${topic}":${resumeAfter}}` : '';
+    // Always a cursor (0 = from the start): without one, a snapshot topic answers with the snapshot plan.
+    const resume = `,"resume_after":{"${topic}":${resumeAfter ?? 0}}`;
     socket.send(`["1","2","sync:v1","sync:subscribe",{"topics":["${topic}"]${resume}}]`);
     await subscribed;
   }

@@ -1,6 +1,7 @@
 import { ApplyResult, classifyUpdate } from './apply';
 import { backoffDelay, BackoffOptions } from './backoff';
-import type { Frame, SnapshotDocument, SnapshotPage, SyncErrorPayload, TopicWatermark, Update, UpdateBatch } from './protocol';
+import type { Frame, RefusedTopic, SnapshotDocument, SnapshotPage, SubscribeReply, SyncErrorPayload, TopicWatermark, Update, UpdateBatch } from './protocol';
+import { ResubscribeBudget, ResubscribeLimit } from './resubscribe-budget';
 import { MemoryWatermarkStore, WatermarkStore } from './watermark-store';
 
 /** The subset of the WHATWG WebSocket both browsers and the `ws` package provide. */
@@ -35,6 +36,12 @@ export interface KhalaClientOptions {
   backoff?: BackoffOptions;
   replayBatchSize?: number;
   snapshotPageSize?: number;
+  /**
+   * At most `max` resubscribes of one topic within `windowMs` (default 10 per 60 s). Past it the
+   * topic is halted: an `error` event `{code: 'resubscribe_limit', topic}` names it, the client
+   * unsubscribes it and leaves it alone until the next start().
+   */
+  resubscribeLimit?: ResubscribeLimit;
 }
 
 export interface KhalaClientEvents {
@@ -48,6 +55,10 @@ export interface KhalaClientEvents {
   status: (status: ClientStatus) => void;
   /** The session was revoked: get a new login; the client stopped. */
   reauth_required: (reason: string) => void;
+  /**
+   * Anything that went wrong. Errors about one topic carry `topic`: `forbidden_topic` (refused by
+   * the server; retried on the next connection), `resubscribe_limit` (halted until start()).
+   */
   error: (error: SyncErrorPayload | Error) => void;
   /** A reconnect was scheduled after `delayMs` (never sooner than a server-given retry_after_ms / reconnect_after_ms). */
   reconnect_scheduled: (info: { delayMs: number; attempt: number }) => void;
@@ -70,7 +81,18 @@ export class KhalaClient {
   private readonly lastApplied = new Map<string, number>();
   /** Topics with a re-subscribe in flight: later out-of-order updates are expected, not new gaps. */
   private readonly resyncing = new Set<string>();
-  private readonly pending = new Map<string, (status: string, response: Record<string, unknown>) => void>();
+  /**
+   * Topics subscribed without a cursor, until the reply says where their retained stream starts
+   * (retained_from): their updates, which arrive before the reply, wait here, then apply in order.
+   */
+  private readonly awaitingBase = new Map<string, Update[]>();
+  /** Topics the server refused on this connection (tried again on the next one). */
+  private readonly refused = new Set<string>();
+  /** Topics past the resubscribe limit (until the next start()). */
+  private readonly halted = new Set<string>();
+  private readonly budget: ResubscribeBudget;
+  private startWaiter?: { resolve: () => void; reject: (error: Error) => void };
+  private readonly pending = new Map<string, (status: string, response: Record<string, unknown>) => void | Promise<void>>();
   private socket?: WebSocketLike;
   private joinRef: string | null = null;
   private ref = 0;
@@ -87,6 +109,7 @@ export class KhalaClient {
 
   constructor(private readonly options: KhalaClientOptions) {
     this.store = options.store ?? new MemoryWatermarkStore();
+    this.budget = new ResubscribeBudget(options.resubscribeLimit);
     const ws = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!ws) throw new Error('no WebSocket implementation: pass options.WebSocket (e.g. the ws package)');
     this.WS = ws;
@@ -111,22 +134,38 @@ export class KhalaClient {
     return () => set.delete(listener as (...args: never[]) => void);
   }
 
-  /** Connects (and keeps reconnecting until stop()). Resolves once the first subscribe is live. */
+  /**
+   * Connects (and keeps reconnecting until stop()). Resolves once the first subscribe is live for
+   * the topics the server allowed (refused ones are reported as `error` events naming the topic);
+   * rejects, and stops the client, when none of the topics could be subscribed or on reauth.
+   */
   start(): Promise<void> {
     this.stopped = false;
+    this.halted.clear();
+    this.budget.clear();
     return new Promise((resolve, reject) => {
+      const settle = () => {
+        offStatus();
+        offReauth();
+        this.startWaiter = undefined;
+      };
       const offStatus = this.on('status', (status) => {
         if (status === 'live') {
-          offStatus();
-          offReauth();
+          settle();
           resolve();
         }
       });
       const offReauth = this.on('reauth_required', (reason) => {
-        offStatus();
-        offReauth();
+        settle();
         reject(new Error(`reauth required: ${reason}`));
       });
+      this.startWaiter = {
+        resolve,
+        reject: (error) => {
+          settle();
+          reject(error);
+        },
+      };
       void this.connect();
     });
   }
@@ -189,6 +228,7 @@ export class KhalaClient {
       clearInterval(this.heartbeatTimer);
       this.pending.clear();
       this.resyncing.clear();
+      this.awaitingBase.clear();
       if (event.code === 4401) return; // reauth_required: handled by the sync:error push
       // Frames that arrived before the close (a rate_limited or slow_consumer push carrying the
       // server's delay) are handled first, so the reconnect honours them.
@@ -214,9 +254,10 @@ export class KhalaClient {
     const ref = this.push(SYNC, 'phx_join', {}, (status, response) => {
       if (status !== 'ok') return this.onJoinError(response as unknown as SyncErrorPayload);
       this.attempt = 0;
+      this.refused.clear();
       this.setStatus('joined');
       this.startHeartbeats();
-      void this.subscribe(this.options.topics);
+      this.subscribe(this.options.topics.filter((topic) => !this.halted.has(topic)));
     });
     this.joinRef = ref;
   }
@@ -241,7 +282,12 @@ export class KhalaClient {
     }, this.options.heartbeatIntervalMs ?? 25_000);
   }
 
-  private push(topic: string, event: string, payload: Record<string, unknown>, onReply?: (status: string, response: Record<string, unknown>) => void): string {
+  private push(
+    topic: string,
+    event: string,
+    payload: Record<string, unknown>,
+    onReply?: (status: string, response: Record<string, unknown>) => void | Promise<void>,
+  ): string {
     const ref = String(++this.ref);
     // The join frame carries its own ref as join_ref (as the official Phoenix client does).
     const joinRef = event === 'phx_join' ? ref : topic === 'phoenix' ? null : this.joinRef;
@@ -252,61 +298,155 @@ export class KhalaClient {
 
   // ------------------------------------------------------------------ subscribe, apply
 
-  private subscribe(topics: string[]): Promise<void> {
-    return new Promise((resolve) => {
-      const resumeAfter: TopicWatermark[] = topics
-        .filter((topic) => this.lastApplied.has(topic))
-        .map((topic) => ({ topic, watermark: this.lastApplied.get(topic)! }));
-      const payload: Record<string, unknown> = { topics, resume_after: resumeAfter };
-      if (this.options.replayBatchSize) payload.replay_batch_size = this.options.replayBatchSize;
-      this.push(SYNC, 'sync:subscribe', payload, (status, response) => {
-        for (const topic of topics) this.resyncing.delete(topic);
-        if (status === 'ok') {
-          const delivered = (response.current_watermarks as TopicWatermark[] | undefined) ?? [];
-          // The server says it sent up to here; anything we did not apply is a gap.
-          const gaps = delivered.filter(({ topic, watermark }) => watermark > this.watermark(topic)).map(({ topic }) => topic);
-          if (gaps.length) this.resubscribe(gaps);
-          else if (this.currentStatus === 'joined') this.setStatus('live');
-        } else {
-          void this.onSubscribeError(response as unknown as SyncErrorPayload, topics);
-        }
-        resolve();
-      });
+  private subscribe(topics: string[]): void {
+    if (topics.length === 0) return;
+    const resumeAfter: TopicWatermark[] = topics
+      .filter((topic) => this.lastApplied.has(topic))
+      .map((topic) => ({ topic, watermark: this.lastApplied.get(topic)! }));
+    for (const topic of topics) if (!this.lastApplied.has(topic) && !this.awaitingBase.has(topic)) this.awaitingBase.set(topic, []);
+    const payload: Record<string, unknown> = { topics, resume_after: resumeAfter };
+    if (this.options.replayBatchSize) payload.replay_batch_size = this.options.replayBatchSize;
+    this.push(SYNC, 'sync:subscribe', payload, (status, response) => {
+      for (const topic of topics) this.resyncing.delete(topic);
+      if (status === 'ok') return this.onSubscribed(topics, response as unknown as SubscribeReply);
+      return this.onSubscribeError(response as unknown as SyncErrorPayload, topics);
     });
   }
 
-  private resubscribe(topics: string[]): void {
-    for (const topic of topics) this.resyncing.add(topic);
-    void this.subscribe(topics);
+  /**
+   * Subscribes again from the last applied watermarks, within the resubscribe budget: a topic past
+   * it is halted (error event, unsubscribed) instead of looping.
+   */
+  private resubscribe(topics: string[], delayMs = 0): void {
+    const again = topics.filter((topic) => !this.halted.has(topic) && !this.refused.has(topic) && this.takeBudget(topic));
+    if (again.length === 0) return;
+    for (const topic of again) this.resyncing.add(topic);
+    if (delayMs === 0) return this.subscribe(again);
+    const socket = this.socket;
+    setTimeout(() => socket && this.socket === socket && this.subscribe(again), delayMs);
+  }
+
+  private takeBudget(topic: string): boolean {
+    if (this.budget.take(topic)) return true;
+    const limit = this.options.resubscribeLimit;
+    this.halted.add(topic);
+    this.awaitingBase.delete(topic);
+    this.resyncing.delete(topic);
+    this.emit('error', {
+      code: 'resubscribe_limit',
+      message: `${topic} was resubscribed ${limit?.max ?? 10} times within ${limit?.windowMs ?? 60_000} ms; it is halted until start()`,
+      topic,
+    });
+    if (this.socket) this.push(SYNC, 'sync:unsubscribe', { topics: [topic] });
+    this.failStartIfNothingLeft();
+    return false;
+  }
+
+  private async onSubscribed(topics: string[], reply: SubscribeReply): Promise<void> {
+    this.refuseTopics(reply.refused_topics);
+    const delivered = reply.current_watermarks ?? [];
+    const retainedFrom = new Map((reply.retained_from ?? []).map(({ topic, watermark }) => [topic, watermark]));
+    for (const topic of topics) {
+      const held = this.awaitingBase.get(topic);
+      if (!held) continue;
+      this.awaitingBase.delete(topic);
+      if (this.refused.has(topic) || this.halted.has(topic)) continue;
+      // The server replays a topic without a cursor from its retained start; a server that does not
+      // say where that is still started there, so the first update it sent marks it.
+      const start = retainedFrom.get(topic) ?? held[0]?.watermark ?? (delivered.find((entry) => entry.topic === topic)?.watermark ?? 0) + 1;
+      await this.setApplied(topic, Math.max(0, start - 1));
+      for (const update of held) await this.applyOne(update, new Set());
+    }
+    // The server says it sent up to here; anything we did not apply is a gap.
+    const gaps = delivered.filter(({ topic, watermark }) => watermark > this.watermark(topic)).map(({ topic }) => topic);
+    if (gaps.length) this.resubscribe(gaps);
+    // Live once no topic waits for a resubscribe (a halted topic no longer does).
+    if (this.currentStatus === 'joined' && this.resyncing.size === 0) this.setStatus('live');
   }
 
   private async onSubscribeError(error: SyncErrorPayload, topics: string[]): Promise<void> {
-    if (error.code === 'stale_cursor') return this.recoverStale(error);
-    this.emit('error', error);
-    if (error.code === 'rate_limited') {
-      setTimeout(() => this.socket && void this.subscribe(topics), error.retry_after_ms ?? 1000);
+    for (const topic of topics) if (!this.lastApplied.has(topic)) this.awaitingBase.delete(topic);
+    switch (error.code) {
+      case 'stale_cursor':
+        return this.recoverStale(error, topics);
+      case 'forbidden_topic':
+        // Every topic of the request was refused.
+        return this.refuseTopics(error.refused_topics ?? (error.forbidden_topics ?? topics).map((topic) => ({ topic, code: error.code, message: error.message ?? '' })));
+      case 'bad_subscription':
+        if (error.topics?.length) {
+          // Cursors ahead of the server's head: this store does not belong to this server's
+          // sequences (a restored backup, another deployment). Start those topics over.
+          this.refuseTopics(error.refused_topics);
+          for (const topic of error.topics) {
+            this.emit('resync', topic, 'reset', { head_watermark: 0, reasons: ['cursor_ahead'] });
+            this.lastApplied.delete(topic);
+          }
+          return this.resubscribe(topics);
+        }
+        this.emit('error', error);
+        return this.refuseTopics(topics.map((topic) => ({ topic, code: error.code, message: error.message ?? '' })));
+      case 'rate_limited':
+        this.emit('error', error);
+        return this.resubscribe(topics, error.retry_after_ms ?? 1000);
+      default:
+        this.emit('error', error);
+        return this.resubscribe(topics, 1000);
     }
   }
 
-  /** stale_cursor (§7): snapshot topics are rebuilt from the snapshot, others restart at the head. */
-  private async recoverStale(error: SyncErrorPayload): Promise<void> {
+  /** Topics the server would not subscribe: each is an `error` event naming it, and is left alone on this connection. */
+  private refuseTopics(refused: RefusedTopic[] | undefined): void {
+    for (const entry of refused ?? []) {
+      if (this.refused.has(entry.topic)) continue;
+      this.refused.add(entry.topic);
+      this.awaitingBase.delete(entry.topic);
+      this.resyncing.delete(entry.topic);
+      this.emit('error', { code: entry.code, message: entry.message, topic: entry.topic });
+    }
+    this.failStartIfNothingLeft();
+  }
+
+  /** start() rejects (and the client stops) once no topic can be subscribed. */
+  private failStartIfNothingLeft(): void {
+    if (!this.startWaiter) return;
+    const failed = this.options.topics.filter((topic) => this.refused.has(topic) || this.halted.has(topic));
+    if (failed.length < this.options.topics.length) return;
+    this.startWaiter.reject(new Error(`no topic could be subscribed: ${failed.join(', ')}`));
+    this.stop();
+  }
+
+  /**
+   * stale_cursor (§7): snapshot topics are rebuilt from the snapshot, others restart at the head;
+   * then the topics of the refused request (`requestTopics`, all of them, not just the stale ones)
+   * are subscribed again.
+   */
+  private async recoverStale(error: SyncErrorPayload, requestTopics: string[] = []): Promise<void> {
+    this.refuseTopics(error.refused_topics);
     const planned = new Map((error.snapshot_plan?.topics ?? []).map((entry) => [entry.topic, entry]));
     const staleTopics = [...new Set((error.stale_topics ?? []).map((entry) => entry.topic))];
     for (const topic of staleTopics) {
+      this.awaitingBase.delete(topic);
+      if (this.halted.has(topic)) continue;
       const entries = (error.stale_topics ?? []).filter((entry) => entry.topic === topic);
       const head = Math.max(...entries.map((entry) => entry.head_watermark));
       const reasons = entries.map((entry) => entry.reason);
       const plan = planned.get(topic);
       if (plan) {
         this.emit('resync', topic, 'snapshot', { head_watermark: head, reasons });
-        const watermark = await this.bootstrapFromSnapshot(topic, plan.snapshot_url);
-        await this.setApplied(topic, watermark);
+        try {
+          const watermark = await this.bootstrapFromSnapshot(topic, plan.snapshot_url);
+          await this.setApplied(topic, watermark);
+        } catch (failure) {
+          // Subscribing again asks for the snapshot plan again, within the resubscribe budget.
+          this.emit('error', failure as Error);
+        }
       } else {
         this.emit('resync', topic, 'reset', { head_watermark: head, reasons });
         await this.setApplied(topic, head);
       }
     }
-    if (staleTopics.length && this.socket) this.resubscribe(staleTopics);
+    const again = [...new Set([...staleTopics, ...requestTopics])];
+    if (again.length && this.socket) this.resubscribe(again);
   }
 
   private async bootstrapFromSnapshot(topic: string, snapshotUrl: string): Promise<number> {
@@ -334,7 +474,7 @@ export class KhalaClient {
       const callback = this.pending.get(ref);
       this.pending.delete(ref);
       const reply = payload as { status: string; response: Record<string, unknown> };
-      callback?.(reply.status, reply.response ?? {});
+      await callback?.(reply.status, reply.response ?? {});
       return;
     }
     if (event === 'sync:update_batch') return this.applyBatch(payload as unknown as UpdateBatch);
@@ -344,16 +484,23 @@ export class KhalaClient {
   private async applyBatch(batch: UpdateBatch): Promise<void> {
     const gapped = new Set<string>();
     for (const update of batch.updates) {
-      if (gapped.has(update.topic)) continue;
-      const result = classifyUpdate(this.watermark(update.topic), update.watermark);
-      this.emit('applied', update, result);
-      if (result === ApplyResult.Advanced) {
-        await this.setApplied(update.topic, update.watermark);
-        this.emit('update', update);
-      } else if (result === ApplyResult.OutOfOrder) {
-        gapped.add(update.topic);
-        if (!this.resyncing.has(update.topic)) this.resubscribe([update.topic]);
-      }
+      const held = this.awaitingBase.get(update.topic);
+      if (held) held.push(update);
+      else if (!this.halted.has(update.topic)) await this.applyOne(update, gapped);
+    }
+  }
+
+  /** Applies one update in order; a gap (once per topic and batch) resubscribes from the last applied watermark. */
+  private async applyOne(update: Update, gapped: Set<string>): Promise<void> {
+    if (gapped.has(update.topic)) return;
+    const result = classifyUpdate(this.watermark(update.topic), update.watermark);
+    this.emit('applied', update, result);
+    if (result === ApplyResult.Advanced) {
+      await this.setApplied(update.topic, update.watermark);
+      this.emit('update', update);
+    } else if (result === ApplyResult.OutOfOrder) {
+      gapped.add(update.topic);
+      if (!this.resyncing.has(update.topic)) this.resubscribe([update.topic]);
     }
   }
 

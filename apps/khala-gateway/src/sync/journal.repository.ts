@@ -22,6 +22,14 @@ export interface TopicState {
   retainedFrom: number;
 }
 
+/** An entity topic's run or worker, and the org asking for it. */
+export interface EntityRef {
+  kind: 'run' | 'worker';
+  entityId: string;
+  topic: string;
+  orgId: string;
+}
+
 const POLICY_TTL_MS = 60_000;
 
 /** Read-only access to the journal and what authorises reading it (the gateway's role cannot write them: INV-06). */
@@ -125,29 +133,28 @@ export class JournalRepository {
   }
 
   /**
-   * Whether a run belongs to the org: its summary says so, or the org already has a sequence for
-   * the run's entity topic (entity topics are written under the owner's org only).
+   * Which of these entities the projections show as belonging to the given org, in one round trip:
+   * the run's (or worker's) summary names the org, or the org already has the entity topic's
+   * sequence (entity topics are written under the owner's org only). A foreign id and an id that
+   * does not exist are both simply false.
    */
-  async runBelongsTo(runId: string, topic: string, orgId: string): Promise<boolean> {
-    const { rows } = await this.db.query(
-      `SELECT 1 FROM runtime.run_summaries WHERE run_id = $1 AND org_id = $2
-       UNION ALL SELECT 1 FROM khala.topic_sequences WHERE topic = $3 AND org_id = $2 LIMIT 1`,
-      [runId, orgId, topic],
+  async ownedEntities(entities: EntityRef[]): Promise<boolean[]> {
+    if (entities.length === 0) return [];
+    // The worker summaries read model may not be readable by this role (older grants); then only a
+    // written entity topic proves a worker's ownership.
+    const workers = (await this.canReadWorkerSummaries())
+      ? `OR (k.kind = 'worker' AND EXISTS (SELECT 1 FROM runtime.codex_worker_summaries w WHERE w.worker_id = k.entity_id AND w.org_id = k.org_id))`
+      : '';
+    const { rows } = await this.db.query<{ i: string }>(
+      `SELECT k.i FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS k(kind, entity_id, topic, org_id, i)
+        WHERE EXISTS (SELECT 1 FROM khala.topic_sequences s WHERE s.topic = k.topic AND s.org_id = k.org_id)
+           OR (k.kind = 'run' AND EXISTS (SELECT 1 FROM runtime.run_summaries r WHERE r.run_id = k.entity_id AND r.org_id = k.org_id))
+           ${workers}`,
+      [entities.map((e) => e.kind), entities.map((e) => e.entityId), entities.map((e) => e.topic), entities.map((e) => e.orgId)],
     );
-    return rows.length > 0;
-  }
-
-  async workerBelongsTo(workerId: string, topic: string, orgId: string): Promise<boolean> {
-    const { rows } = await this.db.query('SELECT 1 FROM khala.topic_sequences WHERE topic = $1 AND org_id = $2', [topic, orgId]);
-    if (rows.length > 0) return true;
-    // The worker summaries read model comes with the projections issue; until it exists (or is
-    // readable by this role) only a written entity topic proves ownership.
-    if (!(await this.canReadWorkerSummaries())) return false;
-    const summary = await this.db.query('SELECT 1 FROM runtime.codex_worker_summaries WHERE worker_id = $1 AND org_id = $2', [
-      workerId,
-      orgId,
-    ]);
-    return summary.rows.length > 0;
+    const owned = entities.map(() => false);
+    for (const row of rows) owned[Number(row.i) - 1] = true;
+    return owned;
   }
 
   private async canReadWorkerSummaries(): Promise<boolean> {

@@ -6,6 +6,7 @@ import type { WebSocket } from 'ws';
 import { CLOCK_SKEW_SECONDS, SyncPrincipal } from '@khala/auth';
 import { APP_ENV, LOGGER, METRICS_REGISTRY } from '@khala/platform';
 import type { GatewayEnv } from '../gateway.env';
+import { EntityOwnership } from './entity-ownership';
 import { JournalRepository } from './journal.repository';
 import { encodeFrame, parsePhoenixFrame, replyFrame } from './phoenix';
 import { InboundLimiter } from './rate-limiter';
@@ -40,6 +41,7 @@ export class SyncConnections implements OnModuleInit, OnApplicationShutdown {
 
   constructor(
     private readonly journal: JournalRepository,
+    private readonly ownership: EntityOwnership,
     private readonly feeds: TopicFeeds,
     private readonly revocations: Revocations,
     @Inject(APP_ENV) private readonly env: GatewayEnv,
@@ -105,6 +107,7 @@ export class SyncConnections implements OnModuleInit, OnApplicationShutdown {
       principal,
       {
         journal: this.journal,
+        ownership: this.ownership,
         feeds: this.feeds,
         revocationReason: (sessionId) => this.revocations.reasonFor(sessionId),
         onSlowConsumer: (action) => this.slowConsumers.inc({ action }),

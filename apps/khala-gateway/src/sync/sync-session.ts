@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { SyncPrincipal } from '@khala/auth';
-import { JournalRepository, TopicPolicy } from './journal.repository';
+import { EntityRef, JournalRepository, TopicPolicy } from './journal.repository';
 import { khalaFrameJson, KhalaFrameKind, pushProtoBase64 } from './khala-frame';
 import { encodeFrameRaw, PhoenixMessage, replyFrame } from './phoenix';
+import { planTopic, SNAPSHOT_FORMAT, snapshotPlanTopic, staleCursorDetails, staleTopic, TopicPlan } from './resume-plan';
 import { SyncError } from './sync.error';
 import { FeedListener, TopicFeed, TopicFeeds } from './topic-feeds';
 import { isTopicClass, ResolvedTopic, resolveTopic } from './topics';
@@ -10,7 +11,11 @@ import { batchLength, batchPayload, batchProtoBase64, EncodedRow, encodeRow, MAX
 
 export const SYNC_CHANNEL = 'sync:v1';
 export const MAX_TOPICS = 64;
-export const SNAPSHOT_FORMAT = 'openagents.sync.snapshot.v1';
+export { SNAPSHOT_FORMAT } from './resume-plan';
+/** Policy of a topic class missing from khala.topic_classes (never expected; replay-only, small budget). */
+const DEFAULT_POLICY: TopicPolicy = { replayBudget: 3000, hasSnapshot: false };
+/** One message for every refused topic, whatever the reason (no scope, unknown, foreign, nonexistent). */
+const FORBIDDEN_MESSAGE = 'not allowed to subscribe to this topic';
 /** Strikes forgotten after this long without an overflow. */
 const STRIKE_MEMORY_MS = 60_000;
 const DRAIN_CHECK_MS = 20;
@@ -28,8 +33,15 @@ export interface SessionOptions {
   strikeMs: number;
 }
 
+/** Entity ownership as the projections show it (EntityOwnership), waited for when not shown yet. */
+export interface OwnershipCheck {
+  check(entities: EntityRef[]): Promise<boolean[]>;
+  waitFor(entity: EntityRef): Promise<boolean>;
+}
+
 export interface SessionDeps {
   journal: JournalRepository;
+  ownership: OwnershipCheck;
   feeds: TopicFeeds;
   revocationReason(sessionId: string): Promise<string | undefined>;
   onSlowConsumer?(action: 'throttle' | 'disconnect'): void;
@@ -56,22 +68,25 @@ interface TopicSubscription {
   batchSize: number;
 }
 
+/** A topic of a subscribe that was not subscribed, reported per topic in the reply (§4). */
+interface RefusedTopic {
+  topic: string;
+  code: 'forbidden_topic' | 'bad_subscription';
+  message: string;
+}
+
+type EntityTopic = Extract<ResolvedTopic, { kind: 'run' | 'worker' }>;
+
 interface PendingSubscribe {
   message: PhoenixMessage;
   topics: string[];
   requestId?: string;
   waiting: Map<string, TopicSubscription>;
-}
-
-interface StaleTopic {
-  topic: string;
-  reason: 'retention_floor_breach' | 'replay_budget_exceeded';
-  qos_tier: string;
-  resume_after: number;
-  retention_floor: number;
-  head_watermark: number;
-  replay_lag: number;
-  replay_budget_events: number;
+  /** Entity topics whose ownership is still being waited for: the reply waits for their verdict. */
+  deciding: number;
+  refused: RefusedTopic[];
+  /** Where each subscribed topic's retained stream starts (reported as retained_from). */
+  retainedFrom: Map<string, number>;
 }
 
 /**
@@ -200,87 +215,137 @@ export class SyncSession implements FeedListener {
 
   // ------------------------------------------------------------------ subscribe
 
+  /**
+   * Subscribes the allowed topics of one request and reports the others per topic (§4, §7). Entity
+   * topics the projections do not show yet are waited for (bounded, EntityOwnership); meanwhile the
+   * other topics already replay, and the reply follows once every topic has its verdict.
+   */
   private async subscribe(message: PhoenixMessage): Promise<void> {
     const request = parseSubscribe(message.payload);
-    const resolved = request.topics.map((topic) => ({ topic, resolved: resolveTopic(topic) }));
-    const forbidden: string[] = [];
-    for (const { topic, resolved: r } of resolved) {
-      if (!r || !this.principal.scopes.includes(r.scope) || !(await this.owns(r))) forbidden.push(topic);
-    }
-    if (forbidden.length) {
-      throw new SyncError('forbidden_topic', 'not allowed to subscribe to these topics', { forbidden_topics: forbidden });
-    }
     const total = new Set([...this.subs.keys(), ...request.topics]).size;
     if (total > MAX_TOPICS) {
       throw new SyncError('bad_subscription', `a connection may subscribe to at most ${MAX_TOPICS} topics`, { max_topics: MAX_TOPICS });
     }
+    const access = await this.decideAccess(request.topics);
+    const { ready, refused } = access;
+    let late = access.late;
+    if (ready.length === 0 && late.length > 0) {
+      // Nothing to start meanwhile: wait for every verdict (an all-refused request stays one error).
+      const owned = await Promise.all(late.map((topic) => this.deps.ownership.waitFor(this.entityRef(topic))));
+      late.forEach((topic, i) => (owned[i] ? ready.push(topic) : refused.push(refusal(topic.topic))));
+      late = [];
+    }
+    if (this.closed || !this.joined) return;
+    const byRequestOrder = (entries: RefusedTopic[]) => entries.sort((a, b) => request.topics.indexOf(a.topic) - request.topics.indexOf(b.topic));
+    if (ready.length === 0) {
+      const all = byRequestOrder(refused);
+      throw new SyncError('forbidden_topic', 'not allowed to subscribe to these topics', { forbidden_topics: all.map((entry) => entry.topic), refused_topics: all });
+    }
+    const refusedNow = refused.length ? { refused_topics: byRequestOrder([...refused]) } : {};
 
-    const states = await this.deps.journal.topicStates(request.topics, this.principal.orgId);
-    const plans: { topic: string; start: number; head: number }[] = [];
-    const ahead: string[] = [];
-    const stale: StaleTopic[] = [];
-    const snapshotTopics: { topic: string; head_watermark: number; snapshot_url: string }[] = [];
-    for (const { topic, resolved: r } of resolved) {
-      const policy = (await this.deps.journal.policy(r!.policyKey)) ?? { replayBudget: 3000, hasSnapshot: false };
-      const { head, retainedFrom } = states.get(topic)!;
-      const cursor = request.resumeAfter.get(topic);
-      // No cursor means "everything still retained"; that is never a retention breach, but it is
-      // still bounded by the replay budget (a snapshot topic then gets the snapshot plan).
-      const start = cursor ?? Math.max(0, retainedFrom - 1);
-      if (cursor !== undefined && cursor > head) {
-        ahead.push(topic);
-        continue;
-      }
-      const reasons: StaleTopic['reason'][] = [];
-      if (cursor !== undefined && cursor < retainedFrom - 1) reasons.push('retention_floor_breach');
-      if (head - start > policy.replayBudget) reasons.push('replay_budget_exceeded');
-      for (const reason of reasons) stale.push(staleTopic(topic, reason, start, retainedFrom, head, policy));
-      if (reasons.length && policy.hasSnapshot) {
-        snapshotTopics.push({ topic, head_watermark: head, snapshot_url: `/api/sync/snapshot?topic=${encodeURIComponent(topic)}` });
-      }
-      plans.push({ topic, start, head });
-    }
+    const plans = await this.planTopics(ready.map((topic) => topic.topic), request.resumeAfter);
+    const ahead = plans.filter((plan) => plan.kind === 'ahead').map((plan) => plan.topic);
     if (ahead.length) {
-      throw new SyncError('bad_subscription', 'resume_after is ahead of the head watermark', { topics: ahead });
+      throw new SyncError('bad_subscription', 'resume_after is ahead of the head watermark', { topics: ahead, ...refusedNow });
     }
+    const stale = plans.filter((plan): plan is Extract<TopicPlan, { kind: 'stale' }> => plan.kind === 'stale');
     if (stale.length) {
-      throw new SyncError('stale_cursor', 'cursor cannot be resumed; bootstrap from the snapshot or resubscribe', {
-        full_resync_required: true,
-        reason_codes: [...new Set(stale.map((entry) => entry.reason))],
-        stale_topics: stale,
-        snapshot_plan: { format: SNAPSHOT_FORMAT, topics: snapshotTopics },
-      });
+      throw new SyncError('stale_cursor', 'cursor cannot be resumed; bootstrap from the snapshot or resubscribe', { ...staleCursorDetails(stale), ...refusedNow });
     }
     if (this.closed || !this.joined) return;
 
-    const pending: PendingSubscribe = { message, topics: request.topics, requestId: request.requestId, waiting: new Map() };
-    for (const plan of plans) {
-      const previous = this.subs.get(plan.topic);
-      if (previous) {
-        this.deps.feeds.detach(previous.feed, this);
-        for (const other of this.pending) other.waiting.delete(plan.topic);
-      }
-      const sub: TopicSubscription = {
-        topic: plan.topic,
-        feed: this.deps.feeds.attach(plan.topic, this.principal.orgId, plan.head, this),
-        cursor: plan.start,
-        knownHead: plan.head,
-        target: plan.head,
-        batchSize: request.replayBatchSize,
-      };
-      this.subs.set(plan.topic, sub);
-      pending.waiting.set(plan.topic, sub);
-    }
+    const pending: PendingSubscribe = {
+      message,
+      topics: request.topics,
+      requestId: request.requestId,
+      waiting: new Map(),
+      deciding: late.length,
+      refused,
+      retainedFrom: new Map(),
+    };
+    for (const plan of plans) if (plan.kind === 'replay') this.startTopic(pending, plan, request.replayBatchSize);
     this.pending.add(pending);
+    this.completePending();
+    this.schedulePump();
+    if (late.length === 0) return;
+
+    // Each late topic starts as soon as its own verdict is in; a foreign id delays only the reply.
+    await Promise.all(
+      late.map(async (topic) => {
+        try {
+          const owned = await this.deps.ownership.waitFor(this.entityRef(topic));
+          if (this.closed || !this.pending.has(pending)) return;
+          if (!owned) {
+            pending.refused.push(refusal(topic.topic));
+            return;
+          }
+          const [plan] = await this.planTopics([topic.topic], request.resumeAfter);
+          if (this.closed || !this.pending.has(pending)) return;
+          if (plan.kind === 'replay') this.startTopic(pending, plan, request.replayBatchSize);
+          else if (plan.kind === 'ahead') pending.refused.push({ topic: topic.topic, code: 'bad_subscription', message: 'resume_after is ahead of the head watermark' });
+          // The other topics are already subscribed, so this one learns it as a push (as a cursor pruned mid-replay does).
+          else this.push('sync:error', 'sync_error', topic.topic, { code: 'stale_cursor', message: 'cursor cannot be resumed; bootstrap from the snapshot or resubscribe', ...staleCursorDetails([plan]) });
+        } finally {
+          pending.deciding -= 1;
+        }
+      }),
+    );
+    byRequestOrder(pending.refused);
     this.completePending();
     this.schedulePump();
   }
 
-  private async owns(topic: ResolvedTopic): Promise<boolean> {
-    if (topic.kind === 'class') return true;
-    return topic.kind === 'run'
-      ? this.deps.journal.runBelongsTo(topic.entityId, topic.topic, this.principal.orgId)
-      : this.deps.journal.workerBelongsTo(topic.entityId, topic.topic, this.principal.orgId);
+  /**
+   * Which topics the caller may have: scope and topic grammar first, then entity ownership as the
+   * projections show it now; `late` are entity topics not shown yet, to be waited for.
+   */
+  private async decideAccess(topics: string[]): Promise<{ ready: ResolvedTopic[]; late: EntityTopic[]; refused: RefusedTopic[] }> {
+    const ready: ResolvedTopic[] = [];
+    const refused: RefusedTopic[] = [];
+    const entities: EntityTopic[] = [];
+    for (const topic of topics) {
+      const resolved = resolveTopic(topic);
+      if (!resolved || !this.principal.scopes.includes(resolved.scope)) refused.push(refusal(topic));
+      else if (resolved.kind === 'class') ready.push(resolved);
+      else entities.push(resolved);
+    }
+    const shown = await this.deps.ownership.check(entities.map((entity) => this.entityRef(entity)));
+    const late = entities.filter((_, i) => !shown[i]);
+    ready.push(...entities.filter((_, i) => shown[i]));
+    return { ready, late, refused };
+  }
+
+  private entityRef(topic: EntityTopic): EntityRef {
+    return { kind: topic.kind, entityId: topic.entityId, topic: topic.topic, orgId: this.principal.orgId };
+  }
+
+  private async planTopics(topics: string[], resumeAfter: Map<string, number>): Promise<TopicPlan[]> {
+    const states = await this.deps.journal.topicStates(topics, this.principal.orgId);
+    return Promise.all(
+      topics.map(async (topic) => {
+        const policy = (await this.deps.journal.policy(resolveTopic(topic)!.policyKey)) ?? DEFAULT_POLICY;
+        return planTopic(topic, resumeAfter.get(topic), states.get(topic)!, policy);
+      }),
+    );
+  }
+
+  private startTopic(pending: PendingSubscribe, plan: Extract<TopicPlan, { kind: 'replay' }>, batchSize: number): void {
+    const previous = this.subs.get(plan.topic);
+    if (previous) {
+      this.deps.feeds.detach(previous.feed, this);
+      for (const other of this.pending) other.waiting.delete(plan.topic);
+    }
+    const sub: TopicSubscription = {
+      topic: plan.topic,
+      feed: this.deps.feeds.attach(plan.topic, this.principal.orgId, plan.head, this),
+      cursor: plan.start,
+      knownHead: plan.head,
+      target: plan.head,
+      batchSize,
+    };
+    this.subs.set(plan.topic, sub);
+    pending.waiting.set(plan.topic, sub);
+    pending.retainedFrom.set(plan.topic, plan.retainedFrom);
   }
 
   private unsubscribe(message: PhoenixMessage): void {
@@ -306,9 +371,11 @@ export class SyncSession implements FeedListener {
         if (this.subs.get(topic) !== sub) pending.waiting.delete(topic);
         else if (sub.cursor >= sub.target) pending.waiting.delete(topic);
       }
-      if (pending.waiting.size > 0) continue;
+      if (pending.waiting.size > 0 || pending.deciding > 0) continue;
       this.pending.delete(pending);
-      const watermarks = pending.topics.filter((topic) => this.subs.has(topic)).map((topic) => ({ topic, watermark: this.subs.get(topic)!.cursor }));
+      const subscribed = pending.topics.filter((topic) => this.subs.has(topic));
+      const watermarks = subscribed.map((topic) => ({ topic, watermark: this.subs.get(topic)!.cursor }));
+      const refused = new Set(pending.refused.map((entry) => entry.topic));
       for (const topic of pending.topics) {
         const sub = this.subs.get(topic);
         if (sub && ![...this.pending].some((other) => other.waiting.get(topic) === sub)) sub.target = Infinity;
@@ -316,8 +383,13 @@ export class SyncSession implements FeedListener {
       this.transport.send(
         replyFrame(pending.message, 'ok', {
           subscription_id: this.subscriptionId,
-          topics: pending.topics,
+          topics: pending.topics.filter((topic) => !refused.has(topic)),
           current_watermarks: watermarks,
+          // Where each topic's retained stream starts: a client without a cursor takes retained_from - 1 as its base.
+          retained_from: subscribed
+            .filter((topic) => pending.retainedFrom.has(topic))
+            .map((topic) => ({ topic, watermark: pending.retainedFrom.get(topic)! })),
+          ...(pending.refused.length ? { refused_topics: pending.refused } : {}),
           ...(pending.requestId !== undefined ? { request_id: pending.requestId } : {}),
         }),
       );
@@ -451,7 +523,7 @@ export class SyncSession implements FeedListener {
   private async cursorPruned(sub: TopicSubscription): Promise<void> {
     const state = (await this.deps.journal.topicStates([sub.topic], this.principal.orgId)).get(sub.topic)!;
     const resolved = resolveTopic(sub.topic);
-    const policy = (resolved && (await this.deps.journal.policy(resolved.policyKey))) || { replayBudget: 0, hasSnapshot: false };
+    const policy = (resolved && (await this.deps.journal.policy(resolved.policyKey))) || DEFAULT_POLICY;
     this.deps.feeds.detach(sub.feed, this);
     this.subs.delete(sub.topic);
     for (const pending of this.pending) pending.waiting.delete(sub.topic);
@@ -463,9 +535,7 @@ export class SyncSession implements FeedListener {
       stale_topics: [staleTopic(sub.topic, 'retention_floor_breach', sub.cursor, state.retainedFrom, state.head, policy)],
       snapshot_plan: {
         format: SNAPSHOT_FORMAT,
-        topics: policy.hasSnapshot
-          ? [{ topic: sub.topic, head_watermark: state.head, snapshot_url: `/api/sync/snapshot?topic=${encodeURIComponent(sub.topic)}` }]
-          : [],
+        topics: policy.hasSnapshot ? [snapshotPlanTopic(sub.topic, state.head)] : [],
       },
     };
     this.push('sync:error', 'sync_error', sub.topic, payload);
@@ -605,24 +675,8 @@ export class SyncSession implements FeedListener {
   }
 }
 
-function staleTopic(
-  topic: string,
-  reason: StaleTopic['reason'],
-  resumeAfter: number,
-  retainedFrom: number,
-  head: number,
-  policy: TopicPolicy,
-): StaleTopic {
-  return {
-    topic,
-    reason,
-    qos_tier: policy.hasSnapshot ? 'snapshot_backed' : 'replay_only',
-    resume_after: resumeAfter,
-    retention_floor: Math.max(0, retainedFrom - 1),
-    head_watermark: head,
-    replay_lag: head - resumeAfter,
-    replay_budget_events: policy.replayBudget,
-  };
+function refusal(topic: string): RefusedTopic {
+  return { topic, code: 'forbidden_topic', message: FORBIDDEN_MESSAGE };
 }
 
 interface SubscribeRequest {
