@@ -12,7 +12,7 @@ import {
 import { RuntimeError } from '../runtime.error';
 import { commandId } from './command-key';
 import { RuleViolation } from './domain/rule-violation';
-import { QueuedJob, StreamCommandQueue } from './stream-command-queue';
+import { QueuedJob, QueueFairness, StreamCommandQueue } from './stream-command-queue';
 import { CachedStreamState, StreamStateCache, streamStateCacheFor } from './stream-state-cache';
 
 export interface RuntimeCommandContext<Event extends DomainEvent> {
@@ -42,12 +42,19 @@ export interface RuntimeCommandOutcome<State> {
 /**
  * Attempts before a batch that keeps losing the optimistic race to another process is reported
  * as 409 concurrency_conflict. Within one process commands never race (they queue per stream);
- * an attempt after a lost race reads only the events appended since, so attempts are cheap.
+ * an attempt after a lost race reads only the events appended since, so attempts are cheap, and
+ * on Postgres a losing append has waited for the winner's commit, which paces them.
  */
-export const MAX_COMMAND_ATTEMPTS = 40;
-/** Backoff between attempts: full jitter over an exponential ceiling (ms). */
-const BACKOFF_BASE_MS = 1;
-const BACKOFF_CAP_MS = 50;
+export const MAX_COMMAND_ATTEMPTS = 100;
+/**
+ * Backoff between attempts: full jitter over an exponential ceiling (ms). Kept short: the loser
+ * wins when the other process leaves a gap between its appends (see STREAM_FAIRNESS), and it has
+ * to be quick to use it; the jitter only keeps several losers from retrying in lockstep.
+ */
+const BACKOFF_BASE_MS = 0.5;
+const BACKOFF_CAP_MS = 20;
+/** A stream this process keeps busy leaves a gap now and then for another process's retry. */
+const STREAM_FAIRNESS: QueueFairness = { pauseAfterBatches: 8, pauseFactor: 2, maxPauseMs: 50 };
 /** A batch takes at most this many queued commands, and stops taking more once it holds this many events. */
 const MAX_BATCH_COMMANDS = 64;
 const MAX_BATCH_EVENTS = 1000;
@@ -101,7 +108,11 @@ function queueFor(store: EventStore): StreamCommandQueue<CommandJob, RuntimeComm
   if (!queue)
     queues.set(
       store,
-      (queue = new StreamCommandQueue((stream, batch) => runBatch(store, stream, batch), MAX_BATCH_COMMANDS)),
+      (queue = new StreamCommandQueue(
+        (stream, batch) => runBatch(store, stream, batch),
+        MAX_BATCH_COMMANDS,
+        STREAM_FAIRNESS,
+      )),
     );
   return queue;
 }
@@ -184,7 +195,7 @@ async function runBatch(store: EventStore, stream: string, queued: Job[]): Promi
       }
       base = await catchUp(store, stream, decider, cache, base);
       verified = true;
-      await sleep(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
+      await sleep(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1)));
       continue;
     }
     const state = plan.finalState();

@@ -13,11 +13,12 @@ const MAX_CACHED_EVENT_IDS = 200_000;
 /**
  * The last state this process saw per stream, so a command can decide without reading the
  * stream first. Safe because it is only ever a guess: a decision made from it is appended at
- * exactly its revision, so if anything else (another instance, a racing request) appended since,
- * the append is refused with WRONG_EXPECTED_VERSION and the command reloads from the store. Any
- * outcome other than a successful append is decided again from a fresh read (see
- * executeRuntimeCommand). One cache per (event store, decider): states of different stores or
- * aggregate types never mix.
+ * exactly its revision, so if anything else (another instance) appended since, the append is
+ * refused with WRONG_EXPECTED_VERSION and the command reads the events appended after that
+ * revision and decides again. An outcome other than an append is confirmed by such a read before
+ * it is answered (see executeRuntimeCommand; commands of one stream in one process queue, so
+ * they never race each other over an entry). One cache per (event store, decider): states of
+ * different stores or aggregate types never mix.
  */
 export class StreamStateCache<State> {
   private readonly entries = new Map<string, CachedStreamState<State>>();
