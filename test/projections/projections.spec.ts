@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PostgresEventStore } from '@khala/eventstore';
 import { Database } from '@khala/platform';
-import { appendJournalBatch, encodeDocument, MAX_INLINE_PAYLOAD_BYTES, ProjectorRunner, upcastEvent } from '@khala/projections';
+import { appendJournalBatch, encodeDocument, MAX_INLINE_PAYLOAD_BYTES, ProjectorRunner } from '@khala/projections';
 import { connectTestDatabase, isPgliteRun } from '../support/test-database';
 import { freshIdentity } from '../support/system';
 import {
@@ -194,30 +194,5 @@ describe('watermark allocation', () => {
     } finally {
       await db.close();
     }
-  });
-});
-
-describe('upcasting', () => {
-  it('brings old event shapes to the current one before the fold, step by step', () => {
-    const old = {
-      id: 'e1',
-      stream: 'run-1',
-      revision: 0n,
-      position: { commit: 1n, prepare: 1n },
-      type: 'RunCreated',
-      data: { run_id: '1', org: 'o1', created_by: 'u1', occurred_at: '2026-01-01T00:00:00Z' },
-      metadata: { correlation_id: 'c', causation_id: '', actor: 'a', schema_version: 1 },
-      created: new Date(),
-    };
-    const upcasters = {
-      RunCreated: [
-        { fromVersion: 1, upcast: ({ org, ...rest }: Record<string, unknown>) => ({ ...rest, org_id: org }) },
-        { fromVersion: 2, upcast: ({ created_by, ...rest }: Record<string, unknown>) => ({ ...rest, actor_user_id: created_by }) },
-      ],
-    };
-    const current = upcastEvent(old, upcasters);
-    expect(current.data).toEqual({ run_id: '1', org_id: 'o1', actor_user_id: 'u1', occurred_at: '2026-01-01T00:00:00Z' });
-    expect(current.metadata.schema_version).toBe(3);
-    expect(upcastEvent(current, upcasters)).toBe(current);
   });
 });

@@ -27,11 +27,6 @@ export function readRecordedEvent(event: RecordedEvent, upcasters: EventUpcaster
   return { ...event, data: read.data, metadata: { ...event.metadata, schema_version: read.schemaVersion } };
 }
 
-/** The contract reader with other upcasters (tests of upcasting through the runner). */
-export function contractReader(upcasters: EventUpcasterRegistry): EventReader {
-  return (event) => readRecordedEvent(event, upcasters);
-}
-
 /**
  * Every event as stored, unchecked: only for projections over event types outside the contract
  * (tests of the runner's own mechanics). Production projections keep the default.

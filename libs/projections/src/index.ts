@@ -4,7 +4,6 @@ export * from './checkpoint-store';
 export * from './journal-writer';
 export * from './watermark-allocator';
 export * from './leader-lease';
-export * from './upcasting';
 export * from './event-reader';
 export * from './projection-failures';
 export * from './projection-controls';
