@@ -2,6 +2,7 @@ import WebSocket from 'ws';
 import { KhalaClient, MemoryWatermarkStore, SyncErrorPayload, Update, WebSocketConstructor } from '@khala/khala-client';
 import { RawPhoenixClient } from '../support/phoenix-client';
 import { freshIdentity, JournalWriter, socketUrl, startGateway, syncToken, TestGateway, TestIdentity } from './support/gateway-harness';
+import { eventually, withinDeadline } from './support/conditions';
 
 /**
  * A device with no watermark meets a topic whose oldest updates retention already removed
@@ -82,7 +83,7 @@ describe('a new device after retention', () => {
     client.on('update', (update: Update) => applied.push(update.watermark));
     client.on('error', (error) => errors.push(error));
     try {
-      await withDeadline(client.start());
+      await withinDeadline(client.start(), 'start()');
       expect(applied).toEqual([6, 7, 8, 9, 10, 11, 12]);
       expect(client.watermark(TOPIC)).toBe(12);
 
@@ -118,7 +119,7 @@ describe('a new device after retention', () => {
     client.on('status', (status) => status === 'reconnecting' && closes.push(1));
     try {
       // The healthy topic still goes live.
-      await withDeadline(client.start());
+      await withinDeadline(client.start(), 'start()');
       await eventually(() => errors.some((error) => error.code === 'resubscribe_limit'));
       expect(errors.filter((error) => error.code === 'resubscribe_limit')).toEqual([expect.objectContaining({ code: 'resubscribe_limit', topic: TOPIC })]);
       const afterHalt = socket.subscribes();
@@ -139,17 +140,3 @@ describe('a new device after retention', () => {
     }
   });
 });
-
-function withDeadline<T>(promise: Promise<T>, timeoutMs = 15_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('start() did not resolve in time')), timeoutMs)));
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
-async function eventually(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

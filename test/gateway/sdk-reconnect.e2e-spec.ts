@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import { KhalaClient, SyncErrorPayload, WebSocketConstructor } from '@khala/khala-client';
 import { freshIdentity, startGateway, syncToken, TestGateway } from './support/gateway-harness';
+import { eventually } from './support/conditions';
 
 /** `ws` sockets the client opens, so a test can see them and write raw frames through them. */
 function recordingWebSocket(): { WS: WebSocketConstructor; opened: WebSocket[] } {
@@ -26,13 +27,6 @@ function upgradeTimes(gateway: TestGateway): { times: number[]; off(): void } {
   return { times, off: () => server.off('upgrade', onUpgrade) };
 }
 
-async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('khala-client reconnects (khala-protocol.md §10)', () => {
   // A tiny bucket so three frames past it count as a flood, and the server's retry_after_ms

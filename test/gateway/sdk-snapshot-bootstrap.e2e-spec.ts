@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { KhalaClient, MemoryWatermarkStore, SnapshotDocument, Update, WebSocketConstructor } from '@khala/khala-client';
-import { appendJournal, encodeDocument, notifyJournalAppended } from '@khala/projections';
 import { freshIdentity, JournalWriter, startGateway, syncToken, TestGateway } from './support/gateway-harness';
+import { eventually } from './support/conditions';
 
 /**
  * The SDK's answer to stale_cursor on a snapshot topic (khala-protocol.md §7, §8, §10): it pages
@@ -21,20 +21,7 @@ describe('khala-client: stale cursor → snapshot bootstrap → live', () => {
     await gateway.stop();
   });
 
-  async function writeSummary(orgId: string, runId: string, status: string, version: number): Promise<void> {
-    await writer.db.transaction(async (tx) => {
-      const document = { run_id: runId, org_id: orgId, status };
-      const encoded = encodeDocument(document);
-      const { watermark } = await appendJournal(tx, { topic: 'runtime.run_summaries', orgId, docKey: `run_summary:${runId}`, docVersion: version, document }, encoded);
-      await tx.query(
-        `INSERT INTO runtime.run_summaries (run_id, org_id, document, doc_version, payload_hash, watermark, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, now(), now())
-         ON CONFLICT (run_id) DO UPDATE SET document = $3, doc_version = $4, payload_hash = $5, watermark = $6, updated_at = now()`,
-        [runId, orgId, encoded.text, version, encoded.hash, watermark],
-      );
-      await notifyJournalAppended(tx);
-    });
-  }
+  const writeSummary = (orgId: string, runId: string, status: string, version: number) => writer.writeRunSummary(orgId, runId, version, { status });
 
   it('rebuilds from the snapshot and then applies live updates in order', async () => {
     const identity = freshIdentity();
@@ -74,11 +61,3 @@ describe('khala-client: stale cursor → snapshot bootstrap → live', () => {
     }
   });
 });
-
-async function eventually(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import { KeyRing, TokenService } from '@khala/auth';
 import { Database, listenOn, loadEnv } from '@khala/platform';
-import { appendJournal, notifyJournalAppended } from '@khala/projections';
+import { appendJournal, encodeDocument, notifyJournalAppended } from '@khala/projections';
 import { createGatewayApp } from '../../../apps/khala-gateway/src/gateway.app';
 import { GatewayEnv } from '../../../apps/khala-gateway/src/gateway.env';
 import { connectTestDatabase, testDatabaseUrl } from '../../support/test-database';
@@ -109,6 +109,26 @@ export class JournalWriter {
       }
       await notifyJournalAppended(tx);
       return watermarks;
+    });
+  }
+
+  /**
+   * A run summary as the runs projector writes it: the read-model row and its journal row in one
+   * transaction (so the snapshot route serves it). Returns the watermark.
+   */
+  async writeRunSummary(orgId: string, runId: string, version: number, fields: Record<string, unknown> = {}): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const document = { run_id: runId, org_id: orgId, ...fields };
+      const encoded = encodeDocument(document);
+      const { watermark } = await appendJournal(tx, { topic: 'runtime.run_summaries', orgId, docKey: `run_summary:${runId}`, docVersion: version, document }, encoded);
+      await tx.query(
+        `INSERT INTO runtime.run_summaries (run_id, org_id, document, doc_version, payload_hash, watermark, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now(), now())
+         ON CONFLICT (run_id) DO UPDATE SET document = $3, doc_version = $4, payload_hash = $5, watermark = $6, updated_at = now()`,
+        [runId, orgId, encoded.text, version, encoded.hash, watermark],
+      );
+      await notifyJournalAppended(tx);
+      return watermark;
     });
   }
 
