@@ -3,8 +3,8 @@
  *
  * Per cell it creates a fresh run and sends run.started (not measured), then runs `writers`
  * closed-loop lanes for warm-up + `seconds`; answers received in the measured window count
- * (throughput, latency from that request's send, refusals); lane i talks to runtimes[i % runtimes.length], so
- * with two URLs the writers are split over two runtime processes. Every request appends one
+ * (throughput, latency from that request's send, refusals). Lane i talks to
+ * runtimes[i % runtimes.length], so with two URLs the writers are split over two runtime processes. Every request appends one
  * run.text_delta frame with an id of its own (`w<lane>-<n>`), no Idempotency-Key. A refused
  * command is not retried: the lane moves on to its next frame, so a refusal shows as lost
  * throughput and in the counts, as a client that gives up would see it.
