@@ -149,10 +149,16 @@ async function waitUntilReadable(server: EmbeddedServer, token: string, runId: s
   throw new Error(`run ${runId} not readable within ${deadlineMs} ms: ${last.status} ${last.text}`);
 }
 
-/** The checkpoint (prepare position) the server's projector reports in /metrics. */
-async function servedCheckpoint(server: EmbeddedServer, projection: string): Promise<number> {
-  const { text } = await call(`${server.urls.runtime}/metrics`);
-  const match = new RegExp(`^projection_checkpoint_position\\{[^}]*projection="${projection}"[^}]*\\} (\\d+)`, 'm').exec(text);
-  if (!match) throw new Error(`no checkpoint for ${projection} in /metrics`);
-  return Number(match[1]);
+/** The checkpoint (prepare position) the server's projector reports in /metrics (polled until it has one). */
+async function servedCheckpoint(server: EmbeddedServer, projection: string, deadlineMs = 60_000): Promise<number> {
+  const pattern = new RegExp(`^projection_checkpoint_position\\{[^}]*projection="${projection}"[^}]*\\} (\\d+)`, 'm');
+  const until = Date.now() + deadlineMs;
+  let text = '';
+  while (Date.now() < until) {
+    ({ text } = await call(`${server.urls.runtime}/metrics`));
+    const match = pattern.exec(text);
+    if (match) return Number(match[1]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`no checkpoint for ${projection} in /metrics: ${text.split('\n').filter((line) => line.startsWith('projection_')).join('\n')}`);
 }
