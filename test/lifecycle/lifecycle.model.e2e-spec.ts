@@ -1,16 +1,20 @@
 import fc from 'fast-check';
 import { isPgliteRun } from '../support/test-database';
-import { closingSteps, lifecycleCommands, ORG_COUNT } from './support/lifecycle-commands';
+import { closingSteps, lifecycleCommands, openingSteps, ORG_COUNT } from './support/lifecycle-commands';
 import { emptyModel } from './support/lifecycle-model';
 import { LifecycleWorld, SETTLE_DEADLINE_MS } from './support/lifecycle-world';
 
 /** Model runs: CI-sized by default; `MODEL_RUNS=100` (and `MODEL_COMMANDS=40`) for a long run. */
 const RUNS = Number(process.env.MODEL_RUNS ?? (isPgliteRun() ? 3 : 6));
-/** Commands per run at most (before the closing steps every run ends with). */
-const COMMANDS = Number(process.env.MODEL_COMMANDS ?? 12);
-/** Replays a failure: `MODEL_SEED=<seed printed on failure>` (with `MODEL_PATH=<path>` for the shrunk case). */
+/** Commands per run at most (between the opening and closing steps every run has). */
+const COMMANDS = Number(process.env.MODEL_COMMANDS ?? 15);
+/**
+ * Replays a failure as printed: `MODEL_SEED=<seed>`, and for the shrunk case `MODEL_PATH=<path>`
+ * with `MODEL_REPLAY=<replayPath>` (the comment after the counterexample's commands).
+ */
 const SEED = process.env.MODEL_SEED ? Number(process.env.MODEL_SEED) : undefined;
 const PATH = process.env.MODEL_PATH;
+const REPLAY = process.env.MODEL_REPLAY;
 /** Jest's bound: a generous minute per model run, so a loaded machine finishes; shrinking a failure gets the same budget. */
 const TIMEOUT_MS = Math.max(180_000, RUNS * 60_000);
 
@@ -49,10 +53,11 @@ describe('lifecycle model: devices, retention, rebuilds', () => {
   it(
     'every client converges to the read model with dense watermarks and bounded subscribes; no cross-org data; every acknowledged command delivered',
     async () => {
-      const property = fc.asyncProperty(fc.commands(lifecycleCommands, { maxCommands: COMMANDS }), async (commands) => {
+      const property = fc.asyncProperty(fc.commands(lifecycleCommands, { maxCommands: COMMANDS, size: 'max', ...(REPLAY !== undefined ? { replayPath: REPLAY } : {}) }), async (commands) => {
         await world.beginRun(ORG_COUNT);
         const model = emptyModel(ORG_COUNT);
         try {
+          await openingSteps(model, world);
           await fc.asyncModelRun(() => ({ model, real: world }), commands);
           await closingSteps(model, world);
         } finally {
@@ -69,7 +74,7 @@ describe('lifecycle model: devices, retention, rebuilds', () => {
           markInterruptAsFailure: true,
         });
       } catch (error) {
-        console.log(`lifecycle model failed; replay with MODEL_SEED and MODEL_PATH from the report below\n${(error as Error).message}`);
+        console.log(`lifecycle model failed; replay with MODEL_SEED, MODEL_PATH and MODEL_REPLAY (replayPath) from the report below\n${(error as Error).message}`);
         throw error;
       } finally {
         const f = world.figures;

@@ -205,6 +205,20 @@ export class Rebuild implements Command {
 }
 
 /**
+ * What opens every model run: a run and a connected device in each org, so the random commands
+ * that need a run or a client (most of them) apply from the first step.
+ */
+export async function openingSteps(model: LifecycleModel, world: LifecycleWorld): Promise<void> {
+  for (let org = 0; org < ORGS; org++) {
+    world.count('opening: CreateRun');
+    await createRun(model, world, org);
+    world.count('opening: ConnectNewClient');
+    await connectNewClient(model, world, org, ['runtime.run_summaries', 'runtime.run_events']);
+  }
+  await world.settle(model);
+}
+
+/**
  * What closes every model run: the whole journal of the run's orgs ages past retention, every
  * offline device comes back, and a brand-new device per org subscribes to both class topics. So
  * each run ends with the two day-2 cases (offline longer than retention, new device after retention).

@@ -20,6 +20,11 @@ export const SCOPES = ['runtime.run_summaries', 'runtime.run_events'];
  */
 export const TEST_RETENTION = '1 hour';
 const AGE_BY = '2 hours';
+/**
+ * Replay budget of every topic class for this test (3,000..20,000 otherwise), so a device that
+ * missed more than a few updates takes the other stale-cursor path (replay_budget_exceeded) too.
+ */
+export const TEST_REPLAY_BUDGET = 8;
 
 /** How long settle() waits for the read model and the clients: generous, for a loaded 2-core machine. */
 export const SETTLE_DEADLINE_MS = Number(process.env.MODEL_SETTLE_MS ?? (isPgliteRun() ? 40_000 : 20_000));
@@ -94,7 +99,8 @@ export class LifecycleWorld {
   static async start(): Promise<LifecycleWorld> {
     const privateDatabase = await usePrivateDatabase();
     const db = await connectTestDatabase({ max: isPgliteRun() ? 1 : 4 });
-    await db.query('UPDATE khala.topic_classes SET retention = $1::interval', [TEST_RETENTION]);
+    // Before the system starts: the gateway reads the policies once.
+    await db.query('UPDATE khala.topic_classes SET retention = $1::interval, replay_budget = $2', [TEST_RETENTION, TEST_REPLAY_BUDGET]);
     const system = await startTestSystem();
     return new LifecycleWorld(system, db, privateDatabase);
   }
