@@ -1,5 +1,6 @@
 import { ApplyResult, classifyUpdate } from './apply';
 import { backoffDelay } from './backoff';
+import { ResubscribeBudget } from './resubscribe-budget';
 
 describe('classifyUpdate (INV-07)', () => {
   it('given last applied 5: 6 advances, 5 and 3 are duplicates, 8 is out of order', () => {
@@ -17,5 +18,20 @@ describe('backoffDelay', () => {
     expect(backoffDelay(3, options, () => 0.5)).toBe(400);
     expect(backoffDelay(20, options, () => 0.999)).toBe(999);
     expect(backoffDelay(5, options, () => 0)).toBe(0);
+  });
+});
+
+describe('ResubscribeBudget', () => {
+  it('allows max resubscribes per topic within the window, then refuses until old ones leave the window', () => {
+    let now = 0;
+    const budget = new ResubscribeBudget({ max: 3, windowMs: 1000 }, () => now);
+    expect([budget.take('a'), budget.take('a'), budget.take('a'), budget.take('a')]).toEqual([true, true, true, false]);
+    expect(budget.take('b')).toBe(true);
+    now = 999;
+    expect(budget.take('a')).toBe(false);
+    now = 1000;
+    expect([budget.take('a'), budget.take('a'), budget.take('a'), budget.take('a')]).toEqual([true, true, true, false]);
+    budget.clear();
+    expect(budget.take('a')).toBe(true);
   });
 });
