@@ -5,7 +5,7 @@ import { emptyModel } from './support/lifecycle-model';
 import { LifecycleWorld, SETTLE_DEADLINE_MS } from './support/lifecycle-world';
 
 /** Model runs: CI-sized by default; `MODEL_RUNS=100` (and `MODEL_COMMANDS=40`) for a long run. */
-const RUNS = Number(process.env.MODEL_RUNS ?? (isPgliteRun() ? 3 : 6));
+const RUNS = Number(process.env.MODEL_RUNS ?? (isPgliteRun() ? 10 : 20));
 /** Commands per run at most (between the opening and closing steps every run has). */
 const COMMANDS = Number(process.env.MODEL_COMMANDS ?? 15);
 /**

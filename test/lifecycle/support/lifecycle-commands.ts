@@ -190,6 +190,23 @@ export class AgeAndRunRetention implements Command {
   toString = () => `AgeAndRunRetention(${this.percent} % of each partition)`;
 }
 
+/** A projection bug journals a wrong summary of one run (repaired only by a run_summaries rebuild). */
+export class CorruptSummary implements Command {
+  constructor(
+    readonly org: number,
+    readonly runPick: number,
+  ) {}
+  check = (model: Readonly<LifecycleModel>) => model.orgs[this.org].runs.length > 0;
+  async run(model: LifecycleModel, world: LifecycleWorld): Promise<void> {
+    world.count('CorruptSummary');
+    const run = pickRun(model.orgs[this.org], this.runPick)!;
+    await world.corruptSummary(world.orgs[this.org].identity.orgId, run.runId);
+    model.corrupted.add(run.runId);
+    await world.settle(model);
+  }
+  toString = () => `CorruptSummary(org ${this.org}, run #${this.runPick})`;
+}
+
 export class Rebuild implements Command {
   constructor(
     readonly projection: 'run_summaries' | 'run_events',
@@ -199,6 +216,7 @@ export class Rebuild implements Command {
   async run(model: LifecycleModel, world: LifecycleWorld): Promise<void> {
     world.count(this.reset ? 'RebuildReset' : 'Rebuild');
     await world.rebuild(this.projection, this.reset);
+    if (this.projection === 'run_summaries') model.corrupted.clear();
     await world.settle(model);
   }
   toString = () => `Rebuild(${this.projection}${this.reset ? ' --reset' : ''})`;
@@ -254,6 +272,7 @@ export const lifecycleCommands: fc.Arbitrary<Command>[] = [
   pick.map((c) => new ResumeClient(c)),
   fc.integer({ min: 25, max: 100 }).map((percent) => new AgeAndRunRetention(percent)),
   fc.tuple(fc.constantFrom('run_summaries' as const, 'run_events' as const), fc.boolean()).map(([projection, reset]) => new Rebuild(projection, reset)),
+  fc.tuple(org, pick).map(([o, r]) => new CorruptSummary(o, r)),
 ];
 
 export const ORG_COUNT = ORGS;

@@ -30,6 +30,11 @@ export interface LifecycleModel {
   connected: Set<number>;
   offline: Set<number>;
   nextClientId: number;
+  /**
+   * Runs whose summary a simulated projection bug overwrote (and journaled): the read model no
+   * longer shows what was acknowledged until a rebuild of run_summaries repairs it.
+   */
+  corrupted: Set<string>;
 }
 
 export const MAX_CLIENTS_PER_RUN = 6;
@@ -40,6 +45,7 @@ export function emptyModel(orgCount: number): LifecycleModel {
     connected: new Set(),
     offline: new Set(),
     nextClientId: 0,
+    corrupted: new Set(),
   };
 }
 

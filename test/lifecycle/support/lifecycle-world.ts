@@ -1,7 +1,7 @@
 import { canonicalJson } from '@khala/contracts';
 import { PostgresEventStore } from '@khala/eventstore';
 import { Database } from '@khala/platform';
-import { runRetention } from '@khala/projections';
+import { appendJournal, encodeDocument, notifyJournalAppended, runRetention } from '@khala/projections';
 import { RunningSystem } from '../../../apps/embedded/src/embedded';
 import { rebuildProjection } from '../../../apps/cli/src/projections/rebuild';
 import { RuntimeApi } from '../../runtime/support/runtime-api';
@@ -206,6 +206,34 @@ export class LifecycleWorld {
     if (reset) this.figures.resets += 1;
   }
 
+  /**
+   * A projection bug, simulated: the run's summary is overwritten with a wrong document and the
+   * wrong version is journaled (so clients receive it), as a faulty projector would have done. A
+   * rebuild of run_summaries is what repairs it.
+   */
+  async corruptSummary(orgId: string, runId: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ document: Record<string, unknown>; doc_version: string }>(
+        'SELECT document, doc_version FROM runtime.run_summaries WHERE org_id = $1 AND run_id = $2 FOR UPDATE',
+        [orgId, runId],
+      );
+      // Same version, wrong content: what a faulty fold of the same events produces.
+      const document = { ...rows[0].document, status: 'bogus', frame_count: -1 };
+      const docVersion = Number(rows[0].doc_version);
+      const encoded = encodeDocument(document);
+      const { watermark } = await appendJournal(
+        tx,
+        { topic: 'runtime.run_summaries', orgId, docKey: `run_summary:${runId}`, docVersion, document },
+        encoded,
+      );
+      await tx.query(
+        'UPDATE runtime.run_summaries SET document = $3, doc_version = $4, payload_hash = $5, watermark = $6, updated_at = now() WHERE org_id = $1 AND run_id = $2',
+        [orgId, runId, encoded.text, docVersion, encoded.hash, watermark],
+      );
+      await notifyJournalAppended(tx);
+    });
+  }
+
   // ------------------------------------------------------------------ quiescence and invariants
 
   /**
@@ -265,7 +293,9 @@ export class LifecycleWorld {
       for (const run of runs) {
         const summary = summaries.find((row) => row.run_id === run.runId);
         const eventCount = Number(events.find((row) => row.run_id === run.runId)?.n ?? 0);
-        if (!summary || summary.status !== run.status || summary.frame_count !== run.frames || eventCount !== run.events) {
+        // A corrupted summary shows the bug, not the commands, until a rebuild (its events still count).
+        const summaryWrong = !model.corrupted.has(run.runId) && (summary?.status !== run.status || summary.frame_count !== run.frames);
+        if (!summary || summaryWrong || eventCount !== run.events) {
           return `org ${org.index} run ${run.runId}: read model ${JSON.stringify(summary)} with ${eventCount} events; acknowledged status ${run.status}, ${run.frames} frames, ${run.events} events`;
         }
       }
@@ -320,6 +350,7 @@ export class LifecycleWorld {
         }
         const runs = model.orgs[client.org].runs;
         for (const run of runs) {
+          if (model.corrupted.has(run.runId)) continue;
           const doc = view.documents.get(`run_summary:${run.runId}`)?.payload as { status?: string; frame_count?: number } | undefined;
           if (doc?.status !== run.status || doc.frame_count !== run.frames) {
             throw new Error(`client ${client.id}: run ${run.runId} shows ${JSON.stringify(doc)}; acknowledged ${run.status} with ${run.frames} frames`);

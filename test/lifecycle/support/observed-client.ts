@@ -164,16 +164,14 @@ export class ObservedClient {
     }
     view.expectedNext = update.watermark + 1;
     view.applied += 1;
-    const held = view.documents.get(update.doc_key);
-    if (!held || held.doc_version <= update.doc_version) {
-      view.documents.set(update.doc_key, {
-        doc_key: update.doc_key,
-        doc_version: update.doc_version,
-        payload: update.payload,
-        payload_hash: update.payload_hash,
-        watermark: update.watermark,
-      });
-    }
+    // Watermark order is the order of truth (a rebuild's repair may carry the same doc_version).
+    view.documents.set(update.doc_key, {
+      doc_key: update.doc_key,
+      doc_version: update.doc_version,
+      payload: update.payload,
+      payload_hash: update.payload_hash,
+      watermark: update.watermark,
+    });
   }
 
   private onResync(topic: string, mode: 'snapshot' | 'reset', head: number, client: KhalaClient): void {
