@@ -7,6 +7,8 @@
  * WebSocket, the same document size, rate and fan-out. HDR histograms (µs resolution).
  *
  *   npm run bench -- e2e-latency [--smoke] [--fanouts=1,100,1000] [--rate=200] [--seconds=10]
+ *   npm run bench -- e2e-latency --curve [--rates=50,100,200,400,800] [--fanouts=1,100]   # latency vs rate
+ *   … [--layout=worker]   # runtime's projectors in a projector-worker process of their own
  */
 import { LatencyHistogram } from '../lib/histogram';
 import { Measurement, Ratio, Scenario, ScenarioOptions, ScenarioResult } from '../lib/scenario';
@@ -21,6 +23,9 @@ import { NATS_MISSING_NOTE, NatsPeer, NatsSubscriber } from '../lib/peers/nats';
 const TOPIC = 'runtime.run_summaries';
 const CONNECT_CONCURRENCY = 100;
 const DRAIN_TIMEOUT_MS = 60_000;
+const CURVE_RATES = [50, 100, 200, 400, 800];
+/** The goal's latency bound: the curve's headline is the highest rate whose p99 stays within it. */
+const P99_BOUND_MS = 50;
 
 interface Level {
   fanout: number;
@@ -32,11 +37,14 @@ const scenario: Scenario = {
   name: 'e2e-latency',
   description: 'command accepted → update at every subscriber, p50/p99 at 200 commands/s with 1/100/1000 subscribers: khala vs NATS JetStream over WebSocket',
   async run(options: ScenarioOptions): Promise<ScenarioResult> {
-    const rate = intArg(options.args, 'rate', 200);
+    const curve = options.args.includes('--curve');
     const seconds = intArg(options.args, 'seconds', options.smoke ? 1 : 10);
-    const levels = listArg(options.args, 'fanouts', options.smoke ? [1, 10] : [1, 100, 1000]).map((fanout) => ({ fanout, rate, commands: rate * seconds }));
+    const rates = curve ? listArg(options.args, 'rates', options.smoke ? [20, 40] : CURVE_RATES) : [intArg(options.args, 'rate', 200)];
+    const fanouts = listArg(options.args, 'fanouts', options.smoke ? [1, 10] : curve ? [1, 100] : [1, 100, 1000]);
+    const layout = options.args.includes('--layout=worker') ? 'worker' : 'all-in-one';
+    const levels = rates.flatMap((rate) => fanouts.map((fanout) => ({ fanout, rate, commands: rate * seconds })));
     const notes: string[] = [];
-    const measurements: Measurement[] = [...(await runKhala(options, levels, notes))];
+    const measurements: Measurement[] = [...(await runKhala(options, levels, notes, { gatewayOnly: !curve, layout }))];
     const peer = await NatsPeer.start();
     if (peer) {
       try {
@@ -46,23 +54,48 @@ const scenario: Scenario = {
       }
     } else notes.push(NATS_MISSING_NOTE);
 
-    const ratios: Ratio[] = [];
-    const top = levels[levels.length - 1].fanout;
-    const ours = measurements.find((m) => m.system === 'khala' && m.figures.subscribers === top)!;
-    const theirs = measurements.find((m) => m.system === 'nats' && m.figures.subscribers === top);
-    if (theirs) {
-      const value = ours.figures.p99_ms / theirs.figures.p99_ms;
-      ratios.push({ label: `p99 at fan-out ${top}, khala ÷ NATS`, value, target: '<= 1.0', met: value <= 1 });
-    }
-    ratios.push({ label: `khala p99 ms at fan-out ${top}`, value: ours.figures.p99_ms, target: '<= 50', met: ours.figures.p99_ms <= 50 });
+    const ratios: Ratio[] = curve ? curveHeadlines(measurements, fanouts) : headlineRatios(measurements, fanouts);
     notes.push(
-      `${seconds} s at ${rate}/s per fan-out level; khala latency is from the intended send time of the HTTP command to each subscriber's receipt of the run summary's first update; NATS from the intended publish time to each ordered consumer's receipt`,
-      "khala-gateway: the gateway's share alone, journal row committed by the server process at the same rate (one row per transaction, with NOTIFY) → each subscriber; latency from the intended commit time",
-      'khala columns command_p50/p99_ms: intended send → HTTP 201; pickup_p50/p99_ms: event created_at → journal row committed_at (projector, transaction start times)',
+      `${seconds} s per level (rate × fan-out); layout: ${layout === 'worker' ? "runtime's projectors in a projector-worker process of their own (not pinned)" : 'all-in-one (projectors inside the pinned server process)'}; khala latency is from the intended send time of the HTTP command to each subscriber's receipt of the run summary's first update; NATS from the intended publish time to each ordered consumer's receipt`,
+      'khala columns command_p50/p99_ms: intended send → HTTP 201; pickup_p50/p99_ms: event created_at → journal row committed_at (projector, transaction start times); loop_p99_ms/loop_max_ms: event-loop delay of the server process during the level; stmts_per_cmd: statements sent by the server process per command (all pools, transactions included); commits_per_cmd: transactions committed in its database per command',
     );
-    return { scenario: 'e2e-latency', measurements, ratios, notes };
+    if (!curve) notes.push("khala-gateway: the gateway's share alone, journal row committed by the server process at the same rate (one row per transaction, with NOTIFY) → each subscriber; latency from the intended commit time");
+    return { scenario: curve ? 'e2e-latency-curve' : 'e2e-latency', measurements, ratios, notes };
   },
 };
+
+function headlineRatios(measurements: Measurement[], fanouts: number[]): Ratio[] {
+  const ratios: Ratio[] = [];
+  const top = fanouts[fanouts.length - 1];
+  const ours = measurements.find((m) => m.system === 'khala' && m.figures.subscribers === top)!;
+  const theirs = measurements.find((m) => m.system === 'nats' && m.figures.subscribers === top);
+  if (theirs) {
+    const value = ours.figures.p99_ms / theirs.figures.p99_ms;
+    ratios.push({ label: `p99 at fan-out ${top}, khala ÷ NATS`, value, target: '<= 1.0', met: value <= 1 });
+  }
+  for (const fanout of fanouts.filter((f) => f <= 100)) {
+    const level = measurements.find((m) => m.system === 'khala' && m.figures.subscribers === fanout);
+    if (!level) continue;
+    ratios.push({ label: `khala p99 ms at fan-out ${fanout}`, value: level.figures.p99_ms, target: `<= ${P99_BOUND_MS}`, met: level.figures.p99_ms <= P99_BOUND_MS });
+    ratios.push({ label: `khala p50 ms at fan-out ${fanout}`, value: level.figures.p50_ms, target: '<= 10', met: level.figures.p50_ms <= 10 });
+  }
+  return ratios;
+}
+
+/** "Highest rate with p99 ≤ 50 ms" per system and fan-out (0 when even the lowest rate misses it). */
+function curveHeadlines(measurements: Measurement[], fanouts: number[]): Ratio[] {
+  const ratios: Ratio[] = [];
+  for (const system of ['khala', 'nats']) {
+    for (const fanout of fanouts) {
+      const levels = measurements.filter((m) => m.system === system && m.figures.subscribers === fanout);
+      if (!levels.length) continue;
+      const within = levels.filter((m) => m.figures.p99_ms <= P99_BOUND_MS && m.figures.missing === 0).map((m) => m.figures.target_rate_per_s);
+      const value = within.length ? Math.max(...within) : 0;
+      ratios.push({ label: `${system}: highest rate with p99 ≤ ${P99_BOUND_MS} ms, fan-out ${fanout} (commands/s)`, value, target: '>= 200', met: value >= 200 });
+    }
+  }
+  return ratios;
+}
 
 export default scenario;
 
@@ -70,6 +103,7 @@ function latencyFigures(level: Level, histogram: LatencyHistogram, expected: num
   const s = histogram.summary();
   return {
     subscribers: level.fanout,
+    target_rate_per_s: level.rate,
     rate_per_s: round(achievedRate, 1),
     samples: s.count,
     missing: Math.max(0, expected - s.count),
@@ -82,14 +116,14 @@ function latencyFigures(level: Level, histogram: LatencyHistogram, expected: num
   };
 }
 
-async function runKhala(options: ScenarioOptions, levels: Level[], notes: string[]): Promise<Measurement[]> {
-  const server = await KhalaServer.start({ databaseUrl: options.databaseUrl });
+async function runKhala(options: ScenarioOptions, levels: Level[], notes: string[], run: { gatewayOnly: boolean; layout: 'all-in-one' | 'worker' }): Promise<Measurement[]> {
+  const server = await KhalaServer.start({ databaseUrl: options.databaseUrl, layout: run.layout });
   const results: Measurement[] = [];
   try {
     notes.push(`khala store: ${server.endpoints.store}; ${server.process.pinning}`);
     // Gateway-only levels first: a full-path level can leave the projector a backlog that would
     // load the database under the next level.
-    for (const level of levels) results.push(await gatewayLevel(server, level));
+    if (run.gatewayOnly) for (const level of levels) results.push(await gatewayLevel(server, level));
     for (const level of levels) results.push(await khalaLevel(server, level));
   } finally {
     await server.stop();
@@ -126,6 +160,8 @@ async function khalaLevel(server: KhalaServer, level: Level): Promise<Measuremen
     let accepted = 0;
     await server.poolPressure();
     await server.statements();
+    await server.loopDelay();
+    const commitsBefore = await server.commits();
     const posts: Promise<void>[] = [];
     const started = performance.now();
     await openLoop(level.commands, level.rate, (i, due) => {
@@ -160,14 +196,20 @@ async function khalaLevel(server: KhalaServer, level: Level): Promise<Measuremen
     const pct = (p: number) => (pickup.length ? round(pickup[Math.min(pickup.length - 1, Math.floor((p / 100) * pickup.length))], 1) : NaN);
     const lastWatermark = Math.max(0, ...subscribers.map((s) => s.check.last));
     const pools = await server.poolPressure();
+    const loop = await server.loopDelay();
+    const statements = await server.statements();
+    // pg_stat_database is flushed by each backend about once a second: wait for the last flush.
+    await sleep(1100);
+    const commits = (await server.commits()) - commitsBefore;
     if (process.env.BENCH_STATEMENTS) {
-      for (const [text, count] of (await server.statements()).slice(0, 25)) process.stderr.write(`  ${(count / level.commands).toFixed(2)}/cmd  ${text}\n`);
+      process.stderr.write(`  rate ${level.rate}/s, fan-out ${level.fanout}:\n`);
+      for (const [text, count] of statements.slice(0, 30)) process.stderr.write(`  ${(count / level.commands).toFixed(2)}/cmd  ${text}\n`);
     }
     const runtimePool = pools.filter((p) => p.pool === 'khala-runtime').sort((a, b) => b.samples - a.samples)[0];
     const command = commandLatency.summary();
     return {
       system: 'khala',
-      variant: `subscribers=${level.fanout}`,
+      variant: `${level.rate}/s, subscribers=${level.fanout}`,
       figures: {
         ...latencyFigures(level, histogram, accepted * level.fanout, errors, achievedRate),
         command_p50_ms: command.p50_ms,
@@ -176,6 +218,10 @@ async function khalaLevel(server: KhalaServer, level: Level): Promise<Measuremen
         pickup_p99_ms: pct(99),
         runtime_pool_peak_waiting: runtimePool?.peakWaiting ?? NaN,
         runtime_pool_pct_time_waiting: runtimePool ? round((100 * runtimePool.samplesWaiting) / runtimePool.samples, 1) : NaN,
+        loop_p99_ms: loop.p99_ms,
+        loop_max_ms: loop.max_ms,
+        stmts_per_cmd: round(statements.reduce((sum, [, count]) => sum + count, 0) / level.commands, 2),
+        commits_per_cmd: round(commits / level.commands, 2),
       },
       integrity: sumIntegrity(subscribers.map((s) => s.check.integrity(lastWatermark))),
     };
@@ -218,7 +264,7 @@ async function gatewayLevel(server: KhalaServer, level: Level): Promise<Measurem
     await waitFor(() => histogram.count >= expected, DRAIN_TIMEOUT_MS, 5);
     return {
       system: 'khala-gateway',
-      variant: `subscribers=${level.fanout}`,
+      variant: `${level.rate}/s, subscribers=${level.fanout}`,
       figures: latencyFigures(level, histogram, expected, errors, achievedRate),
       integrity: sumIntegrity(subscribers.map((s) => s.check.integrity(level.commands - errors))),
     };
@@ -262,7 +308,7 @@ async function runNats(peer: NatsPeer, level: Level): Promise<Measurement> {
     await waitFor(() => histogram.count >= (level.commands - errors) * level.fanout, DRAIN_TIMEOUT_MS, 5);
     return {
       system: 'nats',
-      variant: `subscribers=${level.fanout}`,
+      variant: `${level.rate}/s, subscribers=${level.fanout}`,
       figures: latencyFigures(level, histogram, (level.commands - errors) * level.fanout, errors, achievedRate),
       integrity: sumIntegrity(subscribers.map((s) => s.check.integrity(level.commands - errors))),
     };

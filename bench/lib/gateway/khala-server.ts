@@ -4,6 +4,9 @@
  * end; else embedded PGlite). The load generator drives it over IPC: mint tokens, commit journal
  * rows directly (the gateway-only scenarios), read its CPU and RSS.
  */
+import { ChildProcess, spawn } from 'node:child_process';
+import { IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import * as path from 'node:path';
 import { TokenService } from '../../../libs/auth/src/index';
 import { createScratchDatabase, Database, redactDatabaseUrl, ScratchDatabase } from '../../../libs/platform/src/index';
 import { appendJournalBatch, encodeDocument, notifyJournalAppended } from '../../../libs/projections/src/index';
@@ -39,11 +42,15 @@ export class KhalaServer {
     readonly endpoints: KhalaEndpoints,
   ) {}
 
-  static async start(options: { databaseUrl?: string; env?: Record<string, string> }): Promise<KhalaServer> {
+  /**
+   * layout 'worker': the production layout, runtime's projectors in a projector-worker process of
+   * their own (started by the server process, not pinned) instead of inside the server.
+   */
+  static async start(options: { databaseUrl?: string; env?: Record<string, string>; layout?: 'all-in-one' | 'worker' }): Promise<KhalaServer> {
     const flags = ['--expose-gc', ...(process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
     const server = ServerProcess.start(__filename, { nodeFlags: flags });
     try {
-      const endpoints = await server.call<KhalaEndpoints>('start', { databaseUrl: options.databaseUrl, env: options.env ?? {} });
+      const endpoints = await server.call<KhalaEndpoints>('start', { databaseUrl: options.databaseUrl, env: options.env ?? {}, layout: options.layout ?? 'all-in-one' });
       return new KhalaServer(server, endpoints);
     } catch (error) {
       await server.stop();
@@ -72,6 +79,16 @@ export class KhalaServer {
     return this.process.call('statements');
   }
 
+  /** Event-loop delay of the server process since the last call (ms). */
+  loopDelay(): Promise<LoopDelay> {
+    return this.process.call('loopDelay');
+  }
+
+  /** Transactions committed in the server's database so far (pg_stat_database.xact_commit; flushed about once a second). */
+  commits(): Promise<number> {
+    return this.process.call('commits');
+  }
+
   stats(collectGarbage = false): Promise<ProcessStats> {
     return this.process.call('stats', { gc: collectGarbage });
   }
@@ -89,7 +106,7 @@ export class KhalaServer {
  */
 function trackPools(): { sample(): void; take(): PoolPressure[]; statements(): [string, number][] } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { Pool } = require('pg') as typeof import('pg');
+  const { Client, Pool } = require('pg') as typeof import('pg');
   const pools = new Set<InstanceType<typeof Pool>>();
   const maxima = new Map<InstanceType<typeof Pool>, PoolPressure>();
   const connect = Pool.prototype.connect as (...args: unknown[]) => unknown;
@@ -101,15 +118,16 @@ function trackPools(): { sample(): void; take(): PoolPressure[]; statements(): [
     return connect.apply(this, args);
   } as typeof Pool.prototype.connect;
   // Statement counts per pool (first 80 characters of the SQL), for "where do a command's round trips go".
+  // Counted on Client#query, which pool queries and transaction clients (BEGIN … COMMIT) both go through.
   const statements = new Map<string, number>();
-  const query = Pool.prototype.query as (...args: unknown[]) => unknown;
-  Pool.prototype.query = function (this: InstanceType<typeof Pool>, ...args: unknown[]) {
+  const query = Client.prototype.query as (...args: unknown[]) => unknown;
+  Client.prototype.query = function (this: InstanceType<typeof Client>, ...args: unknown[]) {
     const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string })?.text ?? '?');
-    const name = (this as unknown as { options: { application_name?: string } }).options.application_name ?? 'unnamed';
+    const name = (this as unknown as { connectionParameters: { application_name?: string } }).connectionParameters?.application_name ?? 'unnamed';
     const key = `${name}: ${text.replace(/\s+/g, ' ').trim().slice(0, 80)}`;
     statements.set(key, (statements.get(key) ?? 0) + 1);
     return query.apply(this, args);
-  } as typeof Pool.prototype.query;
+  } as typeof Client.prototype.query;
   return {
     statements() {
       const result = [...statements].sort((a, b) => b[1] - a[1]);
@@ -135,6 +153,12 @@ function trackPools(): { sample(): void; take(): PoolPressure[]; statements(): [
   };
 }
 
+export interface LoopDelay {
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+}
+
 export interface PoolPressure {
   pool: string;
   max: number;
@@ -152,10 +176,13 @@ function child(): void {
   let scratch: ScratchDatabase | undefined;
   let db: Database | undefined;
   let tokens: TokenService | undefined;
+  let worker: ChildProcess | undefined;
+  let loop: IntervalHistogram | undefined;
 
   serveRpc({
-    async start(args: { databaseUrl?: string; env: Record<string, string> }): Promise<KhalaEndpoints> {
+    async start(args: { databaseUrl?: string; env: Record<string, string>; layout: 'all-in-one' | 'worker' }): Promise<KhalaEndpoints> {
       scratch = args.databaseUrl ? await createScratchDatabase({ serverUrl: args.databaseUrl, prefix: 'khala_bench' }) : undefined;
+      if (args.layout === 'worker' && !scratch) throw new Error('the projector-worker layout needs DATABASE_URL (leases are Postgres advisory locks)');
       system = await startSystem({
         ...process.env,
         DATA_DIR: 'memory',
@@ -166,8 +193,12 @@ function child(): void {
         HOST: '127.0.0.1',
         LOG_LEVEL: 'silent',
         GATEWAY_RATE_LIMIT_BURST: '1000',
+        ...(args.layout === 'worker' ? { RUNTIME_PROJECTORS: 'off' } : {}),
         ...args.env,
       });
+      if (args.layout === 'worker') worker = await startProjectorWorker(system.databaseUrl);
+      loop = monitorEventLoopDelay({ resolution: 5 });
+      loop.enable();
       tokens = new TokenService(system.keys);
       db = await Database.connect({ url: system.databaseUrl, max: 2 });
       return {
@@ -228,12 +259,49 @@ function child(): void {
       return ownStats(args.gc);
     },
 
+    loopDelay(): LoopDelay {
+      const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+      const result = loop ? { p50_ms: ms(loop.percentile(50)), p99_ms: ms(loop.percentile(99)), max_ms: ms(loop.max) } : { p50_ms: NaN, p99_ms: NaN, max_ms: NaN };
+      loop?.reset();
+      return result;
+    },
+
+    async commits(): Promise<number> {
+      const { rows } = await db!.query<{ n: string }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()');
+      return Number(rows[0]?.n ?? NaN);
+    },
+
     async stop(): Promise<void> {
+      if (worker && worker.exitCode === null) {
+        const exited = new Promise((resolve) => worker!.once('exit', resolve));
+        worker.kill('SIGTERM');
+        await exited;
+      }
       await db?.close();
       await system?.stop();
       await scratch?.drop();
     },
   });
+}
+
+/** apps/runtime/src/projector-worker.ts on the server's database; resolves once its runners started. */
+async function startProjectorWorker(databaseUrl: string): Promise<ChildProcess> {
+  const root = path.resolve(__dirname, '../../..');
+  const worker = spawn(process.execPath, ['-r', '@swc-node/register', path.join(root, 'apps/runtime/src/projector-worker.ts')], {
+    cwd: root,
+    env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', NODE_ENV: process.env.NODE_ENV ?? 'production' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    worker.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('"started"')) resolve();
+    });
+    worker.once('exit', (code) => reject(new Error(`projector-worker exited with ${code} before it started`)));
+  });
+  worker.stdout!.resume();
+  return worker;
 }
 
 if (require.main === module) child();

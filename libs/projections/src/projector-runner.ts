@@ -303,7 +303,11 @@ export class ProjectorRunner {
           } else if (message.kind === 'checkpoint') {
             if (events.length) {
               position = message.position;
-              if (live || feed.buffered === 0) break;
+              // Commit once nothing more is buffered. Live, this groups every read round that arrived
+              // while the previous batch committed into one transaction (adaptive batching): cutting
+              // at each round's checkpoint committed one event per transaction at streaming rates,
+              // and the queue grew whenever a commit took longer than the gap between appends.
+              if (feed.buffered === 0) break;
             } else if (Date.now() - lastIdleSave >= idleEvery && this.isAhead(message.position)) {
               position = message.position;
               lastIdleSave = Date.now();

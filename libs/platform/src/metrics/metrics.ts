@@ -1,6 +1,7 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { registerEventLoopDelay } from './event-loop-delay';
 
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 
@@ -9,6 +10,7 @@ export function createMetricsRegistry(app: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ app });
   collectDefaultMetrics({ register: registry });
+  registerEventLoopDelay(registry);
   return registry;
 }
 

@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import { EventStore, PostgresEventStore, Subscription, SubscriptionMessage } from '@khala/eventstore';
+import { Database } from '@khala/platform';
+import { connectTestDatabase, describeWithConcurrentPostgres } from '../support/test-database';
+import { freshIdentity } from '../support/system';
+import { eventually, expectDense, isolatedCategories, isolatedProjections, journalOf, runCreated, runFrame, runnersFor } from './support/projection-fixtures';
+
+/** The real store, with every event its subscriptions hand out recorded (to know what a runner has buffered). */
+function observedStore(store: PostgresEventStore, delivered: string[]): EventStore {
+  const observed = Object.create(store) as PostgresEventStore;
+  observed.subscribeToAll = (options) => {
+    const subscription = store.subscribeToAll(options);
+    const wrapped: Subscription = {
+      close: () => subscription.close(),
+      [Symbol.asyncIterator]: () => {
+        const iterator = subscription[Symbol.asyncIterator]();
+        return {
+          next: async () => {
+            const result = await iterator.next();
+            if (!result.done && (result.value as SubscriptionMessage).kind === 'event') delivered.push((result.value as { event: { id: string } }).event.id);
+            return result;
+          },
+          return: async () => (await iterator.return?.()) ?? { done: true, value: undefined },
+        };
+      },
+    };
+    return wrapped;
+  };
+  return observed;
+}
+
+describeWithConcurrentPostgres('live batching (real Postgres)', () => {
+  let db: Database;
+  beforeAll(async () => {
+    db = await connectTestDatabase({ max: 6 });
+  });
+  afterAll(() => db.close());
+
+  it('events that arrive while a live batch commits go into the next batch together, not one transaction each', async () => {
+    const categories = isolatedCategories();
+    const projection = isolatedProjections(categories)[1]; // run events: one journal row per event
+    const delivered: string[] = [];
+    const store = new PostgresEventStore(db, { pollIntervalMs: 20 });
+    const commits: number[] = [];
+    const [runner] = runnersFor(observedStore(store, delivered), db, [projection], { onCommit: (info) => info.events && commits.push(info.events) });
+    runner.start();
+    try {
+      const { orgId } = freshIdentity();
+      const runId = `run_${randomUUID().slice(0, 8)}`;
+      const stream = categories.runStream(runId);
+      let revision = (await store.append(stream, [runCreated(runId, orgId)], { expectedRevision: 'no_stream' })).nextExpectedRevision;
+      await eventually(() => journalOf(db, 'runtime.run_events', orgId), (rows) => rows.length === 1, 'the first event projected');
+      await eventually(() => Promise.resolve(runner.state), (state) => state === 'live', 'the runner live');
+      const before = commits.length;
+
+      // Hold the checkpoint row: the next batch blocks in its commit while ten more events are
+      // appended one by one, each read by the runner's feed (in a read round of its own) before the next.
+      await db.transaction(async (tx) => {
+        await tx.query('SELECT 1 FROM runtime.projection_checkpoints WHERE projection = $1 FOR UPDATE', [projection.name]);
+        for (let i = 0; i < 11; i++) {
+          const frame = runFrame(runId, orgId, 'RunTextDelta', { text: `delta ${i}` });
+          revision = (await store.append(stream, [frame], { expectedRevision: revision })).nextExpectedRevision;
+          await eventually(() => Promise.resolve(delivered.includes(frame.id)), Boolean, `event ${i} read by the runner`);
+        }
+      });
+
+      const rows = await eventually(() => journalOf(db, 'runtime.run_events', orgId), (found) => found.length === 12, 'all events projected');
+      expectDense(rows);
+      const after = commits.slice(before);
+      expect(after.reduce((sum, events) => sum + events, 0)).toBe(11);
+      // The blocked batch (the first delta), then everything that arrived meanwhile in one batch.
+      expect(after.length).toBeLessThanOrEqual(2);
+    } finally {
+      await runner.stop();
+    }
+  });
+});
