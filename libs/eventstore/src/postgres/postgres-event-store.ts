@@ -46,6 +46,8 @@ interface EventRow {
   data: Record<string, unknown>;
   metadata: EventMetadata;
   created_at: Date;
+  /** Only on the sentinel row of an empty first stream page: whether the stream exists. */
+  stream_exists?: boolean | null;
 }
 
 // transaction_id is selected as text (xid8 has no JS type), so ORDER BY must name the table's
@@ -146,17 +148,29 @@ export class PostgresEventStore implements EventStore {
     let first = true;
     while (yielded < limit) {
       const pageSize = Math.min(PAGE_SIZE, limit - yielded);
+      const direction = backwards ? 'DESC' : 'ASC';
+      const page = `SELECT ${EVENT_COLUMNS} FROM eventstore.events
+          WHERE stream_id = $1 AND ($2::bigint IS NULL OR revision ${backwards ? '<=' : '>='} $2::bigint)
+          ORDER BY revision ${direction} LIMIT $3`;
+      // The first page also says whether the stream exists when it is empty (one round trip, not
+      // two: every command reads its stream first, and a new stream's read comes back empty).
       const { rows } = await this.hotQuery<EventRow>(
         this.db,
-        backwards ? 'eventstore_read_stream_backwards' : 'eventstore_read_stream',
-        `SELECT ${EVENT_COLUMNS} FROM eventstore.events
-          WHERE stream_id = $1 AND ($2::bigint IS NULL OR revision ${backwards ? '<=' : '>='} $2::bigint)
-          ORDER BY revision ${backwards ? 'DESC' : 'ASC'} LIMIT $3`,
+        `eventstore_read_stream${backwards ? '_backwards' : ''}${first ? '_first' : ''}`,
+        first
+          ? `WITH page AS MATERIALIZED (${page})
+             SELECT *, NULL::boolean AS stream_exists FROM page
+             UNION ALL
+             SELECT ${EVENT_COLUMNS.split(', ').map(() => 'NULL').join(', ')},
+                    EXISTS (SELECT 1 FROM eventstore.streams WHERE stream_id = $1 AND revision >= 0)
+              WHERE NOT EXISTS (SELECT 1 FROM page)
+             ORDER BY revision ${direction} NULLS LAST`
+          : page,
         [stream, cursor?.toString() ?? null, pageSize],
       );
-      if (first && rows.length === 0) {
-        const exists = await this.db.query('SELECT 1 FROM eventstore.streams WHERE stream_id = $1 AND revision >= 0', [stream]);
-        if (exists.rowCount === 0) throw EventStoreError.streamNotFound(stream);
+      if (first && rows.length === 1 && rows[0].event_id === null) {
+        if (!rows[0].stream_exists) throw EventStoreError.streamNotFound(stream);
+        rows.length = 0;
       }
       first = false;
       // Forwards from the end: nothing yet, but a missing stream is still reported as missing.
