@@ -26,6 +26,9 @@ const DRAIN_TIMEOUT_MS = 60_000;
 const CURVE_RATES = [50, 100, 200, 400, 800];
 /** The goal's latency bound: the curve's headline is the highest rate whose p99 stays within it. */
 const P99_BOUND_MS = 50;
+/** Unmeasured commands before the first level (see warmUp), at a rate a cold server keeps up with. */
+const WARM_UP_COMMANDS = 1000;
+const WARM_UP_RATE = 100;
 
 interface Level {
   fanout: number;
@@ -57,6 +60,7 @@ const scenario: Scenario = {
     const ratios: Ratio[] = curve ? curveHeadlines(measurements, fanouts) : headlineRatios(measurements, fanouts);
     notes.push(
       `${seconds} s per level (rate × fan-out); layout: ${layout === 'worker' ? "runtime's projectors in a projector-worker process of their own (not pinned)" : 'all-in-one (projectors inside the pinned server process)'}; khala latency is from the intended send time of the HTTP command to each subscriber's receipt of the run summary's first update; NATS from the intended publish time to each ordered consumer's receipt`,
+      `before the first measured level the server gets ${WARM_UP_COMMANDS} unmeasured commands at ${WARM_UP_RATE}/s (a cold server spent the first level warming up)`,
       'khala columns command_p50/p99_ms: intended send → HTTP 201; pickup_p50/p99_ms: event created_at → journal row committed_at (projector, transaction start times); loop_p99_ms/loop_max_ms: event-loop delay of the server process during the level; stmts_per_cmd: statements sent by the server process per command (all pools, transactions included); commits_per_cmd: transactions committed in its database per command',
     );
     if (!curve) notes.push("khala-gateway: the gateway's share alone, journal row committed by the server process at the same rate (one row per transaction, with NOTIFY) → each subscriber; latency from the intended commit time");
@@ -124,11 +128,32 @@ async function runKhala(options: ScenarioOptions, levels: Level[], notes: string
     // Gateway-only levels first: a full-path level can leave the projector a backlog that would
     // load the database under the next level.
     if (run.gatewayOnly) for (const level of levels) results.push(await gatewayLevel(server, level));
+    await warmUp(server, options.smoke ? 20 : WARM_UP_COMMANDS);
     for (const level of levels) results.push(await khalaLevel(server, level));
   } finally {
     await server.stop();
   }
   return results;
+}
+
+/**
+ * Commands at a low rate before the first measured level, not measured: a cold server (JIT, lazily
+ * loaded modules, per-connection prepared statements, first pool connections) spent the first
+ * level's seconds warming up and carried that queue through the level.
+ */
+async function warmUp(server: KhalaServer, commands: number): Promise<void> {
+  const [{ accessToken }] = await server.tokens([`bench_e2e_warmup_${Date.now()}`], [TOPIC]);
+  const posts: Promise<unknown>[] = [];
+  await openLoop(commands, WARM_UP_RATE, (i) => {
+    posts.push(
+      fetch(`${server.endpoints.runtimeUrl}/api/runtime/runs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ thread_id: `warm-up-${i}` }),
+      }).then((response) => response.text()),
+    );
+  });
+  await Promise.all(posts);
 }
 
 async function khalaLevel(server: KhalaServer, level: Level): Promise<Measurement> {

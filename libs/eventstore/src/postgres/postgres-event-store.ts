@@ -243,6 +243,30 @@ export class PostgresEventStore implements EventStore {
     return rows;
   }
 
+  /**
+   * One subscription read: events after `after` whose transaction is below the commit horizon (all
+   * final), plus the head below that horizon (for the round's checkpoint) in the same statement,
+   * so its snapshot is taken after the horizon's, as the horizon's safety argument needs. Was
+   * two statements (head, then page) per read round.
+   */
+  async pageBelowHorizon(after: Position, horizon: bigint, filter: EventFilter | undefined, limit: number): Promise<{ rows: EventRow[]; head?: Position }> {
+    const where = filterSql(filter, 4);
+    const { rows } = await this.db.query<EventRow & { head_transaction_id: string; head_position: string }>(
+      `SELECT h.head_transaction_id, h.head_position, p.* FROM
+         (SELECT transaction_id::text AS head_transaction_id, position AS head_position FROM eventstore.events
+           WHERE transaction_id < $3::text::xid8 ORDER BY events.transaction_id DESC, events.position DESC LIMIT 1) h
+         LEFT JOIN LATERAL (
+           SELECT ${EVENT_COLUMNS}, events.transaction_id AS page_transaction_id FROM eventstore.events
+            WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint) AND transaction_id < $3::text::xid8 ${where.sql}
+            ORDER BY events.transaction_id, events.position LIMIT ${Number(limit)}) p ON true
+       ORDER BY p.page_transaction_id, p.position`,
+      [after.commit.toString(), after.prepare.toString(), horizon.toString(), ...where.params],
+    );
+    if (rows.length === 0) return { rows: [] };
+    const head = toPosition({ transaction_id: rows[0].head_transaction_id, position: rows[0].head_position });
+    return { rows: rows[0].event_id === null ? [] : rows, head };
+  }
+
   /** Events before `before` (or at it, when inclusive) and at or below the head, newest first. */
   private async pageBackwards(before: Position, inclusive: boolean, head: Position, filter: EventFilter | undefined, limit: number) {
     const where = filterSql(filter, 5);
@@ -293,18 +317,18 @@ class PostgresSubscription implements Subscription {
     let caughtUp = false;
     let failures = 0;
     try {
-      // The head of this round: everything at or below it is final, so pages up to it need no new
-      // head (catch-up reads one head per round, not one per page).
+      // The commit horizon of this round: everything below it is final, so pages below it need no
+      // new horizon (catch-up reads one horizon per round, not one per page). Each page also
+      // returns the head below the horizon: two statements per live round (horizon, page).
+      let horizon: bigint | undefined;
       let head: Position | undefined;
-      let fresh = false;
       while (!this.closed) {
         let rows: EventRow[];
         try {
-          if (!fresh) {
-            head = await this.store.headPosition();
-            fresh = true;
-          }
-          rows = head && comparePositions(head, cursor) > 0 ? await this.store.pageForwards(cursor, head, this.options.filter, SUBSCRIPTION_PAGE_SIZE) : [];
+          if (horizon === undefined) horizon = await commitHorizon(this.db);
+          const page = await this.store.pageBelowHorizon(cursor, horizon, this.options.filter, SUBSCRIPTION_PAGE_SIZE);
+          rows = page.rows;
+          head = page.head;
           failures = 0;
         } catch (error) {
           if (!isConnectionError(error) || this.closed) throw error;
@@ -319,8 +343,8 @@ class PostgresSubscription implements Subscription {
           yield { kind: 'event', event };
         }
         if (rows.length === SUBSCRIPTION_PAGE_SIZE) continue;
-        // The round is done: the next one starts from a new head.
-        fresh = false;
+        // The round is done: the next one starts from a new horizon.
+        horizon = undefined;
         if (head && comparePositions(head, cursor) > 0) cursor = head;
         if (comparePositions(cursor, lastCheckpoint) > 0) {
           lastCheckpoint = cursor;
