@@ -20,6 +20,12 @@ export interface ProjectorOptions {
   liveBatchSize?: number;
   /** Live mode commits what arrived once the stream has been quiet this long. Default 5 ms. */
   flushAfterMs?: number;
+  /**
+   * Once caught up, how many messages the feed may read ahead of the batch being built. Default 1:
+   * while a batch commits the feed reads at most one more round, and the next batch takes what
+   * arrived meanwhile in one read, instead of one read (commit horizon + page) per append's NOTIFY.
+   */
+  liveReadAhead?: number;
   /** Checkpoint-only advances (nothing matched) are stored at most this often. */
   idleCheckpointEveryMs?: number;
   /** Attempts of a failing batch, and of a single failing event before it is parked. Default 3. */
@@ -316,6 +322,7 @@ export class ProjectorRunner {
           } else {
             live = true;
             this.state = 'live';
+            feed.setHighWater(this.options.liveReadAhead ?? 1);
             if (events.length) break;
           }
         }

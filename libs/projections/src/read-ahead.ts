@@ -16,9 +16,15 @@ export class ReadAhead<T> {
 
   constructor(
     private readonly iterator: AsyncIterator<T>,
-    private readonly highWater: number,
+    private highWater: number,
   ) {
     void this.pump();
+  }
+
+  /** Changes how far ahead the pump reads (a lower bound takes effect once the consumer drains below it). */
+  setHighWater(items: number): void {
+    this.highWater = Math.max(1, items);
+    if (this.buffered < this.highWater) this.wakeProducer?.();
   }
 
   get buffered(): number {
