@@ -104,3 +104,14 @@ export async function appendJournal(
 export async function notifyJournalAppended(tx: Queryable): Promise<void> {
   await tx.query('SELECT pg_notify($1, $2)', [JOURNAL_CHANNEL, '']);
 }
+
+/** Payload on JOURNAL_CHANNEL saying topic heads and floors moved without journal rows (a rebuild --reset). */
+export const JOURNAL_TOPICS_RESET = 'topics_reset';
+
+/**
+ * Tells gateways (after commit) that topic sequences were reset: their feeds' heads jumped with no
+ * row to read, so they re-read the topic floors and send stale_cursor to the cursors left below.
+ */
+export async function notifyTopicsReset(tx: Queryable): Promise<void> {
+  await tx.query('SELECT pg_notify($1, $2)', [JOURNAL_CHANNEL, JOURNAL_TOPICS_RESET]);
+}

@@ -1,6 +1,6 @@
 import { comparePositions, EventStore, Position, RecordedEvent } from '@khala/eventstore';
 import { Database, Queryable } from '@khala/platform';
-import { appendJournalBatch, encodeDocument, JournalAppend, notifyJournalAppended } from '@khala/projections';
+import { appendJournalBatch, encodeDocument, JournalAppend, notifyJournalAppended, notifyTopicsReset } from '@khala/projections';
 import { CliError } from './catalog';
 import {
   applyEvents,
@@ -309,6 +309,8 @@ async function swapIn(
   let resetTopics = 0;
   if (reset) {
     resetTopics = await resetTopicsOf(tx, live);
+    // No journal row announces a reset: gateways learn of it from this (delivered on commit only).
+    if (resetTopics > 0) await notifyTopicsReset(tx);
     if (isSummary(live)) {
       // No journal row carries the new versions: they are as new as the (skipped-to) head.
       await tx.query(

@@ -1,6 +1,14 @@
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Database, DATABASE, APP_ENV, CommonEnv } from '@khala/platform';
-import { JOURNAL_CHANNEL } from '@khala/projections';
+import { JOURNAL_CHANNEL, JOURNAL_TOPICS_RESET } from '@khala/projections';
+
+/**
+ * Why listeners were woken:
+ * - journal: a NOTIFY after journal rows committed (the live path: read the new rows, nothing more);
+ * - topics_reset: a NOTIFY after `rebuild --reset` moved topic heads and floors without any row;
+ * - poll: the fallback timer, which stands for either (a lost NOTIFY, or PGlite, which has none).
+ */
+export type WakeupReason = 'journal' | 'topics_reset' | 'poll';
 
 /**
  * One LISTEN per gateway process, fanned out to every session (notify, then pull). The poll
@@ -8,7 +16,7 @@ import { JOURNAL_CHANNEL } from '@khala/projections';
  */
 @Injectable()
 export class JournalWakeups implements OnModuleInit, OnApplicationShutdown {
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(reason: WakeupReason) => void>();
   private timer?: NodeJS.Timeout;
   private unlisten?: () => void;
 
@@ -18,8 +26,10 @@ export class JournalWakeups implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.unlisten = await this.db.listen(JOURNAL_CHANNEL, () => this.wakeAll());
-    this.timer = setInterval(() => this.wakeAll(), this.env.POLL_INTERVAL_MS);
+    this.unlisten = await this.db.listen(JOURNAL_CHANNEL, (payload) =>
+      this.wakeAll(payload === JOURNAL_TOPICS_RESET ? 'topics_reset' : 'journal'),
+    );
+    this.timer = setInterval(() => this.wakeAll('poll'), this.env.POLL_INTERVAL_MS);
     this.timer.unref();
   }
 
@@ -28,12 +38,12 @@ export class JournalWakeups implements OnModuleInit, OnApplicationShutdown {
     this.unlisten?.();
   }
 
-  register(listener: () => void): () => void {
+  register(listener: (reason: WakeupReason) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  private wakeAll(): void {
-    for (const listener of this.listeners) listener();
+  private wakeAll(reason: WakeupReason): void {
+    for (const listener of this.listeners) listener(reason);
   }
 }

@@ -108,7 +108,11 @@ export class JournalRepository {
     return states;
   }
 
-  private async queryStates(keys: { topic: string; orgId: string }[]): Promise<Map<string, TopicState>> {
+  /**
+   * Heads and floors of many (topic, org) sequences in one query, keyed `topic NUL org`; a
+   * sequence nobody wrote to yet is absent.
+   */
+  async queryStates(keys: { topic: string; orgId: string }[]): Promise<Map<string, TopicState>> {
     const { rows } = await this.db.query<{ topic: string; org_id: string; head_watermark: string; retained_from: string }>(
       `SELECT s.topic, s.org_id, s.head_watermark, s.retained_from
          FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) AS k(topic, org_id)) k

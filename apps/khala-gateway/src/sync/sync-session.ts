@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SyncPrincipal } from '@khala/auth';
-import { EntityRef, JournalRepository, TopicPolicy } from './journal.repository';
+import { EntityRef, JournalRepository, TopicPolicy, TopicState } from './journal.repository';
 import { khalaFrameJson, KhalaFrameKind, pushProtoBase64 } from './khala-frame';
 import { encodeFrameRaw, PhoenixMessage, replyFrame } from './phoenix';
 import { planTopic, SNAPSHOT_FORMAT, snapshotPlanTopic, staleCursorDetails, staleTopic, TopicPlan } from './resume-plan';
@@ -419,6 +419,22 @@ export class SyncSession implements FeedListener {
     this.schedulePump();
   }
 
+  /**
+   * The topic's floor passed the feed's head without a row (`rebuild --reset`): a subscription whose
+   * cursor is now below the floor can never continue, so it is told at once (stale_cursor) instead
+   * of waiting, live and silent, for a next row that may be long in coming.
+   */
+  onFeedFloorMoved(feed: TopicFeed, state: TopicState): void {
+    const sub = this.subs.get(feed.topic);
+    if (!sub || sub.feed !== feed || this.closed || sub.cursor >= state.retainedFrom - 1) return;
+    void this.cursorPruned(sub, state)
+      .then(() => {
+        this.completePending();
+        this.schedulePump();
+      })
+      .catch((error) => this.deps.onError?.(error));
+  }
+
   private schedulePump(): void {
     if (this.pumpScheduled || this.closed) return;
     this.pumpScheduled = true;
@@ -489,7 +505,16 @@ export class SyncSession implements FeedListener {
       const cursor = sub.cursor;
       const read = await this.deps.journal.readAfter(sub.topic, this.principal.orgId, cursor, maxUpdates);
       if (this.subs.get(sub.topic) !== sub || sub.cursor !== cursor || this.closed) return false;
-      if (read.length === 0) return false;
+      if (read.length === 0) {
+        // Rows up to `available` were committed, yet none follows the cursor: unless this read
+        // started before they committed, the floor moved past the cursor (a reset the feed saw
+        // before this subscription attached to it). Only this rare case asks for the floor.
+        if (available <= cursor) return false;
+        const state = (await this.deps.journal.topicStates([sub.topic], this.principal.orgId)).get(sub.topic)!;
+        if (this.subs.get(sub.topic) !== sub || sub.cursor !== cursor || state.retainedFrom - 1 <= cursor) return false;
+        await this.cursorPruned(sub, state);
+        return true;
+      }
       if (read[0].watermark !== cursor + 1) {
         await this.cursorPruned(sub);
         return true;
@@ -519,11 +544,16 @@ export class SyncSession implements FeedListener {
     return encodeFrameRaw(this.joinRef, null, SYNC_CHANNEL, 'sync:update_batch', payload);
   }
 
-  /** The journal no longer holds the row after this cursor (retention ran while it lagged). */
-  private async cursorPruned(sub: TopicSubscription): Promise<void> {
-    const state = (await this.deps.journal.topicStates([sub.topic], this.principal.orgId)).get(sub.topic)!;
+  /**
+   * The journal no longer holds the row after this cursor (retention ran while it lagged, or a
+   * reset moved the floor past it). `known` is the topic state when the caller already read it.
+   */
+  private async cursorPruned(sub: TopicSubscription, known?: TopicState): Promise<void> {
+    const state = known ?? (await this.deps.journal.topicStates([sub.topic], this.principal.orgId)).get(sub.topic)!;
     const resolved = resolveTopic(sub.topic);
     const policy = (resolved && (await this.deps.journal.policy(resolved.policyKey))) || DEFAULT_POLICY;
+    // Told once: the reset notice and a delivery attempt may both find the same pruned cursor.
+    if (this.closed || this.subs.get(sub.topic) !== sub) return;
     this.deps.feeds.detach(sub.feed, this);
     this.subs.delete(sub.topic);
     for (const pending of this.pending) pending.waiting.delete(sub.topic);

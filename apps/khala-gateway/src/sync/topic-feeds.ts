@@ -1,8 +1,8 @@
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { LOGGER } from '@khala/platform';
-import { JournalRepository } from './journal.repository';
-import { JournalWakeups } from './journal-wakeups';
+import { JournalRepository, TopicState } from './journal.repository';
+import { JournalWakeups, WakeupReason } from './journal-wakeups';
 import { batchLength, batchPayload, batchProtoBase64, EncodedRow, encodeRow, MAX_BATCH_UPDATES } from './update-batch';
 
 /** Rows a feed keeps for sessions that are a little behind; older cursors read the journal. */
@@ -26,6 +26,11 @@ export const FEED_IDLE_KEEP_MS = 30_000;
 /** Notified after a feed advanced (its new rows are readable from the feed). */
 export interface FeedListener {
   onFeedAdvanced(feed: TopicFeed): void;
+  /**
+   * The topic's retention floor passed the feed's head with no row to read (a `rebuild --reset`
+   * skipped a watermark): cursors below `state.retainedFrom - 1` can never be resumed.
+   */
+  onFeedFloorMoved?(feed: TopicFeed, state: TopicState): void;
 }
 
 /**
@@ -140,6 +145,21 @@ export class TopicFeed {
     this.trim();
   }
 
+  /**
+   * Empties the window and restarts it at `watermark` (the new floor): rows up to it will never
+   * be read (a reset skipped past them), and the next row is watermark + 1.
+   */
+  restartAt(watermark: number): void {
+    this.rows = [];
+    this.bytes = 0;
+    this.chunks.clear();
+    this.base = this.head = watermark;
+  }
+
+  notifyFloorMoved(state: TopicState): void {
+    for (const listener of this.listeners) listener.onFeedFloorMoved?.(this, state);
+  }
+
   /** Bytes of encoded updates the window holds (for the bound and for tests). */
   get windowBytes(): number {
     return this.bytes;
@@ -174,6 +194,8 @@ export class TopicFeeds implements OnModuleInit, OnApplicationShutdown {
   private readonly feeds = new Map<string, TopicFeed>();
   private refreshing = false;
   private again = false;
+  /** The next pass first compares every feed's head with its topic's floor (set by polls and reset notices). */
+  private floorsDue = false;
   private unregister?: () => void;
 
   constructor(
@@ -183,7 +205,7 @@ export class TopicFeeds implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   onModuleInit(): void {
-    this.unregister = this.wakeups.register(() => void this.refresh());
+    this.unregister = this.wakeups.register((reason: WakeupReason) => void this.refresh(reason !== 'journal'));
   }
 
   onApplicationShutdown(): void {
@@ -213,9 +235,11 @@ export class TopicFeeds implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Pulls the new rows of every feed in one query; wake-ups that land meanwhile coalesce into one
-   * more pass. Feeds idle for FEED_IDLE_KEEP_MS are dropped first.
+   * more pass. Feeds idle for FEED_IDLE_KEEP_MS are dropped first. With `checkFloors` (a reset
+   * notice or the poll, never a plain journal wake-up) the pass first reads every feed's topic state.
    */
-  async refresh(): Promise<void> {
+  async refresh(checkFloors = false): Promise<void> {
+    if (checkFloors) this.floorsDue = true;
     if (this.refreshing) {
       this.again = true;
       return;
@@ -227,6 +251,10 @@ export class TopicFeeds implements OnModuleInit, OnApplicationShutdown {
         this.dropIdle(Date.now());
         const feeds = [...this.feeds.values()];
         if (feeds.length === 0) break;
+        if (this.floorsDue) {
+          this.floorsDue = false;
+          await this.checkFloors(feeds);
+        }
         const pages = await this.journal.readAfterMany(
           feeds.map((feed) => ({ topic: feed.topic, orgId: feed.orgId, after: feed.head })),
           FEED_READ_PAGE,
@@ -245,6 +273,22 @@ export class TopicFeeds implements OnModuleInit, OnApplicationShutdown {
       this.logger.warn({ err: error }, 'journal feed refresh failed; the next wake-up retries');
     } finally {
       this.refreshing = false;
+    }
+  }
+
+  /**
+   * A `rebuild --reset` moves a topic's head and floor past a watermark no journal row carries, so
+   * reading rows after the feed's head finds nothing and nobody would learn of it: compare each
+   * feed's head with its topic's floor (one query), restart the windows the floor passed, and tell
+   * their subscribers (whose cursors below the floor get stale_cursor).
+   */
+  private async checkFloors(feeds: TopicFeed[]): Promise<void> {
+    const states = await this.journal.queryStates(feeds.map((feed) => ({ topic: feed.topic, orgId: feed.orgId })));
+    for (const feed of feeds) {
+      const state = states.get(`${feed.topic}\u0000${feed.orgId}`);
+      if (!state || state.retainedFrom - 1 <= feed.head) continue;
+      feed.restartAt(state.retainedFrom - 1);
+      feed.notifyFloorMoved(state);
     }
   }
 
