@@ -136,4 +136,24 @@ describe('Idempotency-Key: a retry after a crash answers what the first attempt 
       'RunCancelRequested',
     ]);
   });
+
+  it('cancel: after the run moved on, the retry still answers the revision the cancellation was appended at', async () => {
+    const runId = await startedRun();
+    const key = `cancel-moved-on-${Math.random()}`;
+    const first = await api.post(
+      `/api/runtime/runs/${runId}/cancel`,
+      { reason: 'stop' },
+      { 'idempotency-key': key },
+    );
+    expect(first).toMatchObject({ status: 202, body: { status: 'canceling', revision: 2 } });
+    await crashBeforeTheResponseWasStored(key);
+    // A frame still streaming in after the cancel request moves the head on (the run stays canceling).
+    expect(
+      (await api.post(`/api/runtime/runs/${runId}/frames`, { frames: [frame('late')] })).body,
+    ).toMatchObject({ accepted: 1, revision: 3 });
+    sameAnswer(
+      await api.post(`/api/runtime/runs/${runId}/cancel`, { reason: 'stop' }, { 'idempotency-key': key }),
+      first,
+    );
+  });
 });

@@ -128,6 +128,8 @@ type Decision =
       replayed: boolean;
       /** Events of the commands before it in the batch. */
       eventsBefore: number;
+      /** A re-executed command: the revision its first execution ended at (what that one answered). */
+      replayedAt?: bigint;
     };
 
 interface Plan {
@@ -202,8 +204,8 @@ async function runBatch(store: EventStore, stream: string, queued: Job[]): Promi
     const total = BigInt(plan.events.length);
     if (result.nextExpectedRevision === base.revision + total) {
       cache.forget(stream);
-      const eventIds = base.eventIds as Set<string>; // no longer in the cache: extended in place
-      for (const event of plan.events) eventIds.add(event.id);
+      const eventIds = base.eventIds as Map<string, bigint>; // no longer in the cache: extended in place
+      plan.events.forEach((event, index) => eventIds.set(event.id, base.revision + 1n + BigInt(index)));
       cache.put(stream, { state, revision: result.nextExpectedRevision, eventIds });
     } else {
       cache.forget(stream); // not exactly our events at exactly our revisions (a replayed batch): do not guess
@@ -244,7 +246,8 @@ function planBatch(decider: CommandJob['decider'], base: CachedStreamState<unkno
     fold(false);
     const { command, context } = job.item;
     if (seen(deterministicEventId(context.commandKey, 0))) {
-      decisions.push({ job, state, events: [], replayed: true, eventsBefore: events.length });
+      const replayedAt = lastRevisionOf(context.commandKey, base.eventIds);
+      decisions.push({ job, state, events: [], replayed: true, eventsBefore: events.length, replayedAt });
       continue;
     }
     let decided: DomainEvent[];
@@ -300,12 +303,26 @@ function settle(decisions: Decision[], before: bigint): void {
     }
     decision.job.resolve({
       state: decision.state,
-      // Its own last event's revision, or the revision it decided on when it appended nothing.
-      revision: before + BigInt(decision.eventsBefore + decision.events.length),
+      // Its own last event's revision (a re-executed command: where its first execution ended, so
+      // a retry answers what that one did), or the revision it decided on when it appended nothing.
+      revision: decision.replayedAt ?? before + BigInt(decision.eventsBefore + decision.events.length),
       appended: decision.events.length,
       appendedEvents: decision.events,
       replayed: decision.replayed,
     });
+  }
+}
+
+/**
+ * Revision of the last event a command appended, found by its deterministic ids (index 0, 1, …);
+ * undefined when its first event is not in the stream (or in this batch only).
+ */
+function lastRevisionOf(commandKey: string, eventIds: ReadonlyMap<string, bigint>): bigint | undefined {
+  let last: bigint | undefined;
+  for (let index = 0; ; index++) {
+    const revision = eventIds.get(deterministicEventId(commandKey, index));
+    if (revision === undefined) return last;
+    last = revision;
   }
 }
 
@@ -337,10 +354,10 @@ async function catchUp(
   // The base is not in the cache from here on (it is extended in place; put back after an append).
   cache.forget(stream);
   let state = base.state;
-  const eventIds = base.eventIds as Set<string>;
+  const eventIds = base.eventIds as Map<string, bigint>;
   for (const event of recorded) {
     state = decider.evolve(state, { type: event.type, data: event.data });
-    eventIds.add(event.id.toLowerCase());
+    eventIds.set(event.id.toLowerCase(), event.revision);
   }
   return { state, revision: recorded[recorded.length - 1].revision, eventIds };
 }
@@ -352,12 +369,12 @@ async function loadStream(
 ): Promise<CachedStreamState<unknown>> {
   let state = decider.initialState();
   let revision = -1n;
-  const eventIds = new Set<string>();
+  const eventIds = new Map<string, bigint>();
   try {
     for await (const recorded of store.readStream(stream)) {
       state = decider.evolve(state, { type: recorded.type, data: recorded.data });
       revision = recorded.revision;
-      eventIds.add(recorded.id.toLowerCase());
+      eventIds.set(recorded.id.toLowerCase(), recorded.revision);
     }
   } catch (error) {
     if ((error as EventStoreError).code !== 'STREAM_NOT_FOUND') throw error;

@@ -1,10 +1,11 @@
 import type { EventStore } from '@khala/eventstore';
 
-/** A stream's folded state at one revision, with the ids of its events. */
+/** A stream's folded state at one revision, with the ids of its events and the revision of each. */
 export interface CachedStreamState<State> {
   state: State;
   revision: bigint;
-  eventIds: ReadonlySet<string>;
+  /** Event id (lower case) → its revision in the stream. */
+  eventIds: ReadonlyMap<string, bigint>;
 }
 
 /** Budget of the cache in event ids kept (a stream costs its event count + 1). */
