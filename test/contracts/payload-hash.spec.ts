@@ -9,7 +9,7 @@ interface Vector {
   sha256: string;
 }
 
-// The shared fixture (a copy of shared/fixtures/khala_payload_hash_vectors.v1.json): every client
+// The shared fixture (test/fixtures/khala_payload_hash_vectors.v1.json): every client
 // implementation must produce these exact bytes and hashes.
 const fixture = JSON.parse(
   readFileSync(join(__dirname, '..', 'fixtures', 'khala_payload_hash_vectors.v1.json'), 'utf8'),
