@@ -111,6 +111,21 @@ describe('TopicFeed', () => {
     expect(feed.rowsAfter(4)).toMatchObject({ start: 0 });
   });
 
+  it('restarts at a reset floor: nothing at or below it is served, and the next row continues the window', () => {
+    const feed = new TopicFeed('t', 'org', 0);
+    feed.append([row(1), row(2)]);
+    // rebuild --reset: head 2 → 3 with no row, retained_from 4.
+    feed.restartAt(3);
+    expect(feed.head).toBe(3);
+    expect(feed.chunkAt(1)).toBeUndefined();
+    expect(feed.rowsAfter(1)).toBeUndefined();
+    expect(feed.rowsAfter(2)).toBeUndefined();
+    feed.append([row(4)]);
+    expect(feed.head).toBe(4);
+    expect(feed.chunkAt(3)?.to).toBe(4);
+    expect(feed.rowsAfter(3)).toMatchObject({ start: 0 });
+  });
+
   it('bounds its window by bytes as well as rows: large documents fall back to journal reads', () => {
     const feed = new TopicFeed('t', 'org', 0);
     const large = JSON.stringify({ text: 'x'.repeat(64 * 1024) });
