@@ -92,9 +92,12 @@ describe('TopicFeed', () => {
   it('serves shared chunks at their start, buffered rows from any cursor in its window, and nothing outside it', () => {
     const feed = new TopicFeed('t', 'org', 10);
     feed.append([row(11), row(12), row(13)]);
+    expect(feed.chunkAt(10)?.to).toBe(13);
     feed.append([row(14)]);
     expect(feed.head).toBe(14);
-    expect(feed.chunkAt(10)?.to).toBe(13);
+    // Chunks are the newest read's only: a cursor at 10 is behind and coalesces from the window.
+    expect(feed.chunkAt(10)).toBeUndefined();
+    expect(feed.rowsAfter(10)).toMatchObject({ start: 0 });
     expect(feed.chunkAt(13)?.to).toBe(14);
     expect(feed.chunkAt(11)).toBeUndefined();
     expect(feed.rowsAfter(11)).toMatchObject({ start: 1 });
@@ -137,6 +140,25 @@ describe('TopicFeed', () => {
     expect(feed.rowsAfter(1)).toBeUndefined();
     expect(feed.chunkAt(0)).toBeUndefined();
     expect(feed.chunkAt(99)?.to).toBe(100);
+  });
+
+  it('holds finished frames for its newest read only, however many rows its window keeps (streaming to 8 join_refs)', () => {
+    const feed = new TopicFeed('t', 'org', 0);
+    const document = JSON.stringify({ text: 'x'.repeat(800) });
+    const build = (ref: string) => (payload: string) => `["${ref}",null,"sync:v1","sync:update_batch",${payload}]`;
+    let oneRead = 0;
+    for (let watermark = 1; watermark <= 1500; watermark++) {
+      feed.append([row(watermark, document)]);
+      const chunk = feed.chunkAt(watermark - 1)!;
+      for (let ref = 0; ref < 8; ref++) chunk.frame(String(ref), build(String(ref)));
+      oneRead = Math.max(oneRead, chunk.frameBytes);
+    }
+    // The window still serves the last ~1,000 rows to subscribers that are behind…
+    expect(feed.rowsAfter(1000)).toBeDefined();
+    // …but the frames cached are one read's (8 join_refs × one row), not one per row per join_ref (was ~12 MiB).
+    expect(oneRead).toBeGreaterThan(8 * document.length);
+    expect(feed.cachedFrameBytes).toBe(oneRead);
+    expect(feed.chunkAt(1000)).toBeUndefined();
   });
 
   it('caches one frame Buffer per join_ref', () => {

@@ -19,6 +19,14 @@ const FORBIDDEN_MESSAGE = 'not allowed to subscribe to this topic';
 /** Strikes forgotten after this long without an overflow. */
 const STRIKE_MEMORY_MS = 60_000;
 const DRAIN_CHECK_MS = 20;
+/**
+ * Unflushed bytes above which a live subscription stops taking each new chunk as it comes: the
+ * socket is not keeping up, so the rows pending for it wait and then go out coalesced (up to the
+ * batch limits) once the backlog drains, and the cost per delivery falls as load rises. Far below
+ * the slow-consumer cap: ordinary back-pressure, a strike only when it does not shrink at all for
+ * the strike interval (awaitBacklog).
+ */
+export const COALESCE_BACKLOG_BYTES = 64 * 1024;
 /** A socket opened with an already revoked session is closed this long after the revocation is seen if it never joins. */
 const REVOKED_JOIN_WAIT_MS = 5_000;
 
@@ -113,6 +121,8 @@ export class SyncSession implements FeedListener {
   private strikes = 0;
   private lastStrikeAt = 0;
   private drainTimer?: NodeJS.Timeout;
+  /** Waiting for the socket's backlog to fall below backlogLimit (no strike). */
+  private backlogTimer?: NodeJS.Timeout;
   /**
    * Whether the session was already revoked when this socket opened (looked up once, at open;
    * undefined when the lookup failed, so the join asks again). Later revocations arrive as
@@ -406,9 +416,9 @@ export class SyncSession implements FeedListener {
    */
   onFeedAdvanced(feed: TopicFeed): void {
     const sub = this.subs.get(feed.topic);
-    if (sub && sub.feed === feed && sub.target === Infinity && !this.pumping && !this.drainTimer && !this.closed) {
+    if (sub && sub.feed === feed && sub.target === Infinity && !this.pumping && !this.drainTimer && !this.backlogTimer && !this.closed) {
       for (let chunk = feed.chunkAt(sub.cursor); chunk; chunk = feed.chunkAt(sub.cursor)) {
-        if (this.transport.bufferedAmount() > this.options.bufferedAmountCap) break;
+        if (this.transport.bufferedAmount() > this.backlogLimit) break;
         if (this.frames) this.sendKhalaFrame(sub.topic, 'update_batch', chunk.protoBase64());
         else this.transport.send(chunk.frame(this.joinRef, (payload) => this.batchFrameText(payload)));
         this.deps.onBatchSent?.(chunk.rows.length);
@@ -449,7 +459,7 @@ export class SyncSession implements FeedListener {
       this.pumpAgain = true;
       return;
     }
-    if (this.drainTimer) return; // throttled: the drain check resumes delivery
+    if (this.drainTimer || this.backlogTimer) return; // throttled or backlogged: the drain check resumes delivery
     this.pumping = true;
     try {
       for (;;) {
@@ -460,8 +470,13 @@ export class SyncSession implements FeedListener {
         for (let i = 0; i < subs.length; i++) {
           const sub = subs[(offset + i) % subs.length];
           if (this.closed || this.subs.get(sub.topic) !== sub) continue;
-          if (this.transport.bufferedAmount() > this.options.bufferedAmountCap) {
+          const buffered = this.transport.bufferedAmount();
+          if (buffered > this.options.bufferedAmountCap) {
             this.throttle(sub.topic);
+            return;
+          }
+          if (buffered > this.backlogLimit && sub.target === Infinity && sub.cursor < Math.max(sub.feed.head, sub.knownHead)) {
+            this.awaitBacklog(sub.topic);
             return;
           }
           if (await this.deliverOne(sub)) progressed = true;
@@ -572,6 +587,43 @@ export class SyncSession implements FeedListener {
   }
 
   // ------------------------------------------------------------------ slow consumers
+
+  private get backlogLimit(): number {
+    return Math.min(COALESCE_BACKLOG_BYTES, this.options.bufferedAmountCap / 4);
+  }
+
+  /**
+   * Live delivery pauses while the socket holds more than backlogLimit unflushed bytes; what arrives
+   * meanwhile is sent coalesced when it drains. Past the cap, throttle() (with its strikes) applies;
+   * a backlog that does not shrink at all for strikeMs (a client that stopped reading, whose small
+   * frames would never reach the cap) is a strike too, so a stuck socket is still closed after the third.
+   */
+  private awaitBacklog(topic: string): void {
+    if (this.backlogTimer || this.drainTimer) return;
+    let since = Date.now();
+    let lowest = this.transport.bufferedAmount();
+    this.backlogTimer = setInterval(() => {
+      if (this.closed) return this.stopBacklogWait();
+      const buffered = this.transport.bufferedAmount();
+      if (buffered < lowest) {
+        lowest = buffered; // the client reads, if slowly: no strike
+        since = Date.now();
+      }
+      if (buffered <= this.backlogLimit || buffered > this.options.bufferedAmountCap) {
+        this.stopBacklogWait();
+        this.schedulePump(); // delivers, or sees the overflow and throttles
+      } else if (Date.now() - since >= this.options.strikeMs) {
+        this.stopBacklogWait();
+        this.throttle(topic);
+      }
+    }, DRAIN_CHECK_MS);
+    this.backlogTimer.unref();
+  }
+
+  private stopBacklogWait(): void {
+    clearInterval(this.backlogTimer);
+    this.backlogTimer = undefined;
+  }
 
   private throttle(topic: string): void {
     if (this.drainTimer) return;
@@ -687,6 +739,7 @@ export class SyncSession implements FeedListener {
     this.closed = true;
     clearTimeout(this.revokedJoinTimer);
     this.stopDrainCheck();
+    this.stopBacklogWait();
     this.reset();
   }
 

@@ -9,9 +9,8 @@ import { batchLength, batchPayload, batchProtoBase64, EncodedRow, encodeRow, MAX
 const FEED_KEEP_ROWS = 1024;
 /**
  * And at most about this many bytes of encoded updates: a row count alone let feeds of large
- * documents hold tens of MiB each (the 600 s soak saw Buffer memory climb to 85 MiB). Each row's
- * bytes are counted once although its chunk's payload and frames hold copies, so this is a
- * proportional bound, not an exact one.
+ * documents hold tens of MiB each (the 600 s soak saw Buffer memory climb to 85 MiB). Only the rows
+ * are counted: the encoded chunks (payload text and frames) exist for the newest read only.
  */
 export const FEED_KEEP_BYTES = 1024 * 1024;
 const FEED_READ_PAGE = 1000;
@@ -37,11 +36,15 @@ export interface FeedListener {
  * One live batch as every caught-up subscriber of the feed receives it: rows (from, to], encoded
  * once. The Phoenix frame differs between sockets only by join_ref, so finished frames are cached
  * per join_ref and handed to ws as the same Buffer (no per-subscriber copy or serialisation).
+ * A feed keeps chunks for its newest read only (see TopicFeed.append), so these frames live until
+ * the next read: keeping them for every chunk of the window held one Buffer per row per join_ref
+ * (the 600 s soak's Buffer memory rose 3.6 → 106 MiB).
  */
 export class FeedChunk {
   private payloadText?: string;
   private protoText?: string;
   private readonly frames = new Map<string | null, Buffer>();
+  private frameBytesHeld = 0;
 
   constructor(
     readonly topic: string,
@@ -69,7 +72,13 @@ export class FeedChunk {
     if (this.frames.size >= MAX_CACHED_FRAMES_PER_CHUNK) return text;
     const buffer = Buffer.from(text);
     this.frames.set(joinRef, buffer);
+    this.frameBytesHeld += buffer.length;
     return buffer;
+  }
+
+  /** Bytes of finished frames this chunk caches. */
+  get frameBytes(): number {
+    return this.frameBytesHeld;
   }
 }
 
@@ -100,7 +109,11 @@ export class TopicFeed {
     this.base = head;
   }
 
-  /** The shared batch that starts right after `cursor`, if the last read produced one there. */
+  /**
+   * The shared batch that starts right after `cursor`, if the newest read produced one there. Only
+   * a caught-up subscriber finds one; one that is further behind gets the rows pending for it
+   * coalesced from the window (rowsAfter) into as few frames as the batch limits allow.
+   */
   chunkAt(cursor: number): FeedChunk | undefined {
     return this.chunks.get(cursor);
   }
@@ -111,7 +124,11 @@ export class TopicFeed {
     return { rows: this.rows, start: cursor - this.base };
   }
 
-  /** Appends rows read from the journal (ascending, all > head) as shared chunks. */
+  /**
+   * Appends rows read from the journal (ascending, all > head); they become the feed's shared
+   * chunks, replacing the previous read's (whose subscribers have taken them by now, or are behind
+   * and better served by one coalesced batch than by a frame per old chunk).
+   */
   append(rows: EncodedRow[]): void {
     if (rows.length === 0) return;
     if (rows[0].watermark !== this.head + 1 || this.base + this.rows.length !== this.head) {
@@ -130,6 +147,7 @@ export class TopicFeed {
     }
     const accepted = rows.slice(0, dense);
     const newHead = accepted[accepted.length - 1].watermark;
+    this.chunks.clear();
     for (let start = 0; start < accepted.length; ) {
       const length = batchLength(accepted, start, MAX_BATCH_UPDATES);
       const chunkRows = accepted.slice(start, start + length);
@@ -163,6 +181,13 @@ export class TopicFeed {
   /** Bytes of encoded updates the window holds (for the bound and for tests). */
   get windowBytes(): number {
     return this.bytes;
+  }
+
+  /** Bytes of finished frames the feed's chunks cache (bounded by one read's chunks × join_refs). */
+  get cachedFrameBytes(): number {
+    let bytes = 0;
+    for (const chunk of this.chunks.values()) bytes += chunk.frameBytes;
+    return bytes;
   }
 
   private trim(): void {
