@@ -43,9 +43,10 @@ const CHURN_LANES = 3;
  * The long form (SOAK_SECONDS ≥ 300) is past code warm-up when it measures, but the gateway's topic
  * feeds (windows of encoded rows per (topic, org), apps/khala-gateway/src/sync/topic-feeds.ts) keep
  * filling for minutes: 600 s runs measured 1.4 and 2.7 MiB/min of heap, and 1.75 after the windows'
- * row JSON was capped at about 1 MiB each (external Buffers still grow to ~100 MiB over 600 s, most
- * likely the frames each feed chunk caches; not asserted). It asserts 4 MiB/min, which still catches
- * ~2 KiB per command.
+ * row JSON was capped at about 1 MiB each. External Buffers grew 3.6 → 106 MiB over 600 s: every
+ * chunk of a feed's window cached its finished frame per join_ref; chunks (and their frames) now
+ * exist for a feed's newest read only (reported below as external idle → end; not asserted). It
+ * asserts 4 MiB/min of heap, which still catches ~2 KiB per command.
  */
 const HEAP_GROWTH_LIMIT_MIB_PER_MIN = SECONDS >= 300 ? 4 : 14;
 /**
