@@ -2,7 +2,7 @@ import { parsePhoenixFrame } from '../../apps/khala-gateway/src/sync/phoenix';
 import { TokenBucket } from '../../apps/khala-gateway/src/sync/rate-limiter';
 import { parseSubscribe } from '../../apps/khala-gateway/src/sync/sync-session';
 import { SyncError } from '../../apps/khala-gateway/src/sync/sync.error';
-import { FEED_KEEP_BYTES, TopicFeed } from '../../apps/khala-gateway/src/sync/topic-feeds';
+import { deliveryPauseMs, FEED_KEEP_BYTES, MAX_DELIVERY_PAUSE_MS, TopicFeed } from '../../apps/khala-gateway/src/sync/topic-feeds';
 import { resolveTopic } from '../../apps/khala-gateway/src/sync/topics';
 import { batchLength, encodeRow, MAX_BATCH_BYTES } from '../../apps/khala-gateway/src/sync/update-batch';
 
@@ -159,6 +159,12 @@ describe('TopicFeed', () => {
     expect(oneRead).toBeGreaterThan(8 * document.length);
     expect(feed.cachedFrameBytes).toBe(oneRead);
     expect(feed.chunkAt(1000)).toBeUndefined();
+  });
+
+  it('paces journal reads after a costly delivery pass (large fan-out), never after a cheap one', () => {
+    expect(deliveryPauseMs(0.2)).toBe(0);
+    expect(deliveryPauseMs(6)).toBe(6);
+    expect(deliveryPauseMs(500)).toBe(MAX_DELIVERY_PAUSE_MS);
   });
 
   it('caches one frame Buffer per join_ref', () => {

@@ -21,6 +21,20 @@ const MAX_CACHED_FRAMES_PER_CHUNK = 8;
  * each reading the journal.
  */
 export const FEED_IDLE_KEEP_MS = 30_000;
+/** The longest a journal read waits after a delivery pass (see deliveryPauseMs). */
+export const MAX_DELIVERY_PAUSE_MS = 20;
+
+/**
+ * How long the next journal read waits after a delivery pass that took `passMs`: as long again
+ * (bounded), so delivery takes at most about half the event loop however many rows arrive, and the
+ * rows that arrive meanwhile go out together in one frame per subscriber. At streaming rates to a
+ * large fan-out (1,000 subscribers, a row every 5 ms) a frame per row per subscriber saturated the
+ * process; batching as load rises makes the cost per delivery fall. A pass under a millisecond
+ * (small fan-out) adds no wait, so latency at low load is unchanged.
+ */
+export function deliveryPauseMs(passMs: number): number {
+  return passMs < 1 ? 0 : Math.min(passMs, MAX_DELIVERY_PAUSE_MS);
+}
 
 /** Notified after a feed advanced (its new rows are readable from the feed). */
 export interface FeedListener {
@@ -271,7 +285,10 @@ export class TopicFeeds implements OnModuleInit, OnApplicationShutdown {
     }
     this.refreshing = true;
     try {
+      let pauseUntil = 0;
       do {
+        const pause = pauseUntil - performance.now();
+        if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause)); // wake-ups meanwhile set `again`
         this.again = false;
         this.dropIdle(Date.now());
         const feeds = [...this.feeds.values()];
@@ -292,7 +309,10 @@ export class TopicFeeds implements OnModuleInit, OnApplicationShutdown {
           advanced.push(feed);
           if (rows.length === FEED_READ_PAGE) this.again = true; // more behind this page
         });
+        const passStart = performance.now();
         for (const feed of advanced) feed.notify();
+        const passEnd = performance.now();
+        pauseUntil = passEnd + deliveryPauseMs(passEnd - passStart);
       } while (this.again);
     } catch (error) {
       this.logger.warn({ err: error }, 'journal feed refresh failed; the next wake-up retries');
