@@ -126,7 +126,11 @@ export async function runScenario(setup: ScenarioSetup): Promise<ScenarioResult>
       notes,
     };
     const rejected = load.commands.filter((c) => c.outcome === 'rejected' || c.outcome === 'abandoned');
-    if (rejected.length) problems.push(`rejected: ${[...new Set(rejected.map((c) => String(c.lastStatus)))].join(', ')}`);
+    if (rejected.length) {
+      problems.push(`rejected: ${[...new Set(rejected.map((c) => String(c.lastStatus)))].join(', ')}`);
+      // The servers' error logs say why (a refusal the load did not expect is a bug to find).
+      if (setup.diagnose) console.log(`[faults] refused commands; server logs:\n${setup.diagnose()}`);
+    }
     return { figures, problems };
   } finally {
     await load.stop();
