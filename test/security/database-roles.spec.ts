@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { isPgliteRun, testDatabaseUrl } from '../support/test-database';
+import { isPgliteRun, testDatabaseUrl, usePrivateDatabase } from '../support/test-database';
 
 /**
  * Each app role tries to cross its boundary on a real Postgres server: other apps' schemas, event
@@ -27,9 +27,14 @@ type Role = (typeof ROLES)[number];
 
 describeOnPostgres('database roles cannot cross their boundaries', () => {
   let client: Client;
+  let privateDatabase: { release(): Promise<void> };
   const marker = randomUUID();
 
   beforeAll(async () => {
+    // A database of its own: the probe events below are of no real event type, and the projectors
+    // of other test files on the shared database would take one in `user-` as poison and halt
+    // control's projection ('stop') for every later signup.
+    privateDatabase = await usePrivateDatabase();
     client = new Client({ connectionString: testDatabaseUrl() });
     await client.connect();
     // One event of each app's category, written as the owner, for the RLS read probes.
@@ -42,7 +47,10 @@ describeOnPostgres('database roles cannot cross their boundaries', () => {
       );
     }
   });
-  afterAll(() => client?.end());
+  afterAll(async () => {
+    await client?.end();
+    await privateDatabase?.release();
+  });
 
   /** Runs `sql` as `role`; resolves with the rows, or rejects with the server's error. */
   async function asRole(role: Role, sql: string, params: unknown[] = []): Promise<unknown[]> {
