@@ -1,5 +1,6 @@
 import { ChildProcess, execFile, fork } from 'node:child_process';
 import { join } from 'node:path';
+import { watchChild } from '../../support/processes/child-output';
 
 const ROOT = join(__dirname, '../../..');
 
@@ -56,21 +57,7 @@ function spawnServer(dataDir: string): { child: ChildProcess; output: () => stri
     env: embeddedEnv(dataDir),
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
-  running.add(child);
-  let out = '';
-  const collect = (chunk: Buffer) => {
-    out += chunk.toString();
-    if (out.length > 400_000) out = out.slice(-200_000);
-  };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
-      running.delete(child);
-      resolve({ code, signal });
-    }),
-  );
-  return { child, output: () => out, exited };
+  return { child, ...watchChild(child, running, 200_000) };
 }
 
 /** `npm start`'s entry (apps/embedded/src/main.ts) from source on `dataDir`; resolves once it printed its URLs. */

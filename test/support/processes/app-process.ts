@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { watchChild } from './child-output';
 
 const ROOT = join(__dirname, '../../..');
 
@@ -44,24 +45,11 @@ export async function startApp(name: AppName, env: Record<string, string>, start
     env: { ...process.env, SWC_NODE_PROJECT: join(ROOT, 'tsconfig.json'), LOG_LEVEL: 'error', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  running.add(child);
-  let out = '';
-  const collect = (chunk: Buffer) => {
-    out += chunk.toString();
-    if (out.length > 200_000) out = out.slice(-100_000);
-  };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
-      running.delete(child);
-      resolve({ code, signal });
-    }),
-  );
+  const { output, exited } = watchChild(child, running, 100_000);
   const url = await new Promise<string | undefined>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within ${startTimeoutMs} ms: ${out}`)), startTimeoutMs);
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within ${startTimeoutMs} ms: ${output()}`)), startTimeoutMs);
     const check = () => {
-      const match = entry.ready.exec(out);
+      const match = entry.ready.exec(output());
       if (!match) return;
       clearTimeout(timer);
       child.stdout!.off('data', check);
@@ -70,7 +58,7 @@ export async function startApp(name: AppName, env: Record<string, string>, start
     child.stdout!.on('data', check);
     void exited.then(({ code, signal }) => {
       clearTimeout(timer);
-      reject(new Error(`${name} exited before it was ready (code ${code}, signal ${signal}): ${out}`));
+      reject(new Error(`${name} exited before it was ready (code ${code}, signal ${signal}): ${output()}`));
     });
   });
   const kill = async () => {
@@ -81,7 +69,7 @@ export async function startApp(name: AppName, env: Record<string, string>, start
     name,
     pid: child.pid!,
     url,
-    output: () => out,
+    output,
     exited,
     kill,
     async stop(graceMs = 5_000) {
