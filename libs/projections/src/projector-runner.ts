@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { measureBacklog } from './backlog';
 import { advanceCheckpoint, CheckpointTable, DEFAULT_CHECKPOINT_TABLE, loadCheckpoint } from './checkpoint-store';
-import { notifyJournalAppended } from './journal-writer';
+import { JOURNAL_CHANNEL } from './journal-writer';
 import { AdvisoryLease, ProjectionLease } from './leader-lease';
 import { Projection } from './projection';
 import { countParked, failureStatus, FailuresTable, isSkipped, parkFailure } from './projection-failures';
@@ -93,8 +93,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /**
  * Follows the event store in order and applies one projection, one Postgres transaction per
- * batch: checkpoint fence + read model + watermarks + journal + NOTIFY commit together (NOTIFY is
- * delivered by Postgres only on commit). Only the lease holder writes; every batch is also fenced
+ * batch: checkpoint fence + read model + watermarks + journal commit together; listeners of the
+ * journal are woken once it has committed. Only the lease holder writes; every batch is also fenced
  * on the checkpoint, so a stale leader's in-flight batch can never commit twice.
  */
 export class ProjectorRunner {
@@ -423,11 +423,11 @@ export class ProjectorRunner {
       // returns no batch that saw "not paused" can still be in flight.
       if (await isPaused(tx, name, this.controlsTable)) throw new ProjectionPaused(`projection ${name} is paused`);
       if (park) await parkFailure(tx, name, park.event, park.error, park.attempts, this.failuresTable);
-      if (events.length) {
-        await this.projection.project(tx, events);
-        await notifyJournalAppended(tx);
-      }
+      if (events.length) await this.projection.project(tx, events);
     });
+    // After the commit, not inside it: a NOTIFY in the batch would hold the cluster-wide notify
+    // lock through the commit (see committed-notices.ts). Gateways in this process wake at once.
+    if (events.length) this.db.notifyCommitted(JOURNAL_CHANNEL);
     const ms = performance.now() - started;
     this.lastCommitted = position;
     this.batchesCommitted += 1;

@@ -86,15 +86,19 @@ export class PostgresEventStore implements EventStore {
   async append(stream: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
     validateStreamName(stream);
     // One autocommit statement is its own transaction: one round trip, no BEGIN/COMMIT.
-    return this.appendWithin(this.db, stream, events, options);
+    const result = await this.appendWithin(this.db, stream, events, options);
+    // Committed by now: wake subscribers (this process's at once, others' by a batched NOTIFY).
+    if (events.length > 0) this.db.notifyCommitted(APPENDED_CHANNEL, stream);
+    return result;
   }
 
   /**
    * The append, inside a transaction the caller owns (or as its own autocommit statement): it
-   * becomes visible (and its NOTIFY is sent) only when that transaction commits. Used by `append`,
-   * and by tests that hold a transaction open to commit out of position order. The whole append is
-   * one call of eventstore.append_events (migrations/0010): announce, lock, replay check, revision
-   * check, insert, bump, NOTIFY.
+   * becomes visible only when that transaction commits, and subscribers learn of it from their poll
+   * unless the caller wakes them after its commit (`notifyAppended`). Used by `append`, and by tests
+   * that hold a transaction open to commit out of position order. The whole append is one call of
+   * eventstore.append_events (migrations/0010, 0013): announce, lock, replay check, revision check,
+   * insert, bump.
    */
   async appendWithin(
     client: Queryable,
@@ -132,6 +136,11 @@ export class PostgresEventStore implements EventStore {
       return { nextExpectedRevision: revision, position: head ?? START };
     }
     return { nextExpectedRevision: revision, position: toPosition({ transaction_id: row.transaction_id!, position: row.position! }) };
+  }
+
+  /** Wakes subscribers after the caller committed an `appendWithin` of `stream`. */
+  notifyAppended(stream: string): void {
+    this.db.notifyCommitted(APPENDED_CHANNEL, stream);
   }
 
   async *readStream(stream: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {

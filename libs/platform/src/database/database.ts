@@ -1,4 +1,5 @@
 import { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
+import { databaseTarget, deliverLocally, NoticeBatcher, registerLocalListener, untagForeign } from './committed-notices';
 
 /** A pool, a client or a transaction: whatever can run one parameterised statement. */
 export interface Queryable {
@@ -17,19 +18,28 @@ export interface DatabaseOptions {
 /**
  * A pg pool plus the few things every store needs: transactions, LISTEN wake-ups, and whether the
  * server is PGlite (one backend behind a multiplexer: session state such as SET ROLE or LISTEN is
- * shared by every socket, so neither is used there and wake-ups fall back to polling).
+ * shared by every socket, so neither is used there: only wake-ups from this process arrive, and the
+ * rest falls back to polling).
  */
 export class Database {
   private listenerClient?: PoolClient;
   private listenerClientPromise?: Promise<PoolClient>;
   private readonly listeners = new Map<string, Set<(payload: string) => void>>();
   private closed = false;
+  private readonly unregisterLocal: () => void;
+  private readonly notices: NoticeBatcher;
 
   private constructor(
     readonly pool: Pool,
     readonly isPglite: boolean,
     readonly role: string | undefined,
-  ) {}
+    private readonly target: string,
+  ) {
+    this.unregisterLocal = registerLocalListener(target, this);
+    this.notices = new NoticeBatcher((channels, payloads) =>
+      this.pool.query('SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)', [channels, payloads]),
+    );
+  }
 
   static async connect(options: DatabaseOptions): Promise<Database> {
     const probe = new Pool({ connectionString: options.url, max: 1 });
@@ -50,7 +60,7 @@ export class Database {
     });
     // An idle client that errors (server restart) must not crash the process; the pool drops it.
     pool.on('error', () => undefined);
-    return new Database(pool, isPglite, role);
+    return new Database(pool, isPglite, role, databaseTarget(options.url));
   }
 
   query<R extends QueryResultRow = QueryResultRow>(sql: string, params: unknown[] = []) {
@@ -83,9 +93,9 @@ export class Database {
   }
 
   /**
-   * Subscribes to a NOTIFY channel. A wake-up is only a hint: callers always re-read state, and keep
-   * a poll fallback because notifications are lost while the listener reconnects (and never arrive
-   * on PGlite).
+   * Subscribes to a NOTIFY channel and to this process's `notifyCommitted` on it. A wake-up is only a
+   * hint: callers always re-read state, and keep a poll fallback because notifications are lost while
+   * the listener reconnects (and on PGlite only this process's own arrive).
    */
   async listen(channel: string, onNotify: (payload: string) => void): Promise<() => void> {
     let set = this.listeners.get(channel);
@@ -96,6 +106,23 @@ export class Database {
     }
     set.add(onNotify);
     return () => set.delete(onNotify);
+  }
+
+  /**
+   * Wakes listeners of `channel` after a commit the caller has seen complete (see
+   * committed-notices.ts for why not a NOTIFY inside the transaction): this process's listeners on
+   * the same database at once, other processes' by a batched NOTIFY (not on PGlite, which has no
+   * other listeners).
+   */
+  notifyCommitted(channel: string, payload = ''): void {
+    if (this.closed) return;
+    deliverLocally(this.target, channel, payload);
+    if (!this.isPglite) this.notices.add(channel, payload);
+  }
+
+  /** @internal Called by the local wake-up registry. */
+  deliverLocally(channel: string, payload: string): void {
+    for (const listener of this.listeners.get(channel) ?? []) listener(payload);
   }
 
   private async ensureListening(channel: string): Promise<void> {
@@ -111,7 +138,9 @@ export class Database {
   private listenerConnection(): Promise<PoolClient> {
     this.listenerClientPromise ??= this.pool.connect().then((client) => {
       client.on('notification', (message) => {
-        for (const listener of this.listeners.get(message.channel) ?? []) listener(message.payload ?? '');
+        const payload = untagForeign(message.payload ?? '');
+        if (payload === undefined) return;
+        for (const listener of this.listeners.get(message.channel) ?? []) listener(payload);
       });
       client.on('error', () => {
         // The connection broke: drop it and re-LISTEN on a fresh one; polling covers the gap.
@@ -140,6 +169,9 @@ export class Database {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.unregisterLocal();
+    // A process that appends and exits (the CLI) still wakes the others.
+    await this.notices.drain();
     const listener = await this.listenerClientPromise?.catch(() => undefined);
     listener?.release();
     this.listenerClient = undefined;
