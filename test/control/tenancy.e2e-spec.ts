@@ -1,6 +1,6 @@
 import { RunningSystem } from '../../apps/embedded/src/embedded';
 import { startTestSystem } from '../support/system';
-import { isPgliteRun } from '../support/test-database';
+import { describeOnPostgres } from '../support/test-database';
 import { call, CONTROL_TEST_ENV, createRun, eventually, logIn, signUp, SignedUp } from './control-client';
 
 /**
@@ -107,7 +107,7 @@ describe('org isolation for commands, and memberships', () => {
 // PGlite is left out: with runtime's projectors running next to control's, the PGlite socket
 // multiplexer interleaves extended-protocol messages of different connections (seen as "bind
 // message supplies 1 parameters" / "portal does not exist"); reported to the platform owner.
-(isPgliteRun() ? describe.skip : describe)('org isolation for reads (runtime projectors on)', () => {
+describeOnPostgres('its socket multiplexer interleaves extended-protocol messages with runtime projectors on')('org isolation for reads (runtime projectors on)', () => {
   let system: RunningSystem;
   let alice: SignedUp;
   let bob: SignedUp;

@@ -4,7 +4,8 @@ import { EsdbEmulator, startEsdbEmulator } from '../esdb-emulator/esdb-emulator'
 import { killAllApps } from '../support/processes/app-process';
 import { KhalaCluster, startKhalaCluster } from '../support/processes/khala-cluster';
 import { PrivatePostgres, privatePostgresAvailable, startPrivatePostgres } from '../support/processes/private-postgres';
-import { describeWithConcurrentPostgres } from '../support/test-database';
+import { describeOrSkip } from '../support/skips';
+import { describeWithConcurrentPostgres, NEEDS_CONCURRENT_TRANSACTIONS, skipReasonOnPglite } from '../support/test-database';
 import { FaultFigures, reportFigures } from './support/figures';
 import { expectNothingLostOrDoubled, runScenario, ScenarioResult } from './support/scenario';
 
@@ -46,15 +47,16 @@ function steadyLoadOn(cluster: KhalaCluster) {
  * protocol, the FAKE emulator) unreachable for 10 s. Clients retry 503s and connection errors with
  * the same Idempotency-Key; nothing acknowledged may be lost, nothing doubled.
  */
-describeWithConcurrentPostgres('faults: Postgres restarted under load', () => {
-  const available = privatePostgresAvailable();
+describeOrSkip(
+  skipReasonOnPglite(NEEDS_CONCURRENT_TRANSACTIONS) ??
+    (privatePostgresAvailable() ? undefined : 'PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin) are not installed'),
+)('faults: Postgres restarted under load', () => {
   let pg: PrivatePostgres;
   let cluster: KhalaCluster;
   let db: Database;
   let store: EventStore;
 
   beforeAll(async () => {
-    if (!available) return;
     pg = await startPrivatePostgres();
     cluster = await startKhalaCluster({ databaseUrl: pg.url });
     db = await Database.connect({ url: pg.url, max: 4 });
@@ -69,10 +71,6 @@ describeWithConcurrentPostgres('faults: Postgres restarted under load', () => {
   }, 60_000);
 
   it('commands get 503 while it is down and are retried; nothing acknowledged is lost', async () => {
-    if (!available) {
-      console.log('skipped: PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin) are not installed');
-      return;
-    }
     const result = await runScenario({
       name: 'Postgres restart (3 s down)',
       ...steadyLoadOn(cluster),

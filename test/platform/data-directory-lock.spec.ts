@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataDirectoryError, DataDirectoryLock, DataDirectoryOwner, liveOwnerOf, lockPathOf } from '@khala/platform';
+import { itOrSkip } from '../support/skips';
 
 /** The ownership lock of an embedded data directory, on real files (the e2e spec runs real processes). */
 describe('DataDirectoryLock', () => {
@@ -66,7 +67,7 @@ describe('DataDirectoryLock', () => {
   });
 
   // Process start times come from Linux /proc; elsewhere a live pid counts as the owner.
-  const withStartTimes = existsSync('/proc/self/stat') ? it : it.skip;
+  const withStartTimes = itOrSkip(existsSync('/proc/self/stat') ? undefined : 'no /proc/self/stat: process start times are read from Linux /proc');
 
   withStartTimes('takes over a lock whose pid now belongs to another process (pid reuse)', () => {
     writeLock({ pid: process.ppid, processStart: '1' });

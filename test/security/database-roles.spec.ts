@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { isPgliteRun, testDatabaseUrl, usePrivateDatabase } from '../support/test-database';
+import { describeOnPostgres, testDatabaseUrl, usePrivateDatabase } from '../support/test-database';
 
 /**
  * Each app role tries to cross its boundary on a real Postgres server: other apps' schemas, event
@@ -14,18 +14,10 @@ import { isPgliteRun, testDatabaseUrl, usePrivateDatabase } from '../support/tes
  * cover the basic read/write grants; this file adds the attacks. PGlite has one built-in user and
  * no server programs or files, so this runs on Postgres only.
  */
-const describeOnPostgres: jest.Describe = ((name: string, fn: () => void) => {
-  if (isPgliteRun()) {
-    console.log(`skipped on PGlite (one built-in superuser, no server files or programs; runs on Postgres in CI): ${name}`);
-    return describe.skip(name, fn);
-  }
-  return describe(name, fn);
-}) as jest.Describe;
-
 const ROLES = ['khala_control', 'khala_runtime', 'khala_gateway'] as const;
 type Role = (typeof ROLES)[number];
 
-describeOnPostgres('database roles cannot cross their boundaries', () => {
+describeOnPostgres('one built-in superuser, no server files or programs')('database roles cannot cross their boundaries', () => {
   let client: Client;
   let privateDatabase: { release(): Promise<void> };
   const marker = randomUUID();

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { KeyRing, TokenService } from '@khala/auth';
 import { Database } from '@khala/platform';
 import { freshIdentity } from '../support/system';
-import { isPgliteRun, usePrivateDatabase } from '../support/test-database';
+import { describeOnPostgres, usePrivateDatabase } from '../support/test-database';
 import { CommandLoad, SoakOrg } from './support/command-load';
 import { MiB, percentile, round, slope, table } from './support/figures';
 import { HttpClient } from './support/http-client';
@@ -84,14 +84,8 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
   }
 }
 
-/** Embedded PGlite is one session in the test process: no server-side connection counts to check. */
-const describeOnPostgres: jest.Describe = ((name: string, fn: () => void) => {
-  if (!isPgliteRun()) return describe(name, fn);
-  console.log(`skipped on PGlite (measures a server process against real Postgres: connections, descriptors; runs on Postgres in CI): ${name}`);
-  return describe.skip(name, fn);
-}) as jest.Describe;
-
-describeOnPostgres('soak: whole system under steady mixed load', () => {
+// Embedded PGlite is one session in the test process: no server-side connection counts to check.
+describeOnPostgres('measures a server process against real Postgres: connections, descriptors')('soak: whole system under steady mixed load', () => {
   let database: { url: string; release(): Promise<void> };
   let server: ServerProcess | undefined;
   let admin: Database | undefined;

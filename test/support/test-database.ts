@@ -1,4 +1,5 @@
 import { Database } from '@khala/platform';
+import { describeOrSkip, itOrSkip, SuiteDefinition, TestDefinition } from './skips';
 
 export const isPgliteRun = () => process.env.KHALA_TEST_DATABASE_KIND === 'pglite';
 
@@ -12,18 +13,27 @@ export function connectTestDatabase(options: { role?: string; max?: number } = {
   return Database.connect({ url: testDatabaseUrl(), ...options });
 }
 
+/** The reason to print when a Postgres-only suite or test meets a PGlite run; undefined on Postgres. */
+export function skipReasonOnPglite(whyNotPglite: string): string | undefined {
+  return isPgliteRun() ? `on PGlite: ${whyNotPglite}; runs on Postgres in CI` : undefined;
+}
+
+/** `describe` on Postgres; on PGlite a jest skip that prints `whyNotPglite`. */
+export function describeOnPostgres(whyNotPglite: string): SuiteDefinition {
+  return (name, fn) => describeOrSkip(skipReasonOnPglite(whyNotPglite))(name, fn);
+}
+
+/** `it` on Postgres; on PGlite a jest skip that prints `whyNotPglite`. */
+export function itOnPostgres(whyNotPglite: string): TestDefinition {
+  return (name, fn, timeout) => itOrSkip(skipReasonOnPglite(whyNotPglite))(name, fn, timeout);
+}
+
 /**
  * Races of real concurrent transactions need a server with more than one backend. PGlite runs one
  * transaction at a time, so those tests run on Postgres (CI) and say so when skipped.
  */
-export const describeWithConcurrentPostgres: jest.Describe = ((name: string, fn: () => void) => {
-  if (isPgliteRun()) {
-     
-    console.log(`skipped on PGlite (needs concurrent transactions; runs on Postgres in CI): ${name}`);
-    return describe.skip(name, fn);
-  }
-  return describe(name, fn);
-}) as jest.Describe;
+export const NEEDS_CONCURRENT_TRANSACTIONS = 'needs concurrent transactions';
+export const describeWithConcurrentPostgres = describeOnPostgres(NEEDS_CONCURRENT_TRANSACTIONS);
 
 /**
  * A freshly migrated database of this file's own, for tests of whole-database operations (a

@@ -13,6 +13,7 @@ import {
   RecordedEvent,
   SubscribeOptions,
 } from '@khala/eventstore';
+import { describeOrSkip, itOrSkip } from '../../support/skips';
 import { SubscriptionCollector } from './subscription-collector';
 
 /** An append whose transaction stays open until the test commits it (stores with transactions). */
@@ -66,7 +67,6 @@ async function expectConflict(promise: Promise<unknown>, actual: bigint | 'no_st
 }
 
 function note(message: string): void {
-   
   console.log(message);
 }
 
@@ -75,13 +75,7 @@ function note(message: string): void {
  * the EventStoreDB emulator through the real client, and a real server when one is configured.
  */
 export function describeEventStoreConformance(name: string, target: ConformanceTarget): void {
-  if (target.skipReason) {
-    note(`skipped event store conformance against ${name}: ${target.skipReason}`);
-    describe.skip(`event store conformance: ${name}`, () => it('skipped', () => undefined));
-    return;
-  }
-
-  describe(`event store conformance: ${name}`, () => {
+  describeOrSkip(target.skipReason)(`event store conformance: ${name}`, () => {
     let store: EventStore;
     const collectors: SubscriptionCollector[] = [];
 
@@ -381,39 +375,34 @@ export function describeEventStoreConformance(name: string, target: ConformanceT
 
       const lateCommitName =
         'late commit: the append with the lower position commits last; live and fresh subscribers both see both';
-      if (!target.holdAppendOpen) {
-        it.skip(lateCommitName, () => undefined);
-        note(`${name}: late-commit race skipped: ${target.lateCommitSkipReason ?? 'no way to hold an append open'}`);
-      } else {
-        it(lateCommitName, async () => {
-          const category = freshCategory();
-          const from = await headOrStart();
-          const filter: EventFilter = { streamPrefixes: [`${category}-`] };
-          const live = subscribe({ fromPosition: from, filter });
-          await live.untilCaughtUp();
+      itOrSkip(target.holdAppendOpen ? undefined : (target.lateCommitSkipReason ?? 'no way to hold an append open'))(lateCommitName, async () => {
+        const category = freshCategory();
+        const from = await headOrStart();
+        const filter: EventFilter = { streamPrefixes: [`${category}-`] };
+        const live = subscribe({ fromPosition: from, filter });
+        await live.untilCaughtUp();
 
-          const early = probeEvents(`${category}/early`, 1);
-          const late = probeEvents(`${category}/late`, 1);
-          const held = await target.holdAppendOpen!(`${category}-early`, early, { expectedRevision: 'no_stream' });
-          const committedFirst = await store.append(`${category}-late`, late, { expectedRevision: 'no_stream' });
-          // The held append took the lower insert position but has not committed.
-          expect(held.result.position.prepare).toBeLessThan(committedFirst.position.prepare);
-          // Give a reader that trusts bare positions every chance to move its checkpoint past `early`.
-          await new Promise((resolve) => setTimeout(resolve, 300));
-          await held.commit();
+        const early = probeEvents(`${category}/early`, 1);
+        const late = probeEvents(`${category}/late`, 1);
+        const held = await target.holdAppendOpen!(`${category}-early`, early, { expectedRevision: 'no_stream' });
+        const committedFirst = await store.append(`${category}-late`, late, { expectedRevision: 'no_stream' });
+        // The held append took the lower insert position but has not committed.
+        expect(held.result.position.prepare).toBeLessThan(committedFirst.position.prepare);
+        // Give a reader that trusts bare positions every chance to move its checkpoint past `early`.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await held.commit();
 
-          await live.untilEvents([early[0].id, late[0].id]);
-          const fresh = subscribe({ fromPosition: from, filter });
-          await fresh.untilEvents([early[0].id, late[0].id]);
-          expect(live.eventIds()).toEqual([early[0].id, late[0].id]);
-          expect(fresh.eventIds()).toEqual(live.eventIds());
-          const checkpointsBeforeEarly = live.messages
-            .slice(0, live.messages.findIndex((message) => message.kind === 'event'))
-            .flatMap((message) => (message.kind === 'checkpoint' ? [message.position] : []));
-          const earlyPosition = live.events()[0].position;
-          for (const checkpoint of checkpointsBeforeEarly) expect(comparePositions(checkpoint, earlyPosition)).toBeLessThan(0);
-        });
-      }
+        await live.untilEvents([early[0].id, late[0].id]);
+        const fresh = subscribe({ fromPosition: from, filter });
+        await fresh.untilEvents([early[0].id, late[0].id]);
+        expect(live.eventIds()).toEqual([early[0].id, late[0].id]);
+        expect(fresh.eventIds()).toEqual(live.eventIds());
+        const checkpointsBeforeEarly = live.messages
+          .slice(0, live.messages.findIndex((message) => message.kind === 'event'))
+          .flatMap((message) => (message.kind === 'checkpoint' ? [message.position] : []));
+        const earlyPosition = live.events()[0].position;
+        for (const checkpoint of checkpointsBeforeEarly) expect(comparePositions(checkpoint, earlyPosition)).toBeLessThan(0);
+      });
 
       it('property: any interleaving of appends across streams reaches a subscriber exactly once, in one stable order', async () => {
         const plans = fc.array(
