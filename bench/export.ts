@@ -16,11 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Database, migrateUp, quoteIdentifier, withDatabaseName } from '@khala/platform';
+import { BenchArgs, parseBenchArgs } from './lib/args';
 
-function arg(name: string, fallback: string): string {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 && process.argv[index + 1] ? process.argv[index + 1] : fallback;
-}
+const OPTIONS = { events: { type: 'string' }, source: { type: 'boolean' }, keep: { type: 'boolean' } } as const;
 
 async function seed(db: Database, total: number): Promise<void> {
   const chunk = 100_000;
@@ -82,15 +80,15 @@ function vmHwmKiB(pid: number): number | undefined {
   }
 }
 
-async function exportAll(url: string, out: string): Promise<{ seconds: number; peakRssMiB: number; code: number | null }> {
+async function exportAll(url: string, out: string, fromSource: boolean): Promise<{ seconds: number; peakRssMiB: number; code: number | null }> {
   const root = join(__dirname, '..');
   const started = performance.now();
   // The installed `oa` bin is the compiled dist (npm run build); --source runs the TypeScript through
   // @swc-node/register instead, whose in-process compiler alone adds ~90 MiB of RSS.
-  const entry = process.argv.includes('--source')
+  const entry = fromSource
     ? ['-r', '@swc-node/register', join(root, 'apps/cli/src/main.ts')]
     : [join(root, 'dist/apps/cli/src/main.js')];
-  if (!process.argv.includes('--source') && !existsSync(entry[0])) throw new Error('dist/apps/cli/src/main.js is missing: npm run build (or pass --source)');
+  if (!fromSource && !existsSync(entry[0])) throw new Error('dist/apps/cli/src/main.js is missing: npm run build (or pass --source)');
   process.stdout.write(`oa: node ${entry.join(' ')}\n`);
   const child = spawn(process.execPath, [...entry, 'events', 'export', '--all', '--format', 'ndjson', '--out', out], {
     cwd: root,
@@ -112,10 +110,10 @@ async function exportAll(url: string, out: string): Promise<{ seconds: number; p
   return { seconds: (performance.now() - started) / 1000, peakRssMiB: peak / 1024, code };
 }
 
-async function main(): Promise<void> {
+async function main(args: BenchArgs): Promise<void> {
   const adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) throw new Error('DATABASE_URL (a real Postgres) is required');
-  const total = Number(arg('events', '1000000'));
+  const total = args.integer('events', 1_000_000);
   const name = `khala_bench_export_${Date.now().toString(36)}`;
   const admin = await Database.connect({ url: adminUrl, max: 1 });
   await admin.query(`CREATE DATABASE ${quoteIdentifier(name)}`);
@@ -128,7 +126,7 @@ async function main(): Promise<void> {
     const seedStarted = performance.now();
     await seed(db, total);
     process.stdout.write(`seeded ${total.toLocaleString()} events in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s\n`);
-    const run = await exportAll(url, out);
+    const run = await exportAll(url, out, args.flag('source'));
     if (run.code !== 0) throw new Error(`oa events export exited ${run.code}`);
     const [exported, stored] = await Promise.all([fileDigest(out), storeDigest(db)]);
     const ok = exported.count === stored.count && exported.sha256 === stored.sha256;
@@ -143,12 +141,14 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await db.close();
-    if (!process.argv.includes('--keep')) await admin.query(`DROP DATABASE ${quoteIdentifier(name)} WITH (FORCE)`);
+    if (!args.flag('keep')) await admin.query(`DROP DATABASE ${quoteIdentifier(name)} WITH (FORCE)`);
     await admin.close();
   }
 }
 
-void main().catch((error: Error) => {
-  process.stderr.write(`${error.stack ?? error.message}\n`);
-  process.exitCode = 1;
-});
+void Promise.resolve()
+  .then(() => main(parseBenchArgs(process.argv.slice(2), OPTIONS).args))
+  .catch((error: Error) => {
+    process.stderr.write(`${error.stack ?? error.message}\n`);
+    process.exitCode = 1;
+  });

@@ -1,3 +1,5 @@
+import type { BenchArgs, OptionSpec } from './args';
+
 /**
  * What every benchmark scenario returns, so `npm run bench` can print one table, write one JSON
  * file per scenario and fail the run on any integrity violation of ours.
@@ -7,8 +9,8 @@ export interface ScenarioOptions {
   smoke: boolean;
   /** Real Postgres server (DATABASE_URL); scenarios that need one create their own databases on it. */
   databaseUrl?: string;
-  /** Remaining command-line arguments after the scenario name. */
-  args: string[];
+  /** The command line after the scenario name, parsed against the options the scenario declares. */
+  args: BenchArgs;
 }
 
 /** Counts that must be zero for this project; a peer's are reported, never fatal. */
@@ -48,6 +50,8 @@ export interface ScenarioResult {
 export interface Scenario {
   name: string;
   description: string;
+  /** The options it accepts after its name (`--smoke` is everyone's). */
+  options: OptionSpec;
   run(options: ScenarioOptions): Promise<ScenarioResult>;
 }
 

@@ -20,7 +20,6 @@ import { checkAppendIntegrity } from '../lib/store/append-integrity';
 import { pinning, spawnJsonChild } from '../lib/store/child-process';
 import type { EmmettAppendConfig, EmmettAppendResult } from '../lib/store/emmett-append';
 import type { LoadConfig, LoadResult } from '../lib/store/http-load';
-import { numberArg } from '../lib/store/args';
 
 const CONCURRENCY = [1, 8, 32];
 const EVENTS_PER_RUN = 50;
@@ -58,8 +57,9 @@ function throughputFigures(
 const scenario: Scenario = {
   name: 'append',
   description: 'HTTP command → Postgres event store vs Emmett raw appendToStream, concurrency 1/8/32',
+  options: { seconds: { type: 'string' } },
   async run({ smoke, databaseUrl, args }: ScenarioOptions): Promise<ScenarioResult> {
-    const seconds = numberArg(args, 'seconds') ?? (smoke ? 1.5 : 10);
+    const seconds = args.amount('seconds') ?? (smoke ? 1.5 : 10);
     const warmupSeconds = smoke ? 0.3 : 2;
     const pins = pinning();
     const loadBefore = loadavg()[0];

@@ -12,7 +12,6 @@
  */
 import { LatencyHistogram } from '../lib/histogram';
 import { Measurement, Ratio, Scenario, ScenarioOptions, ScenarioResult } from '../lib/scenario';
-import { intArg, listArg } from '../lib/gateway/args';
 import { benchDocument } from '../lib/gateway/documents';
 import { sumIntegrity } from '../lib/gateway/integrity';
 import { KhalaServer } from '../lib/gateway/khala-server';
@@ -39,12 +38,21 @@ interface Level {
 const scenario: Scenario = {
   name: 'e2e-latency',
   description: 'command accepted → update at every subscriber, p50/p99 at 200 commands/s with 1/100/1000 subscribers: khala vs NATS JetStream over WebSocket',
+  options: {
+    curve: { type: 'boolean' },
+    seconds: { type: 'string' },
+    rate: { type: 'string' },
+    rates: { type: 'string' },
+    fanouts: { type: 'string' },
+    layout: { type: 'string' },
+  },
   async run(options: ScenarioOptions): Promise<ScenarioResult> {
-    const curve = options.args.includes('--curve');
-    const seconds = intArg(options.args, 'seconds', options.smoke ? 1 : 10);
-    const rates = curve ? listArg(options.args, 'rates', options.smoke ? [20, 40] : CURVE_RATES) : [intArg(options.args, 'rate', 200)];
-    const fanouts = listArg(options.args, 'fanouts', options.smoke ? [1, 10] : curve ? [1, 100] : [1, 100, 1000]);
-    const layout = options.args.includes('--layout=worker') ? 'worker' : 'all-in-one';
+    const { args } = options;
+    const curve = args.flag('curve');
+    const seconds = args.integer('seconds', options.smoke ? 1 : 10);
+    const rates = curve ? args.integers('rates', options.smoke ? [20, 40] : CURVE_RATES) : [args.integer('rate', 200)];
+    const fanouts = args.integers('fanouts', options.smoke ? [1, 10] : curve ? [1, 100] : [1, 100, 1000]);
+    const layout = args.choice('layout', ['all-in-one', 'worker'] as const, 'all-in-one');
     const levels = rates.flatMap((rate) => fanouts.map((fanout) => ({ fanout, rate, commands: rate * seconds })));
     const notes: string[] = [];
     const measurements: Measurement[] = [...(await runKhala(options, levels, notes, { gatewayOnly: !curve, layout }))];

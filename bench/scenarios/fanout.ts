@@ -14,7 +14,6 @@ import { KhalaServer } from '../lib/gateway/khala-server';
 import { KhalaSubscriber } from '../lib/gateway/khala-subscriber';
 import { round, waitFor, withConcurrency } from '../lib/gateway/load';
 import { cpuSecondsBetween } from '../lib/gateway/processes';
-import { intArg } from '../lib/gateway/args';
 import { benchDocument } from '../lib/gateway/documents';
 import { NATS_MISSING_NOTE, NatsPeer } from '../lib/peers/nats';
 import { RawWsClient, RawWsServer } from '../lib/peers/raw-ws';
@@ -34,10 +33,11 @@ interface Sizes {
 const scenario: Scenario = {
   name: 'fanout',
   description: 'deliveries/s of 200-byte updates to N WebSocket subscribers of one topic: khala vs raw ws vs NATS JetStream over WebSocket',
+  options: { subscribers: { type: 'string' }, updates: { type: 'string' } },
   async run(options: ScenarioOptions): Promise<ScenarioResult> {
     const sizes: Sizes = {
-      subscribers: intArg(options.args, 'subscribers', options.smoke ? 50 : 5000),
-      updates: intArg(options.args, 'updates', options.smoke ? 50 : 200),
+      subscribers: options.args.integer('subscribers', options.smoke ? 50 : 5000),
+      updates: options.args.integer('updates', options.smoke ? 50 : 200),
     };
     const measurements: Measurement[] = [];
     const notes: string[] = [];

@@ -21,7 +21,6 @@ import { LatencyHistogram } from '../lib/histogram';
 import { machineDescription } from '../lib/report';
 import { Measurement, Ratio, Scenario, ScenarioOptions, ScenarioResult } from '../lib/scenario';
 import { checkAppendIntegrity } from '../lib/store/append-integrity';
-import { numberArg } from '../lib/store/args';
 import { JsonChild, pinning, spawnJsonChild } from '../lib/store/child-process';
 import type { HotStreamCell, HotStreamLoadConfig, HotStreamLoadResult } from '../lib/store/hot-stream-load';
 
@@ -36,8 +35,9 @@ interface System {
 const scenario: Scenario = {
   name: 'hot-stream',
   description: `${WRITERS} concurrent writers on one run: one runtime process vs 1 writer, and split over two processes`,
+  options: { seconds: { type: 'string' } },
   async run({ smoke, databaseUrl, args }: ScenarioOptions): Promise<ScenarioResult> {
-    const seconds = numberArg(args, 'seconds') ?? (smoke ? 1.5 : 10);
+    const seconds = args.amount('seconds') ?? (smoke ? 1.5 : 10);
     const warmupSeconds = smoke ? 0.3 : 2;
     const pins = pinning();
     const measurements: Measurement[] = [];

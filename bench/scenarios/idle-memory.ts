@@ -6,7 +6,6 @@
  *   npm run bench -- idle-memory [--smoke] [--connections=N]
  */
 import { Measurement, NO_VIOLATIONS, Scenario, ScenarioOptions, ScenarioResult } from '../lib/scenario';
-import { intArg } from '../lib/gateway/args';
 import { KhalaServer } from '../lib/gateway/khala-server';
 import { KhalaSubscriber } from '../lib/gateway/khala-subscriber';
 import { round, sleep, withConcurrency } from '../lib/gateway/load';
@@ -20,8 +19,9 @@ const SETTLE_MS = 2000;
 const scenario: Scenario = {
   name: 'idle-memory',
   description: 'server RSS per idle subscribed WebSocket connection: khala vs raw ws',
+  options: { connections: { type: 'string' } },
   async run(options: ScenarioOptions): Promise<ScenarioResult> {
-    const connections = intArg(options.args, 'connections', options.smoke ? 200 : 10_000);
+    const connections = options.args.integer('connections', options.smoke ? 200 : 10_000);
     const notes: string[] = [];
     const khala = await runKhala(options, connections, notes);
     const raw = await runRawWs(connections);

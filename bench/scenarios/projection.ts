@@ -21,7 +21,6 @@ import { spawnJsonChild } from '../lib/store/child-process';
 import type { EmmettCatchupConfig } from '../lib/store/emmett-catchup';
 import type { CatchupConfig } from '../lib/store/khala-catchup';
 import { emmettRunEvents, RUN_SHAPE, runLayout, seedKhalaRuns } from '../lib/store/seed-khala-runs';
-import { numberArg } from '../lib/store/args';
 
 const TARGET_RATIO = 10;
 const TARGET_EVENTS_PER_S = 30_000;
@@ -36,10 +35,11 @@ interface CatchupResult {
 const scenario: Scenario = {
   name: 'projection',
   description: 'catch-up rebuild of run summaries vs an Emmett PostgreSQL consumer',
+  options: { events: { type: 'string' }, batch: { type: 'string' }, 'peer-seconds': { type: 'string' } },
   async run({ smoke, databaseUrl, args }: ScenarioOptions): Promise<ScenarioResult> {
-    const layout = runLayout(numberArg(args, 'events') ?? (smoke ? 5_000 : 1_000_000));
-    const batch = numberArg(args, 'batch') ?? 5000;
-    const peerSeconds = numberArg(args, 'peer-seconds') ?? (smoke ? 60 : 120);
+    const layout = runLayout(args.integer('events', smoke ? 5_000 : 1_000_000));
+    const batch = args.integer('batch', 5000);
+    const peerSeconds = args.amount('peer-seconds') ?? (smoke ? 60 : 120);
     const loadBefore = loadavg()[0];
     const measurements: Measurement[] = [];
     const notes = [

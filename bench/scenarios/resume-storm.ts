@@ -8,7 +8,6 @@
  *   npm run bench -- resume-storm [--smoke] [--subscribers=N] [--topics=T] [--updates=U]
  */
 import { Measurement, Ratio, Scenario, ScenarioOptions, ScenarioResult } from '../lib/scenario';
-import { intArg } from '../lib/gateway/args';
 import { benchDocument } from '../lib/gateway/documents';
 import { sumIntegrity } from '../lib/gateway/integrity';
 import { KhalaServer } from '../lib/gateway/khala-server';
@@ -31,11 +30,12 @@ interface Sizes {
 const scenario: Scenario = {
   name: 'resume-storm',
   description: 'all subscribers reconnect at once with their watermarks after missing 100 updates per topic: khala vs NATS JetStream ordered consumers',
+  options: { subscribers: { type: 'string' }, topics: { type: 'string' }, updates: { type: 'string' } },
   async run(options: ScenarioOptions): Promise<ScenarioResult> {
     const sizes: Sizes = {
-      subscribers: intArg(options.args, 'subscribers', options.smoke ? 50 : 5000),
-      topics: intArg(options.args, 'topics', options.smoke ? 2 : 10),
-      updates: intArg(options.args, 'updates', 100),
+      subscribers: options.args.integer('subscribers', options.smoke ? 50 : 5000),
+      topics: options.args.integer('topics', options.smoke ? 2 : 10),
+      updates: options.args.integer('updates', 100),
     };
     const notes: string[] = [];
     const measurements: Measurement[] = [await runKhala(options, sizes, notes)];
