@@ -2,7 +2,7 @@ import { createEventStore } from '@khala/eventstore';
 import { APP_ROLES, assertSchemaCurrent, createLogger, Database, loadEnv } from '@khala/platform';
 import { RetentionJob } from '@khala/projections';
 import { createRuntimeRunners } from './projections/runtime-projections';
-import { RuntimeEnv } from './runtime.env';
+import { ProjectorWorkerEnv } from './projector-worker.env';
 
 /**
  * Runtime's projectors alone, without HTTP: for a deployment that runs them apart from the API, and
@@ -10,11 +10,10 @@ import { RuntimeEnv } from './runtime.env';
  * leases are advisory locks, and embedded PGlite is single-process). Several may run at once; the
  * lease keeps one active per projection.
  *
- * Env: PROJECTOR_BATCH_SIZE (catch-up batch), PROJECTOR_RETENTION=on, PROJECTOR_REPORT_COMMITS=1
- * (one JSON line per committed batch on stdout).
+ * Env: runtime's, plus the worker's own keys (ProjectorWorkerEnv).
  */
 async function main(): Promise<void> {
-  const env = loadEnv(RuntimeEnv);
+  const env = loadEnv(ProjectorWorkerEnv);
   const url = env.RUNTIME_DATABASE_URL ?? env.DATABASE_URL;
   if (!url) throw new Error('DATABASE_URL is required');
   const db = await Database.connect({ url, role: APP_ROLES.runtime, applicationName: 'khala-projector-worker' });
@@ -22,14 +21,14 @@ async function main(): Promise<void> {
   const logger = createLogger('projector-worker', env.LOG_LEVEL);
   const store = createEventStore({ eventStoreUrl: env.EVENTSTORE_URL, database: db, pollIntervalMs: env.POLL_INTERVAL_MS });
   const runners = createRuntimeRunners(store, db, logger, {
-    maxBatchSize: Number(process.env.PROJECTOR_BATCH_SIZE) || undefined,
+    maxBatchSize: env.PROJECTOR_BATCH_SIZE,
     leaseRetryMs: 200,
     onCommit:
-      process.env.PROJECTOR_REPORT_COMMITS === '1'
+      env.PROJECTOR_REPORT_COMMITS === '1'
         ? (info) => process.stdout.write(`${JSON.stringify({ commit: info.projection, events: info.events, prepare: info.position.prepare.toString() })}\n`)
         : undefined,
   });
-  const retention = process.env.PROJECTOR_RETENTION === 'on' ? new RetentionJob(db, logger) : undefined;
+  const retention = env.PROJECTOR_RETENTION === 'on' ? new RetentionJob(db, logger) : undefined;
   for (const runner of runners) runner.start();
   retention?.start();
   process.stdout.write(`${JSON.stringify({ started: runners.map((runner) => runner.projection.name), pid: process.pid })}\n`);
