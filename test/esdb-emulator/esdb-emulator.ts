@@ -9,7 +9,20 @@ import { ServerFeaturesService } from '@eventstore/db-client/generated/serverfea
 import { SupportedMethod, SupportedMethods } from '@eventstore/db-client/generated/serverfeatures_pb';
 import { StreamsService } from '@eventstore/db-client/generated/streams_grpc_pb';
 import { EmulatorLog } from './emulator-log';
-import { createStreamsService, StreamsFaults } from './streams-service';
+import { AppendsServed, createStreamsService, StreamsFaults } from './streams-service';
+
+export interface EsdbEmulatorOptions {
+  /** Come back where a stopped emulator was (with its `log`). */
+  port?: number;
+  log?: EmulatorLog;
+  /**
+   * List BatchAppend in ServerFeatures (default true, as every current server does): the client
+   * then sends every append through it. false: the client falls back to classic Append.
+   */
+  batchAppend?: boolean;
+  /** The server's `MaxAppendSize` in bytes (default 1 MiB). */
+  maxAppendSize?: number;
+}
 
 export const FAKE_SERVER_VERSION = '0.0.0-FAKE-emulator';
 
@@ -18,6 +31,8 @@ export interface EsdbEmulator {
   connectionString: string;
   port: number;
   faults: StreamsFaults;
+  /** Appends answered through classic Append and through BatchAppend. */
+  appendsServed: AppendsServed;
   /** The in-memory log: pass it to a later startEsdbEmulator to "restart the server" with its data. */
   log: EmulatorLog;
   stop(): Promise<void>;
@@ -27,16 +42,22 @@ export interface EsdbEmulator {
  * Starts the FAKE on 127.0.0.1 and an ephemeral port (or `port`, to come back where a stopped one
  * was, with its `log`); the test that starts it must stop it.
  */
-export async function startEsdbEmulator(options: { port?: number; log?: EmulatorLog } = {}): Promise<EsdbEmulator> {
+export async function startEsdbEmulator(options: EsdbEmulatorOptions = {}): Promise<EsdbEmulator> {
   const log = options.log ?? new EmulatorLog();
   const server = new grpc.Server();
-  const streams = createStreamsService(log);
-  // Methods left out (BatchAppend, Delete, Tombstone) answer UNIMPLEMENTED.
+  let boundPort = options.port ?? 0;
+  const streams = createStreamsService(log, {
+    maxAppendSize: options.maxAppendSize,
+    leader: () => ({ host: '127.0.0.1', port: boundPort }),
+  });
+  // Methods left out (Delete, Tombstone) answer UNIMPLEMENTED. BatchAppend is always served; the
+  // client only uses it when ServerFeatures lists it.
   server.addService(StreamsService, streams.implementation as grpc.UntypedServiceImplementation);
+  const advertised: { path: string }[] = [StreamsService.read, StreamsService.append, ServerFeaturesService.getSupportedMethods];
+  if (options.batchAppend ?? true) advertised.push(StreamsService.batchAppend);
   server.addService(ServerFeaturesService, {
-    // Advertising Read and Append but not BatchAppend makes the client use classic Append.
     getSupportedMethods(_call: unknown, callback: grpc.sendUnaryData<SupportedMethods>) {
-      const methods = [StreamsService.read, StreamsService.append, ServerFeaturesService.getSupportedMethods].map((method) => {
+      const methods = advertised.map((method) => {
         const [, service, name] = method.path.split('/');
         return new SupportedMethod().setServiceName(service).setMethodName(name);
       });
@@ -46,10 +67,12 @@ export async function startEsdbEmulator(options: { port?: number; log?: Emulator
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`127.0.0.1:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
   );
+  boundPort = port;
   return {
     connectionString: `esdb://127.0.0.1:${port}?tls=false`,
     port,
     faults: streams.faults,
+    appendsServed: streams.appendsServed,
     log,
     async stop() {
       // Open subscriptions never end by themselves, so a graceful shutdown would wait forever.

@@ -1,14 +1,16 @@
 /**
  * FAKE — test support only. Handlers for the EventStoreDB `Streams` gRPC service, written against
  * the generated definitions shipped in @eventstore/db-client, covering what our adapter uses:
- * Read (stream reads, $all reads, filtered $all subscriptions with checkpoints and caught-up) and
- * classic Append. BatchAppend, Delete and Tombstone are left UNIMPLEMENTED on purpose.
+ * Read (stream reads, $all reads, filtered $all subscriptions with checkpoints and caught-up),
+ * classic Append and BatchAppend (`batch-append.ts`). Delete and Tombstone are left UNIMPLEMENTED.
  */
 import * as grpc from '@grpc/grpc-js';
 import { Empty, StreamIdentifier, UUID } from '@eventstore/db-client/generated/shared_pb';
 import { IStreamsServer } from '@eventstore/db-client/generated/streams_grpc_pb';
 import { AppendReq, AppendResp, ReadReq, ReadResp } from '@eventstore/db-client/generated/streams_pb';
 import { EmulatorLog, ExpectedRevision, LoggedEvent, ProposedEvent } from './emulator-log';
+import { AppendRefusal, appendSize, DEFAULT_MAX_APPEND_SIZE, notLeaderError, refusalCallError } from './append-refusals';
+import { AppendPolicy, serveBatchAppend } from './batch-append';
 
 /** The server's default filter search window: one checkpoint per window × multiplier scanned events. */
 const DEFAULT_SEARCH_WINDOW = 32;
@@ -20,11 +22,51 @@ export interface StreamsFaults {
   delayNextAppendAck(ms: number): void;
   /** End every open subscription with UNAVAILABLE, as a server restart or leader change would. */
   dropSubscriptions(): number;
+  /**
+   * Refuse the next append (on either append path) the way a server does: access denied, stream
+   * deleted, a write timeout, or "not the leader" (the call fails naming this emulator as leader).
+   */
+  refuseNextAppend(refusal: Exclude<AppendRefusal['kind'], 'wrong_expected_version' | 'max_append_size_exceeded'> | 'not_leader'): void;
 }
 
-export function createStreamsService(log: EmulatorLog): { implementation: Partial<IStreamsServer>; faults: StreamsFaults } {
+/** Appends answered per path, so a suite can show which one the client took. */
+export interface AppendsServed {
+  classic: number;
+  batch: number;
+  /** BatchAppend requests received (an append split by the client's batchAppendSize is several). */
+  batchRequests: number;
+}
+
+export interface StreamsServiceOptions {
+  /** The server's `MaxAppendSize` (default 1 MiB). */
+  maxAppendSize?: number;
+  /** Where a "not leader" answer sends the client (this emulator's own address). */
+  leader: () => { host: string; port: number };
+}
+
+export function createStreamsService(
+  log: EmulatorLog,
+  options: StreamsServiceOptions,
+): { implementation: Partial<IStreamsServer>; faults: StreamsFaults; appendsServed: AppendsServed } {
+  const appendsServed: AppendsServed = { classic: 0, batch: 0, batchRequests: 0 };
   const subscriptions = new Set<ReadCall>();
   let nextAckDelayMs = 0;
+  let nextRefusal: AppendRefusal | 'not_leader' | undefined;
+  const policy: AppendPolicy = {
+    log,
+    maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
+    takeRefusal() {
+      const refusal = nextRefusal;
+      nextRefusal = undefined;
+      return refusal;
+    },
+    takeAckDelay() {
+      const delay = nextAckDelayMs;
+      nextAckDelayMs = 0;
+      return delay;
+    },
+    leader: options.leader,
+  };
 
   const implementation: Partial<IStreamsServer> = {
     read(call: ReadCall) {
@@ -67,9 +109,18 @@ export function createStreamsService(log: EmulatorLog): { implementation: Partia
         if (request.hasProposedMessage()) proposed.push(toProposed(request.getProposedMessage()!));
       });
       call.on('end', () => {
+        appendsServed.classic += 1;
         if (!header) return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'FAKE emulator: append without options' });
         const stream = Buffer.from(header.getStreamIdentifier()!.getStreamName_asU8()).toString('utf8');
         const expected = toExpected(header);
+        if (appendSize(proposed) > policy.maxAppendSize) {
+          return callback(refusalCallError({ kind: 'max_append_size_exceeded', maxAppendSize: policy.maxAppendSize }, stream));
+        }
+        const refusal = policy.takeRefusal(stream);
+        if (refusal === 'not_leader') return callback(notLeaderError(options.leader().host, options.leader().port));
+        if (refusal && refusal.kind !== 'wrong_expected_version' && refusal.kind !== 'max_append_size_exceeded') {
+          return callback(refusalCallError(refusal, stream));
+        }
         const outcome = log.append(stream, expected, proposed);
         const response = new AppendResp();
         if (outcome.ok) {
@@ -82,10 +133,16 @@ export function createStreamsService(log: EmulatorLog): { implementation: Partia
         } else {
           response.setWrongExpectedVersion(wrongExpectedVersion(expected, outcome.currentRevision));
         }
-        const delay = nextAckDelayMs;
-        nextAckDelayMs = 0;
+        const delay = policy.takeAckDelay();
         if (delay > 0) setTimeout(() => callback(null, response), delay).unref();
         else callback(null, response);
+      });
+    },
+
+    batchAppend(call) {
+      serveBatchAppend(call, policy, (final) => {
+        appendsServed.batchRequests += 1;
+        if (final) appendsServed.batch += 1;
       });
     },
   };
@@ -100,8 +157,11 @@ export function createStreamsService(log: EmulatorLog): { implementation: Partia
       for (const call of dropped) call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'FAKE emulator: subscription dropped' });
       return dropped.length;
     },
+    refuseNextAppend(refusal) {
+      nextRefusal = refusal === 'not_leader' ? 'not_leader' : { kind: refusal };
+    },
   };
-  return { implementation, faults };
+  return { implementation, faults, appendsServed };
 }
 
 /**
