@@ -1,16 +1,62 @@
-export type EventStoreErrorCode = 'WRONG_EXPECTED_VERSION' | 'STREAM_NOT_FOUND' | 'UNAVAILABLE' | 'INVALID_ARGUMENT';
+import { DomainError, ErrorKind } from '@khala/platform';
+
+export type EventStoreErrorCode =
+  | 'WRONG_EXPECTED_VERSION'
+  | 'STREAM_NOT_FOUND'
+  | 'UNAVAILABLE'
+  | 'INVALID_ARGUMENT'
+  /** The append is over the store's size limit (EventStoreDB's MaxAppendSize). */
+  | 'APPEND_TOO_LARGE'
+  /** The store refused this app's credentials for the stream (EventStoreDB ACLs). */
+  | 'ACCESS_DENIED'
+  /** The stream was deleted (tombstoned): it takes no more events. */
+  | 'STREAM_DELETED';
 
 export type ActualRevision = bigint | 'no_stream';
 
-/** The one error type of the event store port; the HTTP layer maps WRONG_EXPECTED_VERSION to 409. */
-export class EventStoreError extends Error {
+export interface EventStoreErrorDetails {
+  stream?: string;
+  expected?: string;
+  actual?: ActualRevision;
+  /** APPEND_TOO_LARGE: the store's limit in bytes. */
+  maxAppendSize?: number;
+  /** UNAVAILABLE: why (`deadline_exceeded`, `not_leader`, `unreachable`). */
+  reason?: string;
+}
+
+const KINDS: Record<EventStoreErrorCode, ErrorKind> = {
+  WRONG_EXPECTED_VERSION: 'conflict',
+  STREAM_NOT_FOUND: 'not_found',
+  UNAVAILABLE: 'unavailable',
+  INVALID_ARGUMENT: 'invalid',
+  APPEND_TOO_LARGE: 'too_large',
+  // The app's own store credentials were refused: a deployment fault the caller cannot fix, and
+  // not an internal error of this request either; answered as retryable unavailability.
+  ACCESS_DENIED: 'unavailable',
+  STREAM_DELETED: 'conflict',
+};
+
+/**
+ * The one error type of the event store port. It is a DomainError, so whatever reaches a
+ * transport unhandled is answered by its kind (413 too large, 503 unavailable, …), never a 500.
+ */
+export class EventStoreError extends DomainError {
+  readonly kind: ErrorKind;
+  override readonly details: EventStoreErrorDetails;
+
   constructor(
     readonly code: EventStoreErrorCode,
     message: string,
-    readonly details: { stream?: string; expected?: string; actual?: ActualRevision } = {},
+    details: EventStoreErrorDetails = {},
   ) {
     super(message);
     this.name = 'EventStoreError';
+    this.kind = KINDS[code];
+    // Revisions are bigints, which JSON cannot carry; an error body gets them as strings.
+    this.details = Object.defineProperty({ ...details }, 'toJSON', {
+      enumerable: false,
+      value: () => ({ ...details, actual: details.actual === undefined ? undefined : String(details.actual) }),
+    });
   }
 
   static wrongExpectedVersion(stream: string, expected: string, actual: ActualRevision): EventStoreError {

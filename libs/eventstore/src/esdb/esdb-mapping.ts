@@ -1,4 +1,5 @@
 import {
+  AccessDeniedError,
   CancelledError,
   DeadlineExceededError,
   eventTypeFilter,
@@ -6,7 +7,9 @@ import {
   Filter,
   jsonEvent,
   JSONType,
+  MaxAppendSizeExceededError,
   RecordedEvent as ClientRecordedEvent,
+  StreamDeletedError,
   StreamNotFoundError,
   streamNameFilter,
   NotLeaderError,
@@ -90,8 +93,25 @@ export function toPortError(error: unknown, stream?: string, expected?: string):
     return EventStoreError.wrongExpectedVersion(stream ?? error.streamName, expected ?? String(error.expectedVersion), actual);
   }
   if (error instanceof StreamNotFoundError) return EventStoreError.streamNotFound(stream ?? error.streamName ?? '');
+  if (error instanceof MaxAppendSizeExceededError) {
+    return new EventStoreError('APPEND_TOO_LARGE', `append to ${stream ?? 'a stream'} is over EventStoreDB's limit of ${error.maxAppendSize} bytes`, {
+      stream,
+      maxAppendSize: error.maxAppendSize,
+    });
+  }
+  if (error instanceof AccessDeniedError) {
+    return new EventStoreError('ACCESS_DENIED', `EventStoreDB denied this app access${stream ? ` to ${stream}` : ''}`, { stream });
+  }
+  if (error instanceof StreamDeletedError) {
+    const deleted = stream ?? error.streamName;
+    return new EventStoreError('STREAM_DELETED', `stream ${deleted} is deleted`, { stream: deleted });
+  }
+  if (error instanceof EventStoreError) return error;
   if (isTransient(error)) {
-    return new EventStoreError('UNAVAILABLE', `EventStoreDB unavailable: ${(error as Error).message}`);
+    // A deadline or a write timeout leaves the append's fate unknown; the caller retries it with
+    // the same event ids, which the server deduplicates.
+    const reason = error instanceof DeadlineExceededError || error instanceof TimeoutError ? 'deadline_exceeded' : error instanceof NotLeaderError ? 'not_leader' : 'unreachable';
+    return new EventStoreError('UNAVAILABLE', `EventStoreDB unavailable (${reason}): ${(error as Error).message}`, { stream, reason });
   }
   return error;
 }

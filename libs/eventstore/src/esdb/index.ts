@@ -1,1 +1,2 @@
 export * from './esdb-event-store';
+export * from './esdb-request-cap';
