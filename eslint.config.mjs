@@ -22,4 +22,41 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/apps/**'], message: 'libs never import apps' }] }],
     },
   },
+  {
+    // Layering (style.md): domain code is pure (decide/evolve, rule codes, names). It imports
+    // nothing from Nest, the database, the event store's adapters or other infrastructure, so it
+    // runs and is tested with no framework; deciders take Decider and RuleViolation from
+    // @khala/eventstore/decider, never from the package barrel (which pulls Nest, pg and the ESDB client).
+    files: ['apps/*/src/**/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: '@khala/eventstore', message: 'domain code imports @khala/eventstore/decider, not the barrel' },
+            { name: '@khala/platform', message: 'domain code is pure: no platform (Nest, database, HTTP)' },
+          ],
+          patterns: [
+            {
+              group: ['@nestjs/*', 'express', 'ws', 'pg', 'pg-*', '@electric-sql/*', '@eventstore/*', 'class-validator', 'class-transformer', 'rxjs'],
+              message: 'domain code is pure: no framework, database or transport',
+            },
+            {
+              group: ['@khala/platform/*', '@khala/projections', '@khala/projections/*', '@khala/auth', '@khala/auth/*', '@khala/eventstore/*', '!@khala/eventstore/decider', '!@khala/eventstore/testing'],
+              message: 'domain code imports only @khala/eventstore/decider and @khala/contracts from the libraries',
+            },
+            {
+              // Out of its own folder, only into another domain/ folder (rule codes in shared/domain).
+              regex: '^\\.\\./(?!(.*/)?domain/)',
+              message: 'domain code imports only other domain code',
+            },
+            {
+              group: ['**/*.module', '**/*.controller', '**/*.handler', '**/*.repository', '**/*.reader', '**/*.service', '**/*.error', '**/*.env'],
+              message: 'domain code imports only other domain code',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

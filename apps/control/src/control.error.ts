@@ -1,24 +1,16 @@
-import { DomainError, ErrorKind } from '@khala/platform';
+import { DomainError, ErrorKind } from '@khala/platform/errors/domain-error';
+import type { ControlRule } from './shared/domain/control-rules';
 
 export type ControlErrorCode =
+  | ControlRule
   | 'email_taken'
   | 'invalid_credentials'
   | 'rate_limited'
   | 'invalid_scope'
   | 'device_mismatch'
   | 'nothing_to_revoke'
-  | 'forbidden'
   | 'not_a_member'
-  | 'already_member'
   | 'api_token_not_allowed'
-  | 'user_not_found'
-  | 'org_not_found'
-  | 'session_not_found'
-  | 'token_not_found'
-  | 'user_exists'
-  | 'org_exists'
-  | 'session_exists'
-  | 'token_exists'
   | 'concurrency_conflict'
   | 'projection_lagging';
 
@@ -46,8 +38,8 @@ const KINDS: Record<ControlErrorCode, ErrorKind> = {
 };
 
 /**
- * The control app's one error type. It imports nothing from Nest, so the pure deciders throw it
- * too; the HTTP filter maps its kind to a status.
+ * The control app's one error type; the HTTP filter maps its kind to a status. Deciders refuse
+ * with RuleViolation instead (control-commands.ts turns it into this).
  */
 export class ControlError extends DomainError {
   readonly kind: ErrorKind;

@@ -1,15 +1,8 @@
-import { DomainError, ErrorKind } from '@khala/platform';
+import { DomainError, ErrorKind } from '@khala/platform/errors/domain-error';
+import type { RuntimeRule } from './shared/domain/runtime-rules';
 
 export type RuntimeErrorCode =
-  | 'run_not_found'
-  | 'run_exists'
-  | 'run_terminal'
-  | 'invalid_frame_sequence'
-  | 'worker_not_found'
-  | 'worker_exists'
-  | 'worker_stopped'
-  | 'worker_stopping'
-  | 'invalid_event_type'
+  | RuntimeRule
   | 'concurrency_conflict'
   | 'idempotency_mismatch'
   | 'idempotency_in_progress'

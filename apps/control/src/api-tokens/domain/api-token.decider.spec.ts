@@ -1,8 +1,10 @@
 import { encodeEventData } from '@khala/contracts';
-import { ApiTokenCommand, apiTokenDecider, ApiTokenEvent, ApiTokenState } from './api-token.decider';
+import { deciderSpecification } from '@khala/eventstore/testing/decider-specification';
+import { ApiTokenCommand, apiTokenDecider, ApiTokenEvent } from './api-token.decider';
 
 const at = '2026-11-22T00:00:00.000Z';
-const given = (events: ApiTokenEvent[]): ApiTokenState => events.reduce(apiTokenDecider.evolve, apiTokenDecider.initialState());
+const given = deciderSpecification(apiTokenDecider);
+const hash = `sha256:${'a'.repeat(64)}`;
 const issue: ApiTokenCommand = {
   kind: 'IssueApiToken',
   tokenId: 'tok_1',
@@ -10,24 +12,33 @@ const issue: ApiTokenCommand = {
   orgId: 'o1',
   name: 'ci',
   scopes: ['runtime:write'],
-  tokenHash: `sha256:${'a'.repeat(64)}`,
+  tokenHash: hash,
   occurredAt: at,
 };
 const revoke = (actorUserId: string): ApiTokenCommand => ({ kind: 'RevokeApiToken', tokenId: 'tok_1', actorUserId, reason: 'rotated', occurredAt: at });
+const issued: ApiTokenEvent = {
+  type: 'ApiTokenIssued',
+  data: { token_id: 'tok_1', user_id: 'u1', org_id: 'o1', actor_user_id: 'u1', occurred_at: at, name: 'ci', scopes: ['runtime:write'], token_hash: hash },
+};
+const revoked: ApiTokenEvent = {
+  type: 'ApiTokenRevoked',
+  data: { token_id: 'tok_1', user_id: 'u1', org_id: 'o1', actor_user_id: 'u1', occurred_at: at, reason: 'rotated' },
+};
 
 describe('api token decider', () => {
-  const issued = apiTokenDecider.decide(issue, given([]));
-
   it('given nothing, IssueApiToken records only the hash of the secret', () => {
-    expect(issued).toHaveLength(1);
-    expect(issued[0].data).toMatchObject({ token_hash: `sha256:${'a'.repeat(64)}`, scopes: ['runtime:write'] });
-    expect(() => encodeEventData(issued[0].type, issued[0].data)).not.toThrow();
+    given([]).when(issue).then([issued]);
+    expect(() => encodeEventData(issued.type, issued.data)).not.toThrow();
+  });
+
+  it('given a token, IssueApiToken is refused (token_exists)', () => {
+    given([issued]).when(issue).thenRefused('token_exists');
   });
 
   it('given a token, its owner revokes it once; nobody else can', () => {
-    const revoked = apiTokenDecider.decide(revoke('u1'), given(issued));
-    expect(revoked.map((event) => event.type)).toEqual(['ApiTokenRevoked']);
-    expect(apiTokenDecider.decide(revoke('u1'), given([...issued, ...revoked]))).toEqual([]);
-    expect(() => apiTokenDecider.decide(revoke('u2'), given(issued))).toThrow(expect.objectContaining({ code: 'token_not_found' }));
+    given([issued]).when(revoke('u1')).then([revoked]);
+    expect(() => encodeEventData(revoked.type, revoked.data)).not.toThrow();
+    given([issued, revoked]).when(revoke('u1')).thenNothing();
+    given([issued]).when(revoke('u2')).thenRefused('token_not_found');
   });
 });

@@ -1,5 +1,5 @@
-import { Decider } from '@khala/eventstore';
-import { ControlError } from '../../control.error';
+import { Decider, RuleViolation } from '@khala/eventstore/decider';
+import type { ControlRule } from '../../shared/domain/control-rules';
 
 /** A personal API token: issued once (only its hash is recorded), revocable by its owner. */
 export interface ApiTokenState {
@@ -58,7 +58,7 @@ export const apiTokenDecider: Decider<ApiTokenCommand, ApiTokenEvent, ApiTokenSt
   decide(command, state) {
     switch (command.kind) {
       case 'IssueApiToken':
-        if (state.exists) throw new ControlError('token_exists', `token ${command.tokenId} already exists`);
+        if (state.exists) throw new RuleViolation<ControlRule>('token_exists', `token ${command.tokenId} already exists`);
         if (!/^sha256:[0-9a-f]{64}$/.test(command.tokenHash)) throw new Error('token hash must be sha256:<hex>');
         return [
           {
@@ -77,7 +77,7 @@ export const apiTokenDecider: Decider<ApiTokenCommand, ApiTokenEvent, ApiTokenSt
         ];
       case 'RevokeApiToken':
         if (!state.exists || state.userId !== command.actorUserId) {
-          throw new ControlError('token_not_found', `token ${command.tokenId} not found`);
+          throw new RuleViolation<ControlRule>('token_not_found', `token ${command.tokenId} not found`);
         }
         if (state.revoked) return [];
         return [

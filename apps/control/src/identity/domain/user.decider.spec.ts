@@ -1,10 +1,11 @@
 import { encodeEventData } from '@khala/contracts';
-import { ControlError } from '../../control.error';
-import { UserEvent, userDecider, UserState } from './user.decider';
+import { deciderSpecification } from '@khala/eventstore/testing/decider-specification';
+import { UserCommand, userDecider, UserEvent } from './user.decider';
 
 const at = '2026-11-22T00:00:00.000Z';
-const signUp = {
-  kind: 'SignUpUser' as const,
+const given = deciderSpecification(userDecider);
+const signUp: UserCommand = {
+  kind: 'SignUpUser',
   userId: 'user_1',
   orgId: 'org_1',
   email: 'a@example.com',
@@ -12,52 +13,48 @@ const signUp = {
   passwordHash: 'scrypt$15$8$1$salt$hash',
   occurredAt: at,
 };
-const given = (events: UserEvent[]): UserState => events.reduce(userDecider.evolve, userDecider.initialState());
+const signedUp: UserEvent = {
+  type: 'UserSignedUp',
+  data: {
+    user_id: 'user_1',
+    org_id: 'org_1',
+    actor_user_id: 'user_1',
+    occurred_at: at,
+    email: 'a@example.com',
+    name: 'A',
+    password_hash: 'scrypt$15$8$1$salt$hash',
+  },
+};
+const revoke = (actorUserId: string): UserCommand => ({
+  kind: 'RevokeDevice',
+  userId: 'user_1',
+  orgId: 'org_1',
+  deviceId: 'phone',
+  actorUserId,
+  reason: 'lost',
+  occurredAt: at,
+});
 
 describe('user decider', () => {
   it('given nothing, SignUpUser records UserSignedUp that matches its proto message', () => {
-    const events = userDecider.decide(signUp, given([]));
-    expect(events).toEqual([
-      {
-        type: 'UserSignedUp',
-        data: {
-          user_id: 'user_1',
-          org_id: 'org_1',
-          actor_user_id: 'user_1',
-          occurred_at: at,
-          email: 'a@example.com',
-          name: 'A',
-          password_hash: signUp.passwordHash,
-        },
-      },
-    ]);
-    expect(() => encodeEventData(events[0].type, events[0].data)).not.toThrow();
-    expect(given(events)).toMatchObject({ exists: true, passwordHash: signUp.passwordHash, defaultOrgId: 'org_1' });
+    const spec = given([]).when(signUp);
+    spec.then([signedUp]);
+    expect(() => encodeEventData(signedUp.type, signedUp.data)).not.toThrow();
+    expect(spec.state()).toMatchObject({ exists: true, passwordHash: 'scrypt$15$8$1$salt$hash', defaultOrgId: 'org_1' });
   });
 
-  it('given a user, SignUpUser is refused', () => {
-    expect(() => userDecider.decide(signUp, given(userDecider.decide(signUp, given([]))))).toThrow(ControlError);
+  it('given a user, SignUpUser is refused (user_exists)', () => {
+    given([signedUp]).when(signUp).thenRefused('user_exists');
   });
 
   it('given a user, only they revoke their device', () => {
-    const state = given(userDecider.decide(signUp, given([])));
-    const revoke = {
-      kind: 'RevokeDevice' as const,
-      userId: 'user_1',
-      orgId: 'org_1',
-      deviceId: 'phone',
-      actorUserId: 'user_1',
-      reason: 'lost',
-      occurredAt: at,
+    const revoked: UserEvent = {
+      type: 'DeviceRevoked',
+      data: { device_id: 'phone', user_id: 'user_1', org_id: 'org_1', actor_user_id: 'user_1', occurred_at: at, reason: 'lost' },
     };
-    const events = userDecider.decide(revoke, state);
-    expect(events).toEqual([
-      { type: 'DeviceRevoked', data: { device_id: 'phone', user_id: 'user_1', org_id: 'org_1', actor_user_id: 'user_1', occurred_at: at, reason: 'lost' } },
-    ]);
-    expect(() => encodeEventData(events[0].type, events[0].data)).not.toThrow();
-    expect(() => userDecider.decide({ ...revoke, actorUserId: 'user_2' }, state)).toThrow(
-      expect.objectContaining({ code: 'forbidden' }),
-    );
-    expect(() => userDecider.decide(revoke, given([]))).toThrow(expect.objectContaining({ code: 'user_not_found' }));
+    given([signedUp]).when(revoke('user_1')).then([revoked]);
+    expect(() => encodeEventData(revoked.type, revoked.data)).not.toThrow();
+    given([signedUp]).when(revoke('user_2')).thenRefused('forbidden');
+    given([]).when(revoke('user_1')).thenRefused('user_not_found');
   });
 });

@@ -1,5 +1,5 @@
-import { Decider } from '@khala/eventstore';
-import { ControlError } from '../../control.error';
+import { Decider, RuleViolation } from '@khala/eventstore/decider';
+import type { ControlRule } from '../../shared/domain/control-rules';
 
 /** A user: who signed up with which email and password hash, and which devices they signed out. */
 export interface UserState {
@@ -59,7 +59,7 @@ export const userDecider: Decider<UserCommand, UserEvent, UserState> = {
   decide(command, state) {
     switch (command.kind) {
       case 'SignUpUser':
-        if (state.exists) throw new ControlError('user_exists', `user ${command.userId} already exists`);
+        if (state.exists) throw new RuleViolation<ControlRule>('user_exists', `user ${command.userId} already exists`);
         return [
           {
             type: 'UserSignedUp',
@@ -75,9 +75,9 @@ export const userDecider: Decider<UserCommand, UserEvent, UserState> = {
           },
         ];
       case 'RevokeDevice':
-        if (!state.exists) throw new ControlError('user_not_found', `user ${command.userId} not found`);
+        if (!state.exists) throw new RuleViolation<ControlRule>('user_not_found', `user ${command.userId} not found`);
         // Only the user themself signs their devices out (an admin path would check roles here).
-        if (command.actorUserId !== state.userId) throw new ControlError('forbidden', 'only the user can revoke their devices');
+        if (command.actorUserId !== state.userId) throw new RuleViolation<ControlRule>('forbidden', 'only the user can revoke their devices');
         return [
           {
             type: 'DeviceRevoked',

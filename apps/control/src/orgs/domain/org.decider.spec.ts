@@ -1,8 +1,9 @@
 import { encodeEventData } from '@khala/contracts';
-import { OrgCommand, orgDecider, OrgEvent, OrgState } from './org.decider';
+import { deciderSpecification } from '@khala/eventstore/testing/decider-specification';
+import { OrgCommand, orgDecider, OrgEvent } from './org.decider';
 
 const at = '2026-11-22T00:00:00.000Z';
-const given = (events: OrgEvent[]): OrgState => events.reduce(orgDecider.evolve, orgDecider.initialState());
+const given = deciderSpecification(orgDecider);
 const create: OrgCommand = { kind: 'CreateOrg', orgId: 'org_1', name: 'Acme', ownerUserId: 'owner', occurredAt: at };
 const grant = (actorUserId: string, userId: string, role: 'owner' | 'admin' | 'member'): OrgCommand => ({
   kind: 'GrantMembership',
@@ -12,37 +13,41 @@ const grant = (actorUserId: string, userId: string, role: 'owner' | 'admin' | 'm
   actorUserId,
   occurredAt: at,
 });
+const granted = (actorUserId: string, userId: string, role: 'owner' | 'admin' | 'member'): OrgEvent => ({
+  type: 'MembershipGranted',
+  data: { org_id: 'org_1', user_id: userId, actor_user_id: actorUserId, occurred_at: at, role },
+});
+const created: OrgEvent[] = [
+  { type: 'OrgCreated', data: { org_id: 'org_1', actor_user_id: 'owner', occurred_at: at, name: 'Acme', owner_user_id: 'owner' } },
+  granted('owner', 'owner', 'owner'),
+];
+const withAdmin = [...created, granted('owner', 'admin', 'admin')];
+const withMember = [...withAdmin, granted('admin', 'member', 'member')];
 
 describe('org decider', () => {
-  const created = orgDecider.decide(create, given([]));
+  it('given nothing, CreateOrg records OrgCreated and the owner membership, each its proto message', () => {
+    const spec = given([]).when(create);
+    spec.then(created);
+    for (const event of spec.events()) expect(() => encodeEventData(event.type, event.data)).not.toThrow();
+    expect(spec.state().members).toEqual({ owner: 'owner' });
+  });
 
-  it('given nothing, CreateOrg records OrgCreated and the owner membership', () => {
-    expect(created.map((event) => event.type)).toEqual(['OrgCreated', 'MembershipGranted']);
-    for (const event of created) expect(() => encodeEventData(event.type, event.data)).not.toThrow();
-    expect(given(created).members).toEqual({ owner: 'owner' });
-    expect(() => orgDecider.decide(create, given(created))).toThrow(expect.objectContaining({ code: 'org_exists' }));
+  it('given an org, CreateOrg is refused (org_exists)', () => {
+    given(created).when(create).thenRefused('org_exists');
   });
 
   it('owners and admins add members; members and strangers cannot', () => {
-    const withAdmin = [...created, ...orgDecider.decide(grant('owner', 'admin', 'admin'), given(created))];
-    const withMember = [...withAdmin, ...orgDecider.decide(grant('admin', 'member', 'member'), given(withAdmin))];
-    expect(given(withMember).members).toEqual({ owner: 'owner', admin: 'admin', member: 'member' });
-    expect(() => orgDecider.decide(grant('member', 'x', 'member'), given(withMember))).toThrow(
-      expect.objectContaining({ code: 'forbidden' }),
-    );
-    expect(() => orgDecider.decide(grant('stranger', 'x', 'member'), given(withMember))).toThrow(
-      expect.objectContaining({ code: 'org_not_found' }),
-    );
+    given(created).when(grant('owner', 'admin', 'admin')).then([granted('owner', 'admin', 'admin')]);
+    const spec = given(withAdmin).when(grant('admin', 'member', 'member'));
+    spec.then([granted('admin', 'member', 'member')]);
+    expect(spec.state().members).toEqual({ owner: 'owner', admin: 'admin', member: 'member' });
+    given(withMember).when(grant('member', 'x', 'member')).thenRefused('forbidden');
+    given(withMember).when(grant('stranger', 'x', 'member')).thenRefused('org_not_found');
   });
 
   it('only owners make owners, and nobody is added twice', () => {
-    const withAdmin = [...created, ...orgDecider.decide(grant('owner', 'admin', 'admin'), given(created))];
-    expect(() => orgDecider.decide(grant('admin', 'x', 'owner'), given(withAdmin))).toThrow(
-      expect.objectContaining({ code: 'forbidden' }),
-    );
-    expect(orgDecider.decide(grant('owner', 'x', 'owner'), given(withAdmin))).toHaveLength(1);
-    expect(() => orgDecider.decide(grant('owner', 'admin', 'member'), given(withAdmin))).toThrow(
-      expect.objectContaining({ code: 'already_member' }),
-    );
+    given(withAdmin).when(grant('admin', 'x', 'owner')).thenRefused('forbidden');
+    given(withAdmin).when(grant('owner', 'x', 'owner')).then([granted('owner', 'x', 'owner')]);
+    given(withAdmin).when(grant('owner', 'admin', 'member')).thenRefused('already_member');
   });
 });

@@ -1,5 +1,5 @@
-import { Decider } from '@khala/eventstore';
-import { ControlError } from '../../control.error';
+import { Decider, RuleViolation } from '@khala/eventstore/decider';
+import type { ControlRule } from '../../shared/domain/control-rules';
 
 export const ORG_ROLES = ['owner', 'admin', 'member'] as const;
 export type OrgRole = (typeof ORG_ROLES)[number];
@@ -49,7 +49,7 @@ export const orgDecider: Decider<OrgCommand, OrgEvent, OrgState> = {
   decide(command, state) {
     switch (command.kind) {
       case 'CreateOrg': {
-        if (state.exists) throw new ControlError('org_exists', `org ${command.orgId} already exists`);
+        if (state.exists) throw new RuleViolation<ControlRule>('org_exists', `org ${command.orgId} already exists`);
         const base = { org_id: command.orgId, actor_user_id: command.ownerUserId, occurred_at: command.occurredAt };
         return [
           { type: 'OrgCreated', data: { ...base, name: command.name, owner_user_id: command.ownerUserId } },
@@ -59,13 +59,13 @@ export const orgDecider: Decider<OrgCommand, OrgEvent, OrgState> = {
       case 'GrantMembership': {
         // A non-member learns nothing about the org, not even that it exists.
         const actorRole = state.exists ? state.members[command.actorUserId] : undefined;
-        if (!actorRole) throw new ControlError('org_not_found', `org ${command.orgId} not found`);
-        if (actorRole === 'member') throw new ControlError('forbidden', 'only owners and admins add members');
+        if (!actorRole) throw new RuleViolation<ControlRule>('org_not_found', `org ${command.orgId} not found`);
+        if (actorRole === 'member') throw new RuleViolation<ControlRule>('forbidden', 'only owners and admins add members');
         if (command.role === 'owner' && actorRole !== 'owner') {
-          throw new ControlError('forbidden', 'only owners make other owners');
+          throw new RuleViolation<ControlRule>('forbidden', 'only owners make other owners');
         }
         if (state.members[command.userId]) {
-          throw new ControlError('already_member', `user ${command.userId} is already a member`);
+          throw new RuleViolation<ControlRule>('already_member', `user ${command.userId} is already a member`);
         }
         return [
           {

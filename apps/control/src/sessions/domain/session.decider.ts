@@ -1,5 +1,5 @@
-import { Decider } from '@khala/eventstore';
-import { ControlError } from '../../control.error';
+import { Decider, RuleViolation } from '@khala/eventstore/decider';
+import type { ControlRule } from '../../shared/domain/control-rules';
 
 /** A signed-in session: one user, one org, one device; revoked once and for good. */
 export interface SessionState {
@@ -48,7 +48,7 @@ export const sessionDecider: Decider<SessionCommand, SessionEvent, SessionState>
   decide(command, state) {
     switch (command.kind) {
       case 'StartSession':
-        if (state.exists) throw new ControlError('session_exists', `session ${command.sessionId} already exists`);
+        if (state.exists) throw new RuleViolation<ControlRule>('session_exists', `session ${command.sessionId} already exists`);
         return [
           {
             type: 'SessionStarted',
@@ -65,7 +65,7 @@ export const sessionDecider: Decider<SessionCommand, SessionEvent, SessionState>
       case 'RevokeSession':
         // Someone else's session is reported as missing: its id tells a caller nothing.
         if (!state.exists || state.userId !== command.actorUserId) {
-          throw new ControlError('session_not_found', `session ${command.sessionId} not found`);
+          throw new RuleViolation<ControlRule>('session_not_found', `session ${command.sessionId} not found`);
         }
         if (state.revoked) return [];
         return [

@@ -1,11 +1,11 @@
-import { specFor } from '../../../../../test/runtime/support/given-when-then';
+import { deciderSpecification } from '@khala/eventstore/testing/decider-specification';
 import { CodexWorkerCommand, codexWorkerDecider, CodexWorkerEvent, heartbeatFreshness } from './codex-worker.decider';
 
 const at = '2026-11-22T00:00:00.000Z';
 const acting = { workerId: 'w1', orgId: 'o1', userId: 'u1', occurredAt: at };
 const base = { worker_id: 'w1', org_id: 'o1', actor_user_id: 'u1', occurred_at: at };
 
-const given = specFor(codexWorkerDecider);
+const given = deciderSpecification(codexWorkerDecider);
 const started: CodexWorkerEvent = { type: 'CodexWorkerStarted', data: { ...base, workspace_ref: 'ws', adapter: 'codex' } };
 const recorded = (eventType: string, payload = {}): CodexWorkerEvent => ({
   type: 'CodexWorkerEventRecorded',

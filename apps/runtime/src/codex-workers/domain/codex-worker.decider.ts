@@ -1,5 +1,5 @@
-import type { Decider } from '@khala/eventstore';
-import { RuleViolation } from '../../shared/domain/rule-violation';
+import { Decider, RuleViolation } from '@khala/eventstore/decider';
+import type { RuntimeRule } from '../../shared/domain/runtime-rules';
 
 /**
  * Codex worker lifecycle (docs/state-machines.md): starting → running → stopping → stopped, or
@@ -86,13 +86,13 @@ function base(command: Acting): WorkerEventBase {
 function requireOwnWorker(state: CodexWorkerState, command: Acting): asserts state is CodexWorkerState & { status: CodexWorkerStatus } {
   // Another org's worker is indistinguishable from a missing one.
   if (!state.exists || state.orgId !== command.orgId) {
-    throw new RuleViolation('worker_not_found', `worker ${command.workerId} not found`);
+    throw new RuleViolation<RuntimeRule>('worker_not_found', `worker ${command.workerId} not found`);
   }
 }
 
 function requireNotFinished(state: CodexWorkerState & { status: CodexWorkerStatus }, command: Acting): void {
   if (FINISHED_WORKER_STATUSES.has(state.status)) {
-    throw new RuleViolation('worker_stopped', `worker ${command.workerId} is ${state.status}; it accepts no requests`, {
+    throw new RuleViolation<RuntimeRule>('worker_stopped', `worker ${command.workerId} is ${state.status}; it accepts no requests`, {
       status: state.status,
     });
   }
@@ -112,14 +112,14 @@ export const codexWorkerDecider: Decider<CodexWorkerCommand, CodexWorkerEvent, C
   decide(command, state) {
     switch (command.kind) {
       case 'StartCodexWorker':
-        if (state.exists) throw new RuleViolation('worker_exists', `worker ${command.workerId} already exists`);
+        if (state.exists) throw new RuleViolation<RuntimeRule>('worker_exists', `worker ${command.workerId} already exists`);
         return [{ type: 'CodexWorkerStarted', data: { ...base(command), workspace_ref: command.workspaceRef, adapter: command.adapter } }];
 
       case 'RecordCodexWorkerEvent': {
         requireOwnWorker(state, command);
         requireNotFinished(state, command);
         if (!WORKER_EVENT_TYPE.test(command.eventType)) {
-          throw new RuleViolation('invalid_event_type', `worker event types start with "worker."; got "${command.eventType}"`, {
+          throw new RuleViolation<RuntimeRule>('invalid_event_type', `worker event types start with "worker."; got "${command.eventType}"`, {
             event_type: command.eventType,
           });
         }
@@ -152,7 +152,7 @@ export const codexWorkerDecider: Decider<CodexWorkerCommand, CodexWorkerEvent, C
         requireNotFinished(state, command);
         if (state.status === 'stopping') {
           // The refusal is how a worker learns it was asked to stop: flush, then send worker.stopped.
-          throw new RuleViolation(
+          throw new RuleViolation<RuntimeRule>(
             'worker_stopping',
             `worker ${command.workerId} was asked to stop; it accepts its remaining events and a ${WORKER_STOPPED_EVENT} event, not heartbeats`,
             { status: state.status, acknowledge_with: WORKER_STOPPED_EVENT },

@@ -20,7 +20,7 @@ import { StartCodexWorkerDto } from '../commands/start-codex-worker/start-codex-
 import { StopCodexWorker } from '../commands/stop-codex-worker/stop-codex-worker.command';
 import { StopCodexWorkerDto } from '../commands/stop-codex-worker/stop-codex-worker.dto';
 import { heartbeatFreshness } from '../domain/codex-worker.decider';
-import { codexWorkerBelongsTo } from '../domain/codex-worker-streams';
+import { codexWorkerBelongsTo } from '../codex-worker-streams';
 import { CodexWorkerSnapshotsReader } from '../queries/codex-worker-snapshots.reader';
 import { CodexWorkerSummariesRepository, CodexWorkerSummaryRow } from '../queries/codex-worker-summaries.repository';
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_STORE, EventStore, EventStoreError } from '@khala/eventstore';
-import { resolveCodexWorkerStream } from '../domain/codex-worker-streams';
+import { resolveCodexWorkerStream } from '../codex-worker-streams';
 import { CodexWorkerSummary, foldCodexWorkerSummary, withFreshness } from './codex-worker-summary';
 
 /**

@@ -1,11 +1,11 @@
-import { specFor } from '../../../../../test/runtime/support/given-when-then';
+import { deciderSpecification } from '@khala/eventstore/testing/decider-specification';
 import { FrameType, RunCommand, runDecider, RunEvent } from './run.decider';
 
 const at = '2026-11-22T00:00:00.000Z';
 const acting = { runId: 'r1', orgId: 'o1', userId: 'u1', occurredAt: at };
 const base = { run_id: 'r1', org_id: 'o1', actor_user_id: 'u1', occurred_at: at };
 
-const given = specFor(runDecider);
+const given = deciderSpecification(runDecider);
 const created: RunEvent = { type: 'RunCreated', data: base };
 const frameEvent = (type: RunEvent['type'], frameId: string, payload = {}) =>
   ({ type, data: { ...base, frame_id: frameId, payload } }) as RunEvent;

@@ -1,5 +1,5 @@
-import type { Decider } from '@khala/eventstore';
-import { RuleViolation } from '../../shared/domain/rule-violation';
+import { Decider, RuleViolation } from '@khala/eventstore/decider';
+import type { RuntimeRule } from '../../shared/domain/runtime-rules';
 
 /** Run lifecycle (api.md): created → running → (succeeded | failed | canceled); canceling while pending. */
 export type RunStatus = 'created' | 'running' | 'canceling' | 'succeeded' | 'failed' | 'canceled';
@@ -125,7 +125,7 @@ function statusAfterFrame(type: FrameType, status: RunStatus): RunStatus {
 function requireOwnRun(state: RunState, command: Acting): asserts state is RunState & { status: RunStatus } {
   // Another org's run is indistinguishable from a missing one.
   if (!state.exists || state.orgId !== command.orgId) {
-    throw new RuleViolation('run_not_found', `run ${command.runId} not found`);
+    throw new RuleViolation<RuntimeRule>('run_not_found', `run ${command.runId} not found`);
   }
 }
 
@@ -142,14 +142,14 @@ function decideFrames(command: AppendRunFramesCommand, state: RunState & { statu
     if (state.frameIds.has(frame.frameId) || seen.has(frame.frameId)) continue;
     seen.add(frame.frameId);
     if (TERMINAL_RUN_STATUSES.has(status)) {
-      throw new RuleViolation('run_terminal', `run ${command.runId} is ${status}; it accepts no more frames`, {
+      throw new RuleViolation<RuntimeRule>('run_terminal', `run ${command.runId} is ${status}; it accepts no more frames`, {
         status,
         frame_index: index,
         frame_id: frame.frameId,
       });
     }
     if (!frameAllowed(frame.type, status)) {
-      throw new RuleViolation('invalid_frame_sequence', `a ${frame.type} frame is not allowed while the run is ${status}`, {
+      throw new RuleViolation<RuntimeRule>('invalid_frame_sequence', `a ${frame.type} frame is not allowed while the run is ${status}`, {
         status,
         frame_index: index,
         frame_id: frame.frameId,
@@ -178,7 +178,7 @@ export const runDecider: Decider<RunCommand, RunEvent, RunState> = {
   decide(command, state) {
     switch (command.kind) {
       case 'CreateRun':
-        if (state.exists) throw new RuleViolation('run_exists', `run ${command.runId} already exists`);
+        if (state.exists) throw new RuleViolation<RuntimeRule>('run_exists', `run ${command.runId} already exists`);
         return [
           {
             type: 'RunCreated',
@@ -200,7 +200,7 @@ export const runDecider: Decider<RunCommand, RunEvent, RunState> = {
             return []; // asked twice: already under way or done
           case 'succeeded':
           case 'failed':
-            throw new RuleViolation('run_terminal', `run ${command.runId} already ${state.status}; it cannot be canceled`, {
+            throw new RuleViolation<RuntimeRule>('run_terminal', `run ${command.runId} already ${state.status}; it cannot be canceled`, {
               status: state.status,
             });
           case 'created':

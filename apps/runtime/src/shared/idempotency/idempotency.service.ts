@@ -48,7 +48,7 @@ type HolderOutcome<T> = { held: true; response: T } | { held: false };
  * a second time by a duplicate. A crash after the append but before the response is stored leaves
  * a pending record; once its lease runs out a retry takes it over under a new attempt and executes
  * again, which appends nothing because the command's event ids derive from the key (see
- * executeRuntimeCommand), and answers from the events what the first attempt would have answered.
+ * runtime-commands.ts), and answers from the events what the first attempt would have answered.
  *
  * Fencing: completing and releasing a record require the attempt that holds it. An attempt that
  * lost its record (its lease ran out while it was stalled, and a retry took over) never overwrites

@@ -3,7 +3,7 @@ import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { generateApiToken, hashApiToken } from '@khala/auth';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { ControlError } from '../../../control.error';
-import { executeOn } from '../../../shared/execute';
+import { controlCommands } from '../../../shared/control-commands';
 import { apiTokenStream, newId } from '../../../shared/ids';
 import { ReadYourWrites } from '../../../shared/read-your-writes';
 import { API_TOKEN_SCOPES } from '../../api-token-scopes';
@@ -33,7 +33,7 @@ export class IssueApiTokenHandler implements ICommandHandler<IssueApiToken, Issu
     const tokenId = newId('tok');
     const token = generateApiToken();
     const occurredAt = new Date().toISOString();
-    const write = await executeOn(
+    const write = await controlCommands.execute(
       this.store,
       apiTokenStream(tokenId),
       apiTokenDecider,
@@ -47,7 +47,7 @@ export class IssueApiTokenHandler implements ICommandHandler<IssueApiToken, Issu
         tokenHash: hashApiToken(token),
         occurredAt,
       },
-      { userId: principal.userId, correlationId: command.correlationId },
+      { actor: principal.userId, correlationId: command.correlationId },
     );
     await this.readYourWrites.waitFor([write]);
     return { tokenId, token, name: command.name, scopes, createdAt: occurredAt };

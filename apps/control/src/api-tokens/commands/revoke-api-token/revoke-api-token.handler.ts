@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
-import { executeOn } from '../../../shared/execute';
+import { controlCommands } from '../../../shared/control-commands';
 import { apiTokenStream } from '../../../shared/ids';
 import { ReadYourWrites } from '../../../shared/read-your-writes';
 import { apiTokenDecider } from '../../domain/api-token.decider';
@@ -16,7 +16,7 @@ export class RevokeApiTokenHandler implements ICommandHandler<RevokeApiToken, { 
   ) {}
 
   async execute(command: RevokeApiToken): Promise<{ tokenId: string }> {
-    const write = await executeOn(
+    const write = await controlCommands.execute(
       this.store,
       apiTokenStream(command.tokenId),
       apiTokenDecider,
@@ -27,7 +27,7 @@ export class RevokeApiTokenHandler implements ICommandHandler<RevokeApiToken, { 
         reason: command.reason,
         occurredAt: new Date().toISOString(),
       },
-      { userId: command.principal.userId, correlationId: command.correlationId },
+      { actor: command.principal.userId, correlationId: command.correlationId },
     );
     await this.readYourWrites.waitFor([write]);
     return { tokenId: command.tokenId };

@@ -4,7 +4,7 @@ import { EVENT_STORE, EventStore, loadState } from '@khala/eventstore';
 import { ControlError } from '../../../control.error';
 import { orgDecider } from '../../../orgs/domain/org.decider';
 import { sessionDecider } from '../../../sessions/domain/session.decider';
-import { executeOn } from '../../../shared/execute';
+import { controlCommands } from '../../../shared/control-commands';
 import { newId, orgStream, sessionStream, userStream } from '../../../shared/ids';
 import { ReadYourWrites } from '../../../shared/read-your-writes';
 import { AuthThrottle } from '../../auth-throttle';
@@ -50,7 +50,7 @@ export class LogInHandler implements ICommandHandler<LogIn, SessionGrant> {
       throw new ControlError('not_a_member', `user is not a member of org ${orgId}`);
     }
     const sessionId = newId('ses');
-    const session = await executeOn(
+    const session = await controlCommands.execute(
       this.store,
       sessionStream(sessionId),
       sessionDecider,
@@ -62,7 +62,7 @@ export class LogInHandler implements ICommandHandler<LogIn, SessionGrant> {
         deviceId: command.deviceId,
         occurredAt: new Date().toISOString(),
       },
-      { userId: user.userId, correlationId: command.correlationId },
+      { actor: user.userId, correlationId: command.correlationId },
     );
     await this.readYourWrites.waitFor([session]);
     const issued = await this.sessionTokens.issue({ userId: user.userId, orgId, sessionId, deviceId: command.deviceId });

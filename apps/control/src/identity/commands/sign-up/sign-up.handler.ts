@@ -4,7 +4,7 @@ import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { ControlError } from '../../../control.error';
 import { orgDecider } from '../../../orgs/domain/org.decider';
 import { sessionDecider } from '../../../sessions/domain/session.decider';
-import { executeOn } from '../../../shared/execute';
+import { controlCommands } from '../../../shared/control-commands';
 import { newId, orgStream, sessionStream, userStream } from '../../../shared/ids';
 import { ReadYourWrites } from '../../../shared/read-your-writes';
 import { AuthThrottle } from '../../auth-throttle';
@@ -41,7 +41,7 @@ export class SignUpHandler implements ICommandHandler<SignUp, SessionGrant> {
     const sessionId = newId('ses');
     const deviceId = command.deviceId ?? newId('dev');
     const occurredAt = new Date().toISOString();
-    const actor = { userId, correlationId: command.correlationId };
+    const acting = { actor: userId, correlationId: command.correlationId };
 
     await this.reservations.reserve(email, userId);
     // Until the user append is attempted, a failure frees the email at once. After that the outcome
@@ -49,31 +49,31 @@ export class SignUpHandler implements ICommandHandler<SignUp, SessionGrant> {
     // reclaims it only once it is stale and the user stream is verified empty.
     let userAttempted = false;
     try {
-      const org = await executeOn(
+      const org = await controlCommands.execute(
         this.store,
         orgStream(orgId),
         orgDecider,
         { kind: 'CreateOrg', orgId, name: command.orgName ?? `${command.name}'s org`, ownerUserId: userId, occurredAt },
-        actor,
+        acting,
       );
       userAttempted = true;
-      const user = await executeOn(
+      const user = await controlCommands.execute(
         this.store,
         userStream(userId),
         userDecider,
         { kind: 'SignUpUser', userId, orgId, email, name: command.name, passwordHash, occurredAt },
-        actor,
+        acting,
       );
       if (!(await this.reservations.confirm(email, userId))) {
         // Our reservation went stale and another signup took it over: that one owns the email.
         throw new ControlError('email_taken', 'an account with this email already exists');
       }
-      const session = await executeOn(
+      const session = await controlCommands.execute(
         this.store,
         sessionStream(sessionId),
         sessionDecider,
         { kind: 'StartSession', sessionId, userId, orgId, deviceId, occurredAt },
-        actor,
+        acting,
       );
       await this.readYourWrites.waitFor([org, user, session]);
     } catch (error) {

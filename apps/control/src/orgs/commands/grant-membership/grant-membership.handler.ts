@@ -4,7 +4,7 @@ import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { ControlError } from '../../../control.error';
 import { normaliseEmail } from '../../../identity/domain/email';
 import { EmailReservations } from '../../../identity/email-reservations.repository';
-import { executeOn } from '../../../shared/execute';
+import { controlCommands } from '../../../shared/control-commands';
 import { orgStream } from '../../../shared/ids';
 import { ReadYourWrites } from '../../../shared/read-your-writes';
 import { orgDecider } from '../../domain/org.decider';
@@ -26,7 +26,7 @@ export class GrantMembershipHandler implements ICommandHandler<GrantMembership, 
     }
     const userId = await this.reservations.findUserId(normaliseEmail(command.email));
     if (!userId) throw new ControlError('user_not_found', 'no user has this email');
-    const write = await executeOn(
+    const write = await controlCommands.execute(
       this.store,
       orgStream(command.orgId),
       orgDecider,
@@ -38,7 +38,7 @@ export class GrantMembershipHandler implements ICommandHandler<GrantMembership, 
         actorUserId,
         occurredAt: new Date().toISOString(),
       },
-      { userId: actorUserId, correlationId: command.correlationId },
+      { actor: actorUserId, correlationId: command.correlationId },
     );
     await this.readYourWrites.waitFor([write]);
     return { orgId: command.orgId, userId, role: command.role };

@@ -3,7 +3,7 @@ import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { EVENT_STORE, EventStore, loadState } from '@khala/eventstore';
 import { ControlError } from '../../../control.error';
 import { userDecider } from '../../../identity/domain/user.decider';
-import { executeOn } from '../../../shared/execute';
+import { controlCommands } from '../../../shared/control-commands';
 import { sessionStream, userStream } from '../../../shared/ids';
 import { ReadYourWrites, StreamWrite } from '../../../shared/read-your-writes';
 import { sessionDecider } from '../../domain/session.decider';
@@ -33,23 +33,23 @@ export class RevokeSessionsHandler implements ICommandHandler<RevokeSessions, Re
       const { state } = await loadState(this.store, sessionStream(sessionId), sessionDecider);
       if (!state.exists || state.userId !== userId) throw new ControlError('session_not_found', `session ${sessionId} not found`);
     }
-    const actor = { userId, correlationId: command.correlationId };
+    const acting = { actor: userId, correlationId: command.correlationId };
     const occurredAt = new Date().toISOString();
     const writes: StreamWrite[] = [];
     for (const sessionId of sessionIds) {
       writes.push(
-        await executeOn(
+        await controlCommands.execute(
           this.store,
           sessionStream(sessionId),
           sessionDecider,
           { kind: 'RevokeSession', sessionId, actorUserId: userId, reason: command.reason, occurredAt },
-          actor,
+          acting,
         ),
       );
     }
     for (const deviceId of deviceIds) {
       writes.push(
-        await executeOn(
+        await controlCommands.execute(
           this.store,
           userStream(userId),
           userDecider,
@@ -62,7 +62,7 @@ export class RevokeSessionsHandler implements ICommandHandler<RevokeSessions, Re
             reason: command.reason,
             occurredAt,
           },
-          actor,
+          acting,
         ),
       );
     }

@@ -2,9 +2,9 @@ import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { commandKey } from '../../../shared/command-key';
-import { executeRuntimeCommand } from '../../../shared/execute-runtime-command';
+import { runtimeCommands } from '../../../shared/runtime-commands';
 import { codexWorkerDecider } from '../../domain/codex-worker.decider';
-import { resolveCodexWorkerStream } from '../../domain/codex-worker-streams';
+import { resolveCodexWorkerStream } from '../../codex-worker-streams';
 import { CodexWorkerCommandResult, RecordCodexWorkerEvent } from './record-codex-worker-event.command';
 
 @CommandHandler(RecordCodexWorkerEvent)
@@ -13,7 +13,7 @@ export class RecordCodexWorkerEventHandler implements ICommandHandler<RecordCode
 
   async execute(command: RecordCodexWorkerEvent): Promise<CodexWorkerCommandResult> {
     const stream = await resolveCodexWorkerStream(this.store, command.orgId, command.workerId);
-    const outcome = await executeRuntimeCommand(
+    const outcome = await runtimeCommands.execute(
       this.store,
       stream,
       codexWorkerDecider,

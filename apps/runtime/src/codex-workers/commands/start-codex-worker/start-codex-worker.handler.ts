@@ -4,9 +4,9 @@ import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { v5 as uuidv5 } from 'uuid';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { commandKey } from '../../../shared/command-key';
-import { executeRuntimeCommand } from '../../../shared/execute-runtime-command';
+import { runtimeCommands } from '../../../shared/runtime-commands';
 import { codexWorkerDecider } from '../../domain/codex-worker.decider';
-import { resolveCodexWorkerStream } from '../../domain/codex-worker-streams';
+import { resolveCodexWorkerStream } from '../../codex-worker-streams';
 import { StartCodexWorker, StartCodexWorkerResult } from './start-codex-worker.command';
 
 const WORKER_ID_NAMESPACE = '4b0f7f0e-9a51-5d43-8c1e-2f7a3c9b6d10';
@@ -24,7 +24,7 @@ export class StartCodexWorkerHandler implements ICommandHandler<StartCodexWorker
         : `wkr_${randomUUID()}`);
     const stream = await resolveCodexWorkerStream(this.store, command.orgId, workerId);
     const occurredAt = new Date().toISOString();
-    const outcome = await executeRuntimeCommand(
+    const outcome = await runtimeCommands.execute(
       this.store,
       stream,
       codexWorkerDecider,

@@ -2,9 +2,9 @@ import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { commandKey } from '../../../shared/command-key';
-import { executeRuntimeCommand } from '../../../shared/execute-runtime-command';
+import { runtimeCommands } from '../../../shared/runtime-commands';
 import { codexWorkerDecider } from '../../domain/codex-worker.decider';
-import { resolveCodexWorkerStream } from '../../domain/codex-worker-streams';
+import { resolveCodexWorkerStream } from '../../codex-worker-streams';
 import { CodexWorkerCommandResult } from '../record-codex-worker-event/record-codex-worker-event.command';
 import { StopCodexWorker } from './stop-codex-worker.command';
 
@@ -14,7 +14,7 @@ export class StopCodexWorkerHandler implements ICommandHandler<StopCodexWorker, 
 
   async execute(command: StopCodexWorker): Promise<CodexWorkerCommandResult> {
     const stream = await resolveCodexWorkerStream(this.store, command.orgId, command.workerId);
-    const outcome = await executeRuntimeCommand(
+    const outcome = await runtimeCommands.execute(
       this.store,
       stream,
       codexWorkerDecider,

@@ -2,7 +2,7 @@ import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { commandId, commandKey, streamScopedEventId } from '../../../shared/command-key';
-import { executeRuntimeCommand } from '../../../shared/execute-runtime-command';
+import { runtimeCommands } from '../../../shared/runtime-commands';
 import { isFrameEvent, RunEvent, runDecider, runStream } from '../../domain/run.decider';
 import { AppendRunFrames, AppendRunFramesResult } from './append-run-frames.command';
 import { findEarlierAttempt } from './earlier-attempt';
@@ -26,7 +26,7 @@ export class AppendRunFramesHandler implements ICommandHandler<AppendRunFrames, 
   async execute(command: AppendRunFrames): Promise<AppendRunFramesResult> {
     const stream = runStream(command.runId);
     const key = commandKey(`${stream}:frames`, command.orgId, command.idempotencyKey);
-    const outcome = await executeRuntimeCommand(
+    const outcome = await runtimeCommands.execute(
       this.store,
       stream,
       runDecider,

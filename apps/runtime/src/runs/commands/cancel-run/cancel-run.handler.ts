@@ -2,7 +2,7 @@ import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { commandKey } from '../../../shared/command-key';
-import { executeRuntimeCommand } from '../../../shared/execute-runtime-command';
+import { runtimeCommands } from '../../../shared/runtime-commands';
 import { runDecider, runStream } from '../../domain/run.decider';
 import { runEventId } from '../append-run-frames/append-run-frames.handler';
 import { CancelRun, CancelRunResult } from './cancel-run.command';
@@ -13,7 +13,7 @@ export class CancelRunHandler implements ICommandHandler<CancelRun, CancelRunRes
 
   async execute(command: CancelRun): Promise<CancelRunResult> {
     const stream = runStream(command.runId);
-    const outcome = await executeRuntimeCommand(
+    const outcome = await runtimeCommands.execute(
       this.store,
       stream,
       runDecider,

@@ -3,7 +3,7 @@ import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { v5 as uuidv5 } from 'uuid';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
-import { executeRuntimeCommand } from '../../../shared/execute-runtime-command';
+import { runtimeCommands } from '../../../shared/runtime-commands';
 import { runDecider, runStream } from '../../domain/run.decider';
 import { CreateRun, CreateRunResult } from './create-run.command';
 
@@ -19,7 +19,7 @@ export class CreateRunHandler implements ICommandHandler<CreateRun, CreateRunRes
     const runId = command.idempotencyKey
       ? `run_${uuidv5(`${command.orgId}:${command.idempotencyKey}`, RUN_ID_NAMESPACE)}`
       : `run_${randomUUID()}`;
-    const outcome = await executeRuntimeCommand(
+    const outcome = await runtimeCommands.execute(
       this.store,
       runStream(runId),
       runDecider,

@@ -9,13 +9,13 @@ import {
   PostgresEventStore,
   ReadStreamOptions,
 } from '@khala/eventstore';
-import { connectTestDatabase } from '../../../../test/support/test-database';
-import { AppendRunFrames } from '../runs/commands/append-run-frames/append-run-frames.command';
-import { AppendRunFramesHandler } from '../runs/commands/append-run-frames/append-run-frames.handler';
-import { CreateRun } from '../runs/commands/create-run/create-run.command';
-import { CreateRunHandler } from '../runs/commands/create-run/create-run.handler';
-import { FrameType, runStream } from '../runs/domain/run.decider';
-import { RuntimeError } from '../runtime.error';
+import { connectTestDatabase } from '../support/test-database';
+import { AppendRunFrames } from '../../apps/runtime/src/runs/commands/append-run-frames/append-run-frames.command';
+import { AppendRunFramesHandler } from '../../apps/runtime/src/runs/commands/append-run-frames/append-run-frames.handler';
+import { CreateRun } from '../../apps/runtime/src/runs/commands/create-run/create-run.command';
+import { CreateRunHandler } from '../../apps/runtime/src/runs/commands/create-run/create-run.handler';
+import { FrameType, runStream } from '../../apps/runtime/src/runs/domain/run.decider';
+import { RuntimeError } from '../../apps/runtime/src/runtime.error';
 
 /** The real store, counting what the executor asks of it. */
 class ObservedStore {
@@ -81,7 +81,7 @@ async function stored(store: EventStore, runId: string): Promise<Array<{ id: str
 }
 
 /**
- * executeRuntimeCommand with commands racing inside one process: they queue per stream, and
+ * runtime's command executor (runtime-commands.ts) with commands racing inside one process: they queue per stream, and
  * those that queued during an append share the next one. On the real store (Postgres or PGlite:
  * appends of one stream never overlap here, so PGlite's one-transaction-at-a-time is no obstacle).
  */

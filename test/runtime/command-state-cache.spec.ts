@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { Database } from '@khala/platform';
 import { EventStore, PostgresEventStore } from '@khala/eventstore';
-import { connectTestDatabase, describeWithConcurrentPostgres } from '../../../../test/support/test-database';
-import { AppendRunFrames } from '../runs/commands/append-run-frames/append-run-frames.command';
-import { AppendRunFramesHandler } from '../runs/commands/append-run-frames/append-run-frames.handler';
-import { CreateRun } from '../runs/commands/create-run/create-run.command';
-import { CreateRunHandler } from '../runs/commands/create-run/create-run.handler';
-import { FrameType, runStream } from '../runs/domain/run.decider';
-import { RuntimeError } from '../runtime.error';
+import { connectTestDatabase, describeWithConcurrentPostgres } from '../support/test-database';
+import { AppendRunFrames } from '../../apps/runtime/src/runs/commands/append-run-frames/append-run-frames.command';
+import { AppendRunFramesHandler } from '../../apps/runtime/src/runs/commands/append-run-frames/append-run-frames.handler';
+import { CreateRun } from '../../apps/runtime/src/runs/commands/create-run/create-run.command';
+import { CreateRunHandler } from '../../apps/runtime/src/runs/commands/create-run/create-run.handler';
+import { FrameType, runStream } from '../../apps/runtime/src/runs/domain/run.decider';
+import { RuntimeError } from '../../apps/runtime/src/runtime.error';
 
 /**
- * executeRuntimeCommand decides from the state it last saw of a stream (stream-state-cache.ts).
+ * Runtime's command executor decides from the state it last saw of a stream (stream-state-cache.ts).
  * Two PostgresEventStore instances stand for two runtime instances: each has its own cache, so
  * each keeps going stale while the other appends; the stream must come out exactly as without
  * any cache.

@@ -1,5 +1,3 @@
-import type { EventStore } from '@khala/eventstore';
-
 /** A stream's folded state at one revision, with the ids of its events and the revision of each. */
 export interface CachedStreamState<State> {
   state: State;
@@ -17,9 +15,9 @@ const MAX_CACHED_EVENT_IDS = 200_000;
  * exactly its revision, so if anything else (another instance) appended since, the append is
  * refused with WRONG_EXPECTED_VERSION and the command reads the events appended after that
  * revision and decides again. An outcome other than an append is confirmed by such a read before
- * it is answered (see executeRuntimeCommand; commands of one stream in one process queue, so
- * they never race each other over an entry). One cache per (event store, decider): states of
- * different stores or aggregate types never mix.
+ * it is answered (see CommandExecutor; commands of one stream in one process queue, so they
+ * never race each other over an entry). One cache per (executor, event store, decider): states
+ * of different stores or aggregate types never mix.
  */
 export class StreamStateCache<State> {
   private readonly entries = new Map<string, CachedStreamState<State>>();
@@ -49,15 +47,4 @@ export class StreamStateCache<State> {
     this.entries.delete(stream);
     this.cost -= current.eventIds.size + 1;
   }
-}
-
-const caches = new WeakMap<EventStore, WeakMap<object, StreamStateCache<unknown>>>();
-
-/** The cache for one event store and one decider. */
-export function streamStateCacheFor<State>(store: EventStore, decider: object): StreamStateCache<State> {
-  let byDecider = caches.get(store);
-  if (!byDecider) caches.set(store, (byDecider = new WeakMap()));
-  let cache = byDecider.get(decider);
-  if (!cache) byDecider.set(decider, (cache = new StreamStateCache<unknown>()));
-  return cache as StreamStateCache<State>;
 }
