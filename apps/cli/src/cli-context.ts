@@ -1,5 +1,6 @@
 import { EsdbEventStore, EventStore, PostgresEventStore } from '@khala/eventstore';
-import { Database } from '@khala/platform';
+import { Database, loadEnv } from '@khala/platform';
+import { CliEnv } from './cli.env';
 import { EmbeddedDatabase, openEmbeddedDatabase } from './embedded-database';
 
 /**
@@ -10,6 +11,13 @@ import { EmbeddedDatabase, openEmbeddedDatabase } from './embedded-database';
 export class CliContext {
   json = false;
   exitCode = 0;
+  private loadedEnv?: CliEnv;
+
+  /** Validated on first use, so `oa --help` works whatever the environment holds. */
+  get env(): CliEnv {
+    this.loadedEnv ??= loadEnv(CliEnv);
+    return this.loadedEnv;
+  }
 
   output(data: unknown, text: string): void {
     process.stdout.write(this.json ? `${JSON.stringify(data, bigintReplacer)}\n` : `${text}\n`);
@@ -21,9 +29,9 @@ export class CliContext {
 
   async withAdminDatabase<T>(work: (db: Database, url: string) => Promise<T>): Promise<T> {
     let embedded: EmbeddedDatabase | undefined;
-    let url = process.env.DATABASE_URL;
+    let url = this.env.DATABASE_URL;
     if (!url) {
-      embedded = await openEmbeddedDatabase(process.env.DATA_DIR ?? '.data', (line) =>
+      embedded = await openEmbeddedDatabase(this.env.DATA_DIR, (line) =>
         process.stderr.write(`oa: ${line}\n`),
       );
       url = embedded.url;
@@ -49,7 +57,7 @@ export async function withEventStore<T>(
   context: CliContext,
   work: (store: EventStore, db: Database | undefined) => Promise<T>,
 ): Promise<T> {
-  const esdbUrl = process.env.EVENTSTORE_URL;
+  const esdbUrl = context.env.EVENTSTORE_URL;
   if (esdbUrl) {
     const store = EsdbEventStore.connect(esdbUrl);
     try {
@@ -67,7 +75,7 @@ export async function withEventStore<T>(
  */
 export async function withStoreAndDatabase<T>(context: CliContext, work: (store: EventStore, db: Database) => Promise<T>): Promise<T> {
   return context.withAdminDatabase(async (db) => {
-    const esdbUrl = process.env.EVENTSTORE_URL;
+    const esdbUrl = context.env.EVENTSTORE_URL;
     if (!esdbUrl) return work(new PostgresEventStore(db), db);
     const store = EsdbEventStore.connect(esdbUrl);
     try {

@@ -1,15 +1,16 @@
 import 'reflect-metadata';
-import { redactDatabaseUrl } from '@khala/platform';
+import { CommonEnv, loadEnv, redactDatabaseUrl } from '@khala/platform';
 import { startSystem } from './embedded';
 
 async function main() {
   const system = await startSystem();
+  const env = loadEnv(CommonEnv);
   const { control, runtime, gateway } = system.urls;
   process.stdout.write(
     [
       '',
       'Khala is running (control, runtime and khala-gateway in one process)',
-      `  database  ${process.env.DATABASE_URL ? redactDatabaseUrl(system.databaseUrl) : embeddedDatabaseLine(system.databaseUrl)}`,
+      `  database  ${env.DATABASE_URL ? redactDatabaseUrl(system.databaseUrl) : embeddedDatabaseLine(system.databaseUrl, env.DATA_DIR)}`,
       `  control   ${control}   (OpenAPI ${control}/docs)`,
       `  runtime   ${runtime}   (OpenAPI ${runtime}/docs)`,
       `  gateway   ${gateway}   (WebSocket ${gateway.replace('http', 'ws')}/sync/socket/websocket)`,
@@ -44,8 +45,7 @@ async function main() {
 }
 
 /** Where the embedded PGlite lives and the address `oa` (or psql) uses while this process owns it. */
-function embeddedDatabaseLine(url: string): string {
-  const dataDir = process.env.DATA_DIR ?? '.data';
+function embeddedDatabaseLine(url: string, dataDir: string): string {
   if (dataDir === 'memory') return `embedded PGlite in memory, served at ${url}`;
   return `embedded PGlite in ${dataDir}/pglite, served at ${url} (oa works through it while this runs)`;
 }
