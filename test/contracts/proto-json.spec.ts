@@ -119,6 +119,7 @@ describe('proto3 JSON of the generated messages', () => {
         'retry_after_ms',
         'reauth_required',
         'reason',
+        'topics',
       ].sort(),
     );
     expect(sync.SyncError.toObject(error, JSON_OPTIONS).snapshot_plan).toEqual({

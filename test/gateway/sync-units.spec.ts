@@ -1,27 +1,11 @@
-import { parsePhoenixFrame } from '../../apps/khala-gateway/src/sync/phoenix';
 import { TokenBucket } from '../../apps/khala-gateway/src/sync/rate-limiter';
 import { parseSubscribe } from '../../apps/khala-gateway/src/sync/sync-session';
 import { SyncError } from '../../apps/khala-gateway/src/sync/sync.error';
 import { deliveryPauseMs, FEED_KEEP_BYTES, MAX_DELIVERY_PAUSE_MS, TopicFeed } from '../../apps/khala-gateway/src/sync/topic-feeds';
-import { resolveTopic } from '../../apps/khala-gateway/src/sync/topics';
 import { batchLength, encodeRow, MAX_BATCH_BYTES } from '../../apps/khala-gateway/src/sync/update-batch';
 
 const row = (watermark: number, payload = '{"a":1}') =>
   encodeRow('t', { watermark, doc_key: `d:${watermark}`, doc_version: 1, payload, payload_hash: 'sha256:x', hydration_required: false });
-
-describe('Phoenix frame parsing', () => {
-  it('keeps the refs of an invalid frame so the error can be a reply', () => {
-    expect(parsePhoenixFrame('["1","7","sync:v1","sync:subscribe","x"]')).toEqual({
-      ok: false,
-      reason: 'payload must be an object',
-      joinRef: '1',
-      ref: '7',
-      topic: 'sync:v1',
-    });
-    expect(parsePhoenixFrame('{')).toMatchObject({ ok: false, ref: null });
-    expect(parsePhoenixFrame('[null,"1","phoenix","heartbeat",{}]')).toMatchObject({ ok: true, message: { topic: 'phoenix', event: 'heartbeat' } });
-  });
-});
 
 describe('sync:subscribe validation', () => {
   const code = (payload: Record<string, unknown>) => {
@@ -53,27 +37,6 @@ describe('sync:subscribe validation', () => {
     ]) {
       expect(code(payload)).toBe('bad_subscription');
     }
-  });
-});
-
-describe('topic resolution', () => {
-  it('maps entity topics to their class policy and scope', () => {
-    expect(resolveTopic('run:abc-1:events')).toEqual({
-      topic: 'run:abc-1:events',
-      kind: 'run',
-      policyKey: 'run:*:events',
-      scope: 'runtime.run_events',
-      entityId: 'abc-1',
-    });
-    expect(resolveTopic('worker:w1:events')?.scope).toBe('runtime.codex_worker_events');
-    // Runtime ids may contain `.` and `:` (worker_id DTO, RESOURCE_ID_PATTERN): the id is all between prefix and suffix.
-    expect(resolveTopic('run:a:b:events')).toMatchObject({ kind: 'run', entityId: 'a:b' });
-    expect(resolveTopic('worker:host.local:w:7:events')).toMatchObject({ kind: 'worker', entityId: 'host.local:w:7' });
-    expect(resolveTopic(`worker:${'w'.repeat(129)}:events`)).toBeUndefined();
-    expect(resolveTopic('worker::events')).toBeUndefined();
-    expect(resolveTopic('worker:a/b:events')).toBeUndefined();
-    expect(resolveTopic('worker:a b:events')).toBeUndefined();
-    expect(resolveTopic('runtime.run_summaries')?.kind).toBe('class');
   });
 });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { RunningSystem } from '../../apps/embedded/src/embedded';
-import { TOPIC_CLASSES, resolveTopic } from '../../apps/khala-gateway/src/sync/topics';
+import { TOPIC_CLASSES, resolveTopic } from '@khala/contracts';
 import { call, logIn, Reply, signUp, SignedUp } from '../control/control-client';
 import { RawPhoenixClient } from '../support/phoenix-client';
 import { startTestSystem } from '../support/system';

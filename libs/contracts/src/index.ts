@@ -5,3 +5,4 @@ export * from './canonical-json';
 export * from './payload-hash';
 export * from './event-types';
 export * from './event-reading';
+export * from './sync';

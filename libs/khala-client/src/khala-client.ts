@@ -1,6 +1,7 @@
 import { ApplyResult, classifyUpdate } from './apply';
 import { backoffDelay, BackoffOptions } from './backoff';
-import type { Frame, RefusedTopic, SnapshotDocument, SnapshotPage, SubscribeReply, SyncErrorPayload, TopicWatermark, Update, UpdateBatch } from './protocol';
+import { encodeFrame, parsePhoenixFrame, PHOENIX_TOPIC, PhoenixMessage, SYNC_CHANNEL } from '@khala/contracts/sync';
+import type { RefusedTopic, SnapshotDocument, SnapshotPage, SubscribeReply, SyncErrorPayload, TopicWatermark, Update, UpdateBatch } from './protocol';
 import { ResubscribeBudget, ResubscribeLimit } from './resubscribe-budget';
 import { MemoryWatermarkStore, WatermarkStore } from './watermark-store';
 
@@ -65,8 +66,6 @@ export interface KhalaClientEvents {
 }
 
 type Listener<K extends keyof KhalaClientEvents> = KhalaClientEvents[K];
-
-const SYNC = 'sync:v1';
 
 /**
  * A sync:v1 client (khala-protocol.md §10): connects and joins, subscribes with persisted
@@ -213,13 +212,9 @@ export class KhalaClient {
     socket.onopen = () => this.join();
     socket.onmessage = (event) => {
       const text = typeof event.data === 'string' ? event.data : String(event.data);
-      let frame: Frame;
-      try {
-        frame = JSON.parse(text) as Frame;
-      } catch {
-        return;
-      }
-      this.work = this.work.then(() => this.onFrame(frame)).catch((error: Error) => this.emit('error', error));
+      const parsed = parsePhoenixFrame(text);
+      if (!parsed.ok) return;
+      this.work = this.work.then(() => this.onFrame(parsed.message)).catch((error: Error) => this.emit('error', error));
     };
     socket.onerror = () => undefined;
     socket.onclose = (event) => {
@@ -251,7 +246,7 @@ export class KhalaClient {
   }
 
   private join(): void {
-    const ref = this.push(SYNC, 'phx_join', {}, (status, response) => {
+    const ref = this.push(SYNC_CHANNEL, 'phx_join', {}, (status, response) => {
       if (status !== 'ok') return this.onJoinError(response as unknown as SyncErrorPayload);
       this.attempt = 0;
       this.refused.clear();
@@ -278,7 +273,7 @@ export class KhalaClient {
     this.heartbeatTimer = setInterval(() => {
       // The previous heartbeat got no reply within a whole interval: the link is dead.
       if (this.heartbeatRef !== undefined) return this.socket?.close(4000, 'heartbeat timeout');
-      this.heartbeatRef = this.push('phoenix', 'heartbeat', {}, () => (this.heartbeatRef = undefined));
+      this.heartbeatRef = this.push(PHOENIX_TOPIC, 'heartbeat', {}, () => (this.heartbeatRef = undefined));
     }, this.options.heartbeatIntervalMs ?? 25_000);
   }
 
@@ -290,9 +285,9 @@ export class KhalaClient {
   ): string {
     const ref = String(++this.ref);
     // The join frame carries its own ref as join_ref (as the official Phoenix client does).
-    const joinRef = event === 'phx_join' ? ref : topic === 'phoenix' ? null : this.joinRef;
+    const joinRef = event === 'phx_join' ? ref : topic === PHOENIX_TOPIC ? null : this.joinRef;
     if (onReply) this.pending.set(ref, onReply);
-    this.socket?.send(JSON.stringify([joinRef, ref, topic, event, payload]));
+    this.socket?.send(encodeFrame(joinRef, ref, topic, event, payload));
     return ref;
   }
 
@@ -306,7 +301,7 @@ export class KhalaClient {
     for (const topic of topics) if (!this.lastApplied.has(topic) && !this.awaitingBase.has(topic)) this.awaitingBase.set(topic, []);
     const payload: Record<string, unknown> = { topics, resume_after: resumeAfter };
     if (this.options.replayBatchSize) payload.replay_batch_size = this.options.replayBatchSize;
-    this.push(SYNC, 'sync:subscribe', payload, (status, response) => {
+    this.push(SYNC_CHANNEL, 'sync:subscribe', payload, (status, response) => {
       for (const topic of topics) this.resyncing.delete(topic);
       if (status === 'ok') return this.onSubscribed(topics, response as unknown as SubscribeReply);
       return this.onSubscribeError(response as unknown as SyncErrorPayload, topics);
@@ -337,7 +332,7 @@ export class KhalaClient {
       message: `${topic} was resubscribed ${limit?.max ?? 10} times within ${limit?.windowMs ?? 60_000} ms; it is halted until start()`,
       topic,
     });
-    if (this.socket) this.push(SYNC, 'sync:unsubscribe', { topics: [topic] });
+    if (this.socket) this.push(SYNC_CHANNEL, 'sync:unsubscribe', { topics: [topic] });
     this.failStartIfNothingLeft();
     return false;
   }
@@ -469,7 +464,7 @@ export class KhalaClient {
     return watermark;
   }
 
-  private async onFrame([, ref, , event, payload]: Frame): Promise<void> {
+  private async onFrame({ ref, event, payload }: PhoenixMessage): Promise<void> {
     if (event === 'phx_reply' && ref !== null) {
       const callback = this.pending.get(ref);
       this.pending.delete(ref);

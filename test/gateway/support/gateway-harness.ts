@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import { KeyRing, TokenService } from '@khala/auth';
+import { TOPIC_CLASSES } from '@khala/contracts';
 import { Database, listenOn, loadEnv } from '@khala/platform';
 import { appendJournal, encodeDocument, notifyJournalAppended } from '@khala/projections';
 import { createGatewayApp } from '../../../apps/khala-gateway/src/gateway.app';
@@ -10,13 +11,7 @@ import { GatewayEnv } from '../../../apps/khala-gateway/src/gateway.env';
 import { connectTestDatabase, testDatabaseUrl } from '../../support/test-database';
 import { freshIdentity, TestIdentity } from '../../support/system';
 
-export const ALL_SCOPES = [
-  'runtime.run_summaries',
-  'runtime.codex_worker_summaries',
-  'runtime.codex_worker_events',
-  'runtime.run_events',
-  'runtime.notifications',
-];
+export const ALL_SCOPES: string[] = [...TOPIC_CLASSES];
 
 export interface TestGateway {
   url: string;

@@ -1,15 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { TOPIC_CLASSES } from '@khala/contracts';
 import { Database, DATABASE } from '@khala/platform';
 import { ControlError } from '../control.error';
 
-/** The topic classes of khala-protocol.md §3; they are also the sync token scopes. */
-export const SYNC_TOPIC_CLASSES = [
-  'runtime.run_summaries',
-  'runtime.codex_worker_summaries',
-  'runtime.codex_worker_events',
-  'runtime.run_events',
-  'runtime.notifications',
-] as const;
+/** The topic classes of khala-protocol.md §3 (the sync contract's); they are also the sync token scopes. */
+export const SYNC_TOPIC_CLASSES = TOPIC_CLASSES;
 
 /**
  * Which topic classes an org's members may hold in a sync token. Every org allows all five until

@@ -1,12 +1,11 @@
 import { Controller, Get, Headers, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { bearerToken, TokenService } from '@khala/auth';
+import { isTopicClass } from '@khala/contracts';
 import { SnapshotPageTokens } from './snapshot-page-token';
 import { SnapshotQueryDto } from './snapshot-query.dto';
 import { SNAPSHOT_SOURCES, SnapshotDocument, SnapshotReader } from './snapshot.reader';
 import { SnapshotError } from './snapshot.error';
-
-const TOPIC_CLASSES = new Set(['runtime.run_summaries', 'runtime.codex_worker_summaries', 'runtime.codex_worker_events', 'runtime.run_events', 'runtime.notifications']);
 
 /** GET /api/sync/snapshot (khala-protocol.md §8): bootstrap pages for a topic, all at one watermark. */
 @ApiTags('sync')
@@ -27,7 +26,7 @@ export class SnapshotController {
   ): Promise<{ topic: string; watermark: number; documents: SnapshotDocument[]; next_page_token: string | null }> {
     const principal = await this.tokens.verifySyncToken(bearerToken(authorization));
     const { topic } = query;
-    if (!TOPIC_CLASSES.has(topic)) throw new SnapshotError('bad_topic', `unknown topic ${topic}`, { topic });
+    if (!isTopicClass(topic)) throw new SnapshotError('bad_topic', `unknown topic ${topic}`, { topic });
     if (!principal.scopes.includes(topic)) throw new SnapshotError('forbidden_topic', `the token does not grant ${topic}`, { forbidden_topics: [topic] });
     if (!SNAPSHOT_SOURCES[topic]) throw new SnapshotError('snapshot_not_available', `${topic} has no snapshot; subscribe and replay instead`, { topic });
     if (await this.reader.isRevoked(principal.sessionId)) {

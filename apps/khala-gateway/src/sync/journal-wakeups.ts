@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { JOURNAL_CHANNEL, JOURNAL_TOPICS_RESET } from '@khala/contracts';
 import { Database, DATABASE, APP_ENV, CommonEnv } from '@khala/platform';
-import { JOURNAL_CHANNEL, JOURNAL_TOPICS_RESET } from '@khala/projections';
 
 /**
  * Why listeners were woken:

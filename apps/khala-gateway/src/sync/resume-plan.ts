@@ -1,38 +1,10 @@
+import { SNAPSHOT_FORMAT, type SnapshotPlanTopic, type StaleReason, type StaleTopic } from '@khala/contracts';
 import type { TopicPolicy, TopicState } from './journal.repository';
 
 /**
  * Where a subscribe starts each topic (khala-protocol.md §7), decided from the client's cursor,
  * the topic's durable floor and head, and its class policy. Pure, so every rule is unit-tested.
  */
-
-export const SNAPSHOT_FORMAT = 'openagents.sync.snapshot.v1';
-
-/**
- * Why a topic cannot be replayed from where the client stands:
- * - retention_floor_breach: the cursor is below the durable floor (rows after it are gone);
- * - replay_budget_exceeded: more updates to replay than the topic class allows;
- * - cursor_missing: no cursor on a topic with a snapshot source; the snapshot holds each document
- *   once at its current version, while the journal may have lost its oldest versions to retention
- *   and holds every version of the rest, so a new client always starts from the snapshot.
- */
-export type StaleReason = 'retention_floor_breach' | 'replay_budget_exceeded' | 'cursor_missing';
-
-export interface StaleTopic {
-  topic: string;
-  reason: StaleReason;
-  qos_tier: string;
-  resume_after: number;
-  retention_floor: number;
-  head_watermark: number;
-  replay_lag: number;
-  replay_budget_events: number;
-}
-
-export interface SnapshotPlanTopic {
-  topic: string;
-  head_watermark: number;
-  snapshot_url: string;
-}
 
 export type TopicPlan =
   /** Replay (start, head] then go live. `retainedFrom` is reported to the client (its base without a cursor is retainedFrom - 1). */

@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { SyncPrincipal } from '@khala/auth';
+import type { RefusedTopic } from '@khala/contracts';
+import { encodeFrameRaw, isTopicClass, PhoenixMessage, replyFrame, ResolvedTopic, resolveTopic, SNAPSHOT_FORMAT, SYNC_CHANNEL } from '@khala/contracts';
 import { EntityRef, JournalRepository, TopicPolicy, TopicState } from './journal.repository';
 import { khalaFrameJson, KhalaFrameKind, pushProtoBase64 } from './khala-frame';
-import { encodeFrameRaw, PhoenixMessage, replyFrame } from './phoenix';
-import { planTopic, SNAPSHOT_FORMAT, snapshotPlanTopic, staleCursorDetails, staleTopic, TopicPlan } from './resume-plan';
+import { planTopic, snapshotPlanTopic, staleCursorDetails, staleTopic, TopicPlan } from './resume-plan';
 import { SyncError } from './sync.error';
 import { FeedListener, TopicFeed, TopicFeeds } from './topic-feeds';
-import { isTopicClass, ResolvedTopic, resolveTopic } from './topics';
 import { batchLength, batchPayload, batchProtoBase64, EncodedRow, encodeRow, MAX_BATCH_UPDATES } from './update-batch';
 
-export const SYNC_CHANNEL = 'sync:v1';
 export const MAX_TOPICS = 64;
-export { SNAPSHOT_FORMAT } from './resume-plan';
 /** Policy of a topic class missing from khala.topic_classes (never expected; replay-only, small budget). */
 const DEFAULT_POLICY: TopicPolicy = { replayBudget: 3000, hasSnapshot: false };
 /** One message for every refused topic, whatever the reason (no scope, unknown, foreign, nonexistent). */
@@ -76,12 +74,6 @@ interface TopicSubscription {
   batchSize: number;
 }
 
-/** A topic of a subscribe that was not subscribed, reported per topic in the reply (§4). */
-interface RefusedTopic {
-  topic: string;
-  code: 'forbidden_topic' | 'bad_subscription';
-  message: string;
-}
 
 type EntityTopic = Extract<ResolvedTopic, { kind: 'run' | 'worker' }>;
 

@@ -5496,6 +5496,9 @@ export namespace openagents {
                 /** SyncError refused_topics. */
                 refused_topics: openagents.sync.v1.RefusedTopic.$Properties[];
 
+                /** SyncError topics. */
+                topics: string[];
+
                 /**
                  * Creates a new SyncError instance using the specified properties.
                  * @param [properties] Properties to set
@@ -5595,6 +5598,9 @@ export namespace openagents {
 
                     /** SyncError refused_topics */
                     refused_topics?: (openagents.sync.v1.RefusedTopic.$Properties[]|null);
+
+                    /** SyncError topics */
+                    topics?: (string[]|null);
 
                     /** Unknown fields preserved while decoding when enabled */
                     $unknowns?: Uint8Array[];

@@ -9950,6 +9950,7 @@ $root.openagents = (function() {
                     this.stale_topics = [];
                     this.forbidden_topics = [];
                     this.refused_topics = [];
+                    this.topics = [];
                     if (properties)
                         for (var keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                             if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -9967,6 +9968,7 @@ $root.openagents = (function() {
                 SyncError.prototype.reauth_required = false;
                 SyncError.prototype.reason = "";
                 SyncError.prototype.refused_topics = $util.emptyArray;
+                SyncError.prototype.topics = $util.emptyArray;
 
                 SyncError.create = function(properties) {
                     return new SyncError(properties);
@@ -10005,6 +10007,9 @@ $root.openagents = (function() {
                     if (message.refused_topics != null && message.refused_topics.length)
                         for (var i = 0; i < message.refused_topics.length; ++i)
                             $root.openagents.sync.v1.RefusedTopic.encode(message.refused_topics[i], writer.uint32(90).fork(), _depth + 1).ldelim();
+                    if (message.topics != null && message.topics.length)
+                        for (var i = 0; i < message.topics.length; ++i)
+                            writer.uint32(98).string(message.topics[i]);
                     if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                         for (var i = 0; i < message.$unknowns.length; ++i)
                             writer.raw(message.$unknowns[i]);
@@ -10130,6 +10135,14 @@ $root.openagents = (function() {
                                 message.refused_topics.push($root.openagents.sync.v1.RefusedTopic.decode(reader, reader.size(), $undefined, _depth + 1));
                                 continue;
                             }
+                        case 12: {
+                                if (wireType !== 2)
+                                    break;
+                                if (!(message.topics && message.topics.length))
+                                    message.topics = [];
+                                message.topics.push(reader.stringVerify());
+                                continue;
+                            }
                         }
                         reader.skipType(wireType, _depth, tag);
                         if (!reader.discardUnknown) {
@@ -10209,6 +10222,13 @@ $root.openagents = (function() {
                                 return "refused_topics." + error;
                         }
                     }
+                    if (message.topics != null && $Object.hasOwnProperty.call(message, "topics")) {
+                        if (!$Array.isArray(message.topics))
+                            return "topics: array expected";
+                        for (var i = 0; i < message.topics.length; ++i)
+                            if (!$util.isString(message.topics[i]))
+                                return "topics: string[] expected";
+                    }
                     return null;
                 };
 
@@ -10279,6 +10299,13 @@ $root.openagents = (function() {
                             message.refused_topics[i] = $root.openagents.sync.v1.RefusedTopic.fromObject(object.refused_topics[i], _depth + 1);
                         }
                     }
+                    if (object.topics) {
+                        if (!$Array.isArray(object.topics))
+                            throw $TypeError(".openagents.sync.v1.SyncError.topics: array expected");
+                        message.topics = $Array(object.topics.length);
+                        for (var i = 0; i < object.topics.length; ++i)
+                            message.topics[i] = $String(object.topics[i]);
+                    }
                     return message;
                 };
 
@@ -10295,6 +10322,7 @@ $root.openagents = (function() {
                         object.stale_topics = [];
                         object.forbidden_topics = [];
                         object.refused_topics = [];
+                        object.topics = [];
                     }
                     if (options.defaults) {
                         object.code = "";
@@ -10338,6 +10366,11 @@ $root.openagents = (function() {
                         object.refused_topics = $Array(message.refused_topics.length);
                         for (var j = 0; j < message.refused_topics.length; ++j)
                             object.refused_topics[j] = $root.openagents.sync.v1.RefusedTopic.toObject(message.refused_topics[j], options, _depth + 1);
+                    }
+                    if (message.topics && message.topics.length) {
+                        object.topics = $Array(message.topics.length);
+                        for (var j = 0; j < message.topics.length; ++j)
+                            object.topics[j] = message.topics[j];
                     }
                     return object;
                 };

@@ -1,7 +1,15 @@
 /**
- * Phoenix v2 JSON framing: `[join_ref, ref, topic, event, payload]`. Pure functions, so the wire
- * format is tested without a socket.
+ * Phoenix v2 JSON framing, `[join_ref, ref, topic, event, payload]`, as both ends of sync:v1 speak
+ * it (the gateway and libs/khala-client). Pure functions, so the wire format is tested without a socket.
  */
+
+/** The one channel of the protocol. */
+export const SYNC_CHANNEL = 'sync:v1';
+/** Phoenix's own topic (heartbeats). */
+export const PHOENIX_TOPIC = 'phoenix';
+
+export type Frame = [joinRef: string | null, ref: string | null, topic: string, event: string, payload: Record<string, unknown>];
+
 export interface PhoenixMessage {
   joinRef: string | null;
   ref: string | null;
