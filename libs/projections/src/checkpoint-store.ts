@@ -1,4 +1,5 @@
 import { Position } from '@khala/eventstore';
+import { escapeLiteral } from 'pg';
 import { Queryable } from '@khala/platform';
 
 export interface StoredCheckpoint {
@@ -55,16 +56,30 @@ export async function advanceCheckpoint(
   next: Position,
   table: CheckpointTable = DEFAULT_CHECKPOINT_TABLE,
 ): Promise<boolean> {
-  const result = expected
-    ? await tx.query(
-        `UPDATE ${table} SET version = $2, commit_position = $3, prepare_position = $4, updated_at = now()
-          WHERE projection = $1 AND commit_position = $5 AND prepare_position = $6`,
-        [projection, version, next.commit.toString(), next.prepare.toString(), expected.commit.toString(), expected.prepare.toString()],
-      )
-    : await tx.query(
-        `INSERT INTO ${table} (projection, version, commit_position, prepare_position, updated_at)
-         VALUES ($1, $2, $3, $4, now()) ON CONFLICT (projection) DO NOTHING`,
-        [projection, version, next.commit.toString(), next.prepare.toString()],
-      );
+  return fenceSucceeded(await tx.query(checkpointFenceStatement(projection, version, expected, next, table)));
+}
+
+/**
+ * The fence as one statement with its values quoted in (no parameters), so it can travel with
+ * BEGIN in the batch's first round trip. Every value is a number or a projection name.
+ */
+export function checkpointFenceStatement(
+  projection: string,
+  version: number,
+  expected: Position | undefined,
+  next: Position,
+  table: CheckpointTable = DEFAULT_CHECKPOINT_TABLE,
+): string {
+  const [name, commit, prepare] = [escapeLiteral(projection), sqlBigint(next.commit), sqlBigint(next.prepare)];
+  return expected
+    ? `UPDATE ${table} SET version = ${Number(version)}, commit_position = ${commit}, prepare_position = ${prepare}, updated_at = now()
+        WHERE projection = ${name} AND commit_position = ${sqlBigint(expected.commit)} AND prepare_position = ${sqlBigint(expected.prepare)}`
+    : `INSERT INTO ${table} (projection, version, commit_position, prepare_position, updated_at)
+       VALUES (${name}, ${Number(version)}, ${commit}, ${prepare}, now()) ON CONFLICT (projection) DO NOTHING`;
+}
+
+export function fenceSucceeded(result: { rowCount: number | null }): boolean {
   return result.rowCount === 1;
 }
+
+const sqlBigint = (value: bigint) => BigInt(value).toString();

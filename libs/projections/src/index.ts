@@ -2,7 +2,6 @@ export * from './projection';
 export * from './projector-runner';
 export * from './checkpoint-store';
 export * from './journal-writer';
-export * from './watermark-allocator';
 export * from './leader-lease';
 export * from './event-reader';
 export * from './projection-failures';

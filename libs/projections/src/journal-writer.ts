@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '@khala/contracts/canonical-json';
 import { currentCorrelationId, Queryable } from '@khala/platform';
-import { allocateWatermarks } from './watermark-allocator';
 
 /** Documents above this size go to the journal as pointers; clients hydrate them over HTTP. */
 export const MAX_INLINE_PAYLOAD_BYTES = 256 * 1024;
@@ -46,37 +45,44 @@ export interface JournalAppend {
 }
 
 /**
- * Appends rows in the given order inside the caller's transaction: watermarks are reserved per
- * (topic, org) in one statement and assigned in order, then every row goes in with one INSERT.
- * Returns each row's watermark, in input order.
+ * The journal append as common table expressions, for a statement that also writes something
+ * else with the watermarks (a summary's read-model upsert) in the same round trip. Defines
+ * `journal_watermarks(ord, watermark)`, ord being the entry's 1-based index, and inserts the rows.
+ *
+ * Watermarks: `count` consecutive ones are reserved per (topic, org) by bumping its sequence row,
+ * then given out in entry order. The bump holds the row's lock until the transaction ends, so
+ * watermark order is commit order, gaps are impossible and a rollback consumes nothing. Rows are
+ * locked in (topic, org) byte order, so two transactions touching the same partitions cannot
+ * deadlock. Parameters are numbered from `firstParam`.
  */
-export async function appendJournalBatch(tx: Queryable, entries: readonly JournalAppend[]): Promise<number[]> {
-  if (entries.length === 0) return [];
-  const counts = new Map<string, { topic: string; orgId: string; count: number }>();
-  for (const entry of entries) {
-    const key = `${entry.topic}\u0000${entry.orgId}`;
-    const group = counts.get(key);
-    if (group) group.count += 1;
-    else counts.set(key, { topic: entry.topic, orgId: entry.orgId, count: 1 });
-  }
-  const groups = [...counts.values()];
-  const firsts = await allocateWatermarks(tx, groups);
-  const next = new Map(groups.map((group, index) => [`${group.topic}\u0000${group.orgId}`, firsts[index]]));
-  const watermarks = entries.map((entry) => {
-    const key = `${entry.topic}\u0000${entry.orgId}`;
-    const watermark = next.get(key)!;
-    next.set(key, watermark + 1);
-    return watermark;
-  });
+export function journalAppendCtes(entries: readonly JournalAppend[], firstParam = 1): { sql: string; params: unknown[] } {
   const fallbackCorrelation = currentCorrelationId() ?? null;
   const pointer = entries.map((entry) => Buffer.byteLength(entry.encoded.text) > MAX_INLINE_PAYLOAD_BYTES);
-  await tx.query(
-    `INSERT INTO khala.journal (topic, org_id, watermark, doc_key, doc_version, payload, payload_hash, hydration_required, correlation_id)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::boolean[], $9::text[])`,
-    [
+  const p = (offset: number) => `$${firstParam + offset}`;
+  return {
+    sql: `journal_in AS (
+        SELECT * FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bigint[], ${p(4)}::text[], ${p(5)}::text[], ${p(6)}::boolean[], ${p(7)}::text[])
+          WITH ORDINALITY AS j(topic, org_id, doc_key, doc_version, payload, payload_hash, hydration_required, correlation_id, ord)
+      ),
+      journal_groups AS (SELECT topic, org_id, count(*) AS n FROM journal_in GROUP BY topic, org_id),
+      journal_heads AS (
+        INSERT INTO khala.topic_sequences AS s (topic, org_id, head_watermark)
+        SELECT topic, org_id, n FROM journal_groups ORDER BY topic COLLATE "C", org_id COLLATE "C"
+        ON CONFLICT (topic, org_id) DO UPDATE SET head_watermark = s.head_watermark + EXCLUDED.head_watermark
+        RETURNING topic, org_id, head_watermark
+      ),
+      journal_watermarks AS (
+        SELECT j.*, h.head_watermark - g.n + row_number() OVER (PARTITION BY j.topic, j.org_id ORDER BY j.ord) AS watermark
+          FROM journal_in j JOIN journal_groups g USING (topic, org_id) JOIN journal_heads h USING (topic, org_id)
+      ),
+      journal_rows AS (
+        INSERT INTO khala.journal (topic, org_id, watermark, doc_key, doc_version, payload, payload_hash, hydration_required, correlation_id)
+        SELECT topic, org_id, watermark, doc_key, doc_version, payload, payload_hash, hydration_required, correlation_id
+          FROM journal_watermarks ORDER BY ord
+      )`,
+    params: [
       entries.map((entry) => entry.topic),
       entries.map((entry) => entry.orgId),
-      watermarks,
       entries.map((entry) => entry.docKey),
       entries.map((entry) => entry.docVersion),
       entries.map((entry, index) => (pointer[index] ? null : entry.encoded.text)),
@@ -84,8 +90,18 @@ export async function appendJournalBatch(tx: Queryable, entries: readonly Journa
       pointer,
       entries.map((entry) => entry.correlationId ?? fallbackCorrelation),
     ],
-  );
-  return watermarks;
+  };
+}
+
+/**
+ * Appends rows in the given order inside the caller's transaction, in one statement (see
+ * journalAppendCtes). Returns each row's watermark, in input order.
+ */
+export async function appendJournalBatch(tx: Queryable, entries: readonly JournalAppend[]): Promise<number[]> {
+  if (entries.length === 0) return [];
+  const { sql, params } = journalAppendCtes(entries);
+  const { rows } = await tx.query<{ watermark: string }>(`WITH ${sql} SELECT watermark FROM journal_watermarks ORDER BY ord`, params);
+  return rows.map((row) => Number(row.watermark));
 }
 
 /** Appends one journal row at the next watermark of (topic, org), inside the caller's transaction. */

@@ -1,3 +1,4 @@
+import { escapeLiteral } from 'pg';
 import { Queryable } from '@khala/platform';
 
 /** Durable operator switches per projection (migration 0007), in the checkpoint table's schema. */
@@ -9,10 +10,16 @@ export async function isPaused(
   projection: string,
   table: ControlsTable = 'runtime.projection_controls',
 ): Promise<boolean> {
-  const { rows } = await db.query<{ paused: boolean }>(`SELECT paused FROM ${table} WHERE projection = $1`, [
-    projection,
-  ]);
-  return rows[0]?.paused === true;
+  return pausedIn(await db.query<{ paused: boolean }>(pausedStatement(projection, table)));
+}
+
+/** The pause check as one parameterless statement (it travels with BEGIN in a batch's first round trip). */
+export function pausedStatement(projection: string, table: ControlsTable = 'runtime.projection_controls'): string {
+  return `SELECT paused FROM ${table} WHERE projection = ${escapeLiteral(projection)}`;
+}
+
+export function pausedIn(result: { rows: Array<{ paused?: boolean }> }): boolean {
+  return result.rows[0]?.paused === true;
 }
 
 export async function setPaused(

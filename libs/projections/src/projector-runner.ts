@@ -3,12 +3,12 @@ import { Database, isConnectionError } from '@khala/platform';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { measureBacklog } from './backlog';
-import { advanceCheckpoint, CheckpointTable, DEFAULT_CHECKPOINT_TABLE, loadCheckpoint } from './checkpoint-store';
+import { CheckpointTable, checkpointFenceStatement, DEFAULT_CHECKPOINT_TABLE, fenceSucceeded, loadCheckpoint } from './checkpoint-store';
 import { JOURNAL_CHANNEL } from './journal-writer';
 import { AdvisoryLease, ProjectionLease } from './leader-lease';
 import { Projection } from './projection';
 import { countParked, failureStatus, FailuresTable, isSkipped, parkFailure } from './projection-failures';
-import { ControlsTable, isPaused } from './projection-controls';
+import { ControlsTable, isPaused, pausedIn, pausedStatement } from './projection-controls';
 import { projectorMetrics, ProjectorMetrics } from './projector-metrics';
 import { ENDED, ReadAhead, TIMEOUT } from './read-ahead';
 import { tryRead } from './event-reader';
@@ -416,15 +416,23 @@ export class ProjectorRunner {
     if (!this.lease.held) throw new LeadershipLost('lease connection lost');
     const started = performance.now();
     const { name, version } = this.projection;
-    await this.db.transaction(async (tx) => {
-      const fenced = await advanceCheckpoint(tx, name, version, this.lastCommitted, position, this.checkpointTable);
-      if (!fenced) throw new LeadershipLost('the checkpoint moved under this instance (another writer)');
-      // Read after the checkpoint row lock: `oa projections pause` waits for that lock, so once it
-      // returns no batch that saw "not paused" can still be in flight.
-      if (await isPaused(tx, name, this.controlsTable)) throw new ProjectionPaused(`projection ${name} is paused`);
-      if (park) await parkFailure(tx, name, park.event, park.error, park.attempts, this.failuresTable);
-      if (events.length) await this.projection.project(tx, events);
-    });
+    await this.db.transaction(
+      async (tx, [fence, paused]) => {
+        if (!fenceSucceeded(fence)) throw new LeadershipLost('the checkpoint moved under this instance (another writer)');
+        if (pausedIn(paused)) throw new ProjectionPaused(`projection ${name} is paused`);
+        if (park) await parkFailure(tx, name, park.event, park.error, park.attempts, this.failuresTable);
+        if (events.length) await this.projection.project(tx, events);
+      },
+      {
+        // BEGIN, the fence, then the pause check, in one round trip. The pause check runs after the
+        // fence has the checkpoint row lock: `oa projections pause` waits for that lock, so once it
+        // returns no batch that saw "not paused" can still be in flight.
+        openWith: [
+          checkpointFenceStatement(name, version, this.lastCommitted, position, this.checkpointTable),
+          pausedStatement(name, this.controlsTable),
+        ],
+      },
+    );
     // After the commit, not inside it: a NOTIFY in the batch would hold the cluster-wide notify
     // lock through the commit (see committed-notices.ts). Gateways in this process wake at once.
     if (events.length) this.db.notifyCommitted(JOURNAL_CHANNEL);

@@ -1,6 +1,6 @@
 import { EventFilter, RecordedEvent } from '@khala/eventstore';
 import { Queryable } from '@khala/platform';
-import { appendJournalBatch, EncodedDocument, encodeDocument } from './journal-writer';
+import { EncodedDocument, encodeDocument, journalAppendCtes } from './journal-writer';
 import { FailurePolicy, Projection } from './projection';
 
 /** A summary document: one per entity, carrying its org and its timestamps. */
@@ -96,7 +96,7 @@ export function foldSummaries<D extends SummaryDocument>(
 
 /**
  * One document per entity, set-based per batch: one read of every touched document, the pure fold,
- * one journal append (watermarks per (topic, org)) and one multi-row upsert. doc_version is the
+ * then the journal append (watermarks per (topic, org)) and the multi-row upsert in one statement. doc_version is the
  * stream revision + 1 of the entity's last event in the batch, so a rebuild yields the same versions.
  */
 export class SummaryProjection<D extends SummaryDocument> implements Projection {
@@ -123,36 +123,41 @@ export class SummaryProjection<D extends SummaryDocument> implements Projection 
     const changes = foldSummaries(this.model, events, new Map(rows.map((row) => [entityKey(row.org_id, row.id), row])));
     await this.recordUnchangedRevisions(tx, touched, changes, rows);
     if (changes.length === 0) return;
-    const watermarks = this.model.journal === false ? changes.map(() => 0) : await appendJournalBatch(
-      tx,
-      changes.map((change) => ({
-        topic,
-        orgId: change.document.org_id,
-        docKey: `${docKeyPrefix}:${change.id}`,
-        docVersion: change.docVersion,
-        encoded: change.encoded,
-        correlationId: change.correlationId,
-      })),
-    );
-    await tx.query(
-      `INSERT INTO ${table} AS t (${idColumn}, org_id, document, doc_version, payload_hash, watermark, created_at, updated_at, stream_revision)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::text[], $6::bigint[], $7::timestamptz[], $8::timestamptz[], $9::bigint[])
+    // The journal rows and the upsert that records their watermarks go in one statement.
+    const journal =
+      this.model.journal === false
+        ? undefined
+        : journalAppendCtes(
+            changes.map((change) => ({
+              topic,
+              orgId: change.document.org_id,
+              docKey: `${docKeyPrefix}:${change.id}`,
+              docVersion: change.docVersion,
+              encoded: change.encoded,
+              correlationId: change.correlationId,
+            })),
+          );
+    const p = (index: number) => `$${(journal?.params.length ?? 0) + index}`;
+    const upsert = `INSERT INTO ${table} AS t (${idColumn}, org_id, document, doc_version, payload_hash, watermark, created_at, updated_at, stream_revision)
+       SELECT u.id, u.org_id, u.document, u.doc_version, u.payload_hash, ${journal ? 'w.watermark' : '0'}, u.created_at, u.updated_at, u.stream_revision
+         FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::jsonb[], ${p(4)}::bigint[], ${p(5)}::text[], ${p(6)}::timestamptz[], ${p(7)}::timestamptz[], ${p(8)}::bigint[])
+              WITH ORDINALITY AS u(id, org_id, document, doc_version, payload_hash, created_at, updated_at, stream_revision, ord)
+              ${journal ? 'JOIN journal_watermarks w ON w.ord = u.ord' : ''}
        ON CONFLICT (org_id, ${idColumn}) DO UPDATE SET document = EXCLUDED.document, doc_version = EXCLUDED.doc_version,
          payload_hash = EXCLUDED.payload_hash, watermark = EXCLUDED.watermark, updated_at = EXCLUDED.updated_at,
-         stream_revision = EXCLUDED.stream_revision`,
-      [
-        changes.map((change) => change.id),
-        changes.map((change) => change.document.org_id),
-        changes.map((change) => change.encoded.text),
-        changes.map((change) => change.docVersion),
-        changes.map((change) => change.encoded.hash),
-        watermarks,
-        changes.map((change) => change.document.created_at),
-        changes.map((change) => change.document.updated_at),
-        // doc_version is the revision + 1 of the entity's last event in the batch.
-        changes.map((change) => change.docVersion - 1),
-      ],
-    );
+         stream_revision = EXCLUDED.stream_revision`;
+    await tx.query(journal ? `WITH ${journal.sql}, upserted AS (${upsert}) SELECT 1` : upsert, [
+      ...(journal?.params ?? []),
+      changes.map((change) => change.id),
+      changes.map((change) => change.document.org_id),
+      changes.map((change) => change.encoded.text),
+      changes.map((change) => change.docVersion),
+      changes.map((change) => change.encoded.hash),
+      changes.map((change) => change.document.created_at),
+      changes.map((change) => change.document.updated_at),
+      // doc_version is the revision + 1 of the entity's last event in the batch.
+      changes.map((change) => change.docVersion - 1),
+    ]);
   }
 
   /**
