@@ -1,6 +1,7 @@
 import { EventFilter, RecordedEvent } from '@khala/eventstore';
 import { Queryable } from '@khala/platform';
-import { appendJournalBatch, EncodedDocument, encodeDocument, JournalAppend } from './journal-writer';
+import { escapeLiteral } from 'pg';
+import { EncodedDocument, encodeDocument, JournalAppend, journalAppendCtes } from './journal-writer';
 import { FailurePolicy, Projection } from './projection';
 import { requireText } from './projections.error';
 
@@ -86,31 +87,37 @@ export class EventLogProjection implements Projection {
     const entries = eventLogEntries(this.model, events);
     if (entries.length === 0) return;
     // Keyed per org: a client-chosen id (codex workers) may exist in two orgs.
-    const { rows } = await tx.query<{ id: string; seq: string; org_id: string }>(
-      `INSERT INTO ${table} AS t (${idColumn}, seq, org_id, event_type, document, payload_hash)
+    const upsert = `INSERT INTO ${table} AS t (${idColumn}, seq, org_id, event_type, document, payload_hash)
        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::text[])
        ON CONFLICT (org_id, ${idColumn}, seq) DO UPDATE SET event_type = EXCLUDED.event_type,
          document = EXCLUDED.document, payload_hash = EXCLUDED.payload_hash
        WHERE t.payload_hash <> EXCLUDED.payload_hash
-       RETURNING ${idColumn} AS id, seq, org_id`,
-      [
-        entries.map((entry) => entry.id),
-        entries.map((entry) => entry.seq),
-        entries.map((entry) => entry.orgId),
-        entries.map((entry) => entry.type),
-        entries.map((entry) => entry.encoded.text),
-        entries.map((entry) => entry.encoded.hash),
-      ],
-    );
-    if (this.model.journal === false) return;
-    const written = new Set(rows.map((row) => `${row.org_id}\u0000${row.id}\u0000${row.seq}`));
-    const journal: JournalAppend[] = [];
-    for (const entry of entries) {
-      if (!written.has(`${entry.orgId}\u0000${entry.id}\u0000${entry.seq}`)) continue;
-      const docKey = `${docKeyPrefix}:${entry.id}:${entry.seq}`;
-      const row = { orgId: entry.orgId, docKey, docVersion: 1, encoded: entry.encoded, correlationId: entry.correlationId };
-      journal.push({ topic: classTopic, ...row }, { topic: this.model.entityTopic(entry.id), ...row });
+       RETURNING ${idColumn} AS id, seq, org_id`;
+    const params = [
+      entries.map((entry) => entry.id),
+      entries.map((entry) => entry.seq),
+      entries.map((entry) => entry.orgId),
+      entries.map((entry) => entry.type),
+      entries.map((entry) => entry.encoded.text),
+      entries.map((entry) => entry.encoded.hash),
+    ];
+    if (this.model.journal === false) {
+      await tx.query(upsert, params);
+      return;
     }
-    await appendJournalBatch(tx, journal);
+    const journal: JournalAppend[] = entries.flatMap((entry) => {
+      const row = { orgId: entry.orgId, docKey: eventDocKey(docKeyPrefix, entry.id, entry.seq), docVersion: 1, encoded: entry.encoded, correlationId: entry.correlationId };
+      return [{ topic: classTopic, ...row }, { topic: this.model.entityTopic(entry.id), ...row }];
+    });
+    // One statement: the upsert, then journal rows only for what it wrote (new or changed content).
+    const { sql, params: journalParams } = journalAppendCtes(journal, {
+      firstParam: params.length + 1,
+      keepIf: `EXISTS (SELECT 1 FROM written w WHERE w.org_id = j.org_id AND j.doc_key = ${sqlDocKey(docKeyPrefix, 'w')})`,
+    });
+    await tx.query(`WITH written AS (${upsert}), ${sql} SELECT 1`, [...params, ...journalParams]);
   }
 }
+
+const eventDocKey = (prefix: string, id: string, seq: number | string) => `${prefix}:${id}:${seq}`;
+/** eventDocKey in SQL, over a row with columns id and seq. */
+const sqlDocKey = (prefix: string, row: string) => `${escapeLiteral(`${prefix}:`)} || ${row}.id || ':' || ${row}.seq`;

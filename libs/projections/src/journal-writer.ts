@@ -53,9 +53,14 @@ export interface JournalAppend {
  * then given out in entry order. The bump holds the row's lock until the transaction ends, so
  * watermark order is commit order, gaps are impossible and a rollback consumes nothing. Rows are
  * locked in (topic, org) byte order, so two transactions touching the same partitions cannot
- * deadlock. Parameters are numbered from `firstParam`.
+ * deadlock. Parameters are numbered from `firstParam`. `keepIf`: a condition on the entry `j`
+ * (columns topic, org_id, doc_key, …) that drops the entries it is false for, e.g. rows an earlier
+ * CTE of the same statement did not write.
  */
-export function journalAppendCtes(entries: readonly JournalAppend[], firstParam = 1): { sql: string; params: unknown[] } {
+export function journalAppendCtes(
+  entries: readonly JournalAppend[],
+  { firstParam = 1, keepIf }: { firstParam?: number; keepIf?: string } = {},
+): { sql: string; params: unknown[] } {
   const fallbackCorrelation = currentCorrelationId() ?? null;
   const pointer = entries.map((entry) => Buffer.byteLength(entry.encoded.text) > MAX_INLINE_PAYLOAD_BYTES);
   const p = (offset: number) => `$${firstParam + offset}`;
@@ -63,6 +68,7 @@ export function journalAppendCtes(entries: readonly JournalAppend[], firstParam 
     sql: `journal_in AS (
         SELECT * FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bigint[], ${p(4)}::text[], ${p(5)}::text[], ${p(6)}::boolean[], ${p(7)}::text[])
           WITH ORDINALITY AS j(topic, org_id, doc_key, doc_version, payload, payload_hash, hydration_required, correlation_id, ord)
+         ${keepIf ? `WHERE ${keepIf}` : ''}
       ),
       journal_groups AS (SELECT topic, org_id, count(*) AS n FROM journal_in GROUP BY topic, org_id),
       journal_heads AS (
