@@ -1,44 +1,9 @@
 import { TokenBucket } from '../../apps/khala-gateway/src/sync/rate-limiter';
-import { parseSubscribe } from '../../apps/khala-gateway/src/sync/sync-session';
-import { SyncError } from '../../apps/khala-gateway/src/sync/sync.error';
 import { deliveryPauseMs, FEED_KEEP_BYTES, MAX_DELIVERY_PAUSE_MS, TopicFeed } from '../../apps/khala-gateway/src/sync/topic-feeds';
 import { batchLength, encodeRow, MAX_BATCH_BYTES } from '../../apps/khala-gateway/src/sync/update-batch';
 
 const row = (watermark: number, payload = '{"a":1}') =>
   encodeRow('t', { watermark, doc_key: `d:${watermark}`, doc_version: 1, payload, payload_hash: 'sha256:x', hydration_required: false });
-
-describe('sync:subscribe validation', () => {
-  const code = (payload: Record<string, unknown>) => {
-    try {
-      parseSubscribe(payload);
-      return 'ok';
-    } catch (error) {
-      return (error as SyncError).code;
-    }
-  };
-
-  it('accepts the map and list forms of resume_after and digit strings', () => {
-    expect(parseSubscribe({ topics: ['a', 'b', 'a'], resume_after: { a: '12', b: 0 } })).toMatchObject({
-      topics: ['a', 'b'],
-      resumeAfter: new Map([['a', 12], ['b', 0]]),
-      replayBatchSize: 200,
-    });
-    expect(parseSubscribe({ topics: ['a'], resume_after: [{ topic: 'a', watermark: 3 }], replay_batch_size: 5 }).replayBatchSize).toBe(5);
-  });
-
-  it('refuses every malformed shape with bad_subscription', () => {
-    for (const payload of [
-      { topics: 'a' },
-      { topics: [''] },
-      { topics: ['a'], resume_after: [{ topic: 'a', watermark: 1 }, { topic: 'a', watermark: 2 }] },
-      { topics: ['a'], resume_after: { a: Number.MAX_SAFE_INTEGER + 2 } },
-      { topics: ['a'], resume_after: { a: '99999999999999999' } },
-      { topics: ['a'], replay_batch_size: 2.5 },
-    ]) {
-      expect(code(payload)).toBe('bad_subscription');
-    }
-  });
-});
 
 describe('batch bounds', () => {
   it('stops at the update count and the byte budget, but always admits the first update', () => {

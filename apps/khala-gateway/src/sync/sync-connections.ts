@@ -12,7 +12,8 @@ import { JournalRepository } from './journal.repository';
 import { InboundLimiter } from './rate-limiter';
 import { Revocations } from './revocations';
 import { SyncError } from './sync.error';
-import { CLOSE, SyncSession } from './sync-session';
+import { CLOSE } from './session/session-ports';
+import { SyncSession } from './session/sync-session';
 import { TopicFeeds } from './topic-feeds';
 
 /** Client frames above this are answered with frame_too_large (§6); ws itself drops anything above HARD_MAX_FRAME_BYTES. */

@@ -1,4 +1,4 @@
-import { planTopic } from '../../apps/khala-gateway/src/sync/resume-plan';
+import { planTopic, prunedCursorPush, subscribeVerdict, TopicPlan } from './resume-plan';
 
 /** Where a subscribe starts each topic (khala-protocol.md §7), given the cursor, floor, head and policy. */
 describe('resume planning', () => {
@@ -50,5 +50,26 @@ describe('resume planning', () => {
       kind: 'stale',
       stale: [{ reason: 'retention_floor_breach' }, { reason: 'replay_budget_exceeded' }],
     });
+  });
+
+  it('a subscribe refuses the whole request for a cursor ahead of its head, then for a stale one; otherwise replays every topic', () => {
+    const replay: TopicPlan = planTopic('a', 5, aged, replayOnly);
+    const stale: TopicPlan = planTopic('b', 1, aged, replayOnly);
+    const ahead: TopicPlan = planTopic('c', 99, aged, replayOnly);
+    expect(subscribeVerdict([replay, stale, ahead])).toEqual({ kind: 'ahead', topics: ['c'] });
+    expect(subscribeVerdict([replay, stale])).toEqual({ kind: 'stale', plans: [stale] });
+    expect(subscribeVerdict([replay])).toEqual({ kind: 'start', replays: [replay] });
+  });
+
+  it('a cursor the journal stopped holding is a retention_floor_breach push, with the snapshot plan when the topic has a source', () => {
+    expect(prunedCursorPush('s', 3, aged, snapshotBacked)).toEqual({
+      code: 'stale_cursor',
+      message: 'the journal no longer holds updates after this cursor',
+      full_resync_required: true,
+      reason_codes: ['retention_floor_breach'],
+      stale_topics: [expect.objectContaining({ topic: 's', reason: 'retention_floor_breach', resume_after: 3, retention_floor: 5, head_watermark: 12, replay_lag: 9 })],
+      snapshot_plan: { format: 'openagents.sync.snapshot.v1', topics: [{ topic: 's', head_watermark: 12, snapshot_url: '/api/sync/snapshot?topic=s' }] },
+    });
+    expect(prunedCursorPush('t', 3, aged, replayOnly).snapshot_plan).toEqual({ format: 'openagents.sync.snapshot.v1', topics: [] });
   });
 });

@@ -1,0 +1,36 @@
+import type { EntityRef, JournalRepository } from '../journal.repository';
+import type { TopicFeeds } from '../topic-feeds';
+
+/** The socket as a session sees it (SyncConnections binds it to a `ws` socket; unit tests to an array). */
+export interface SessionTransport {
+  send(frame: string | Buffer): void;
+  bufferedAmount(): number;
+  close(code: number, reason: string): void;
+}
+
+export interface SessionOptions {
+  bufferedAmountCap: number;
+  strikeMs: number;
+}
+
+/** Entity ownership as the projections show it (EntityOwnership), waited for when not shown yet. */
+export interface OwnershipCheck {
+  check(entities: EntityRef[]): Promise<boolean[]>;
+  waitFor(entity: EntityRef): Promise<boolean>;
+}
+
+export interface SessionDeps {
+  journal: JournalRepository;
+  ownership: OwnershipCheck;
+  feeds: TopicFeeds;
+  revocationReason(sessionId: string): Promise<string | undefined>;
+  onSlowConsumer?(action: 'throttle' | 'disconnect'): void;
+  onBatchSent?(updates: number): void;
+  onError?(error: unknown): void;
+}
+
+/**
+ * Close codes (4000-4999 are the application's): clients reconnect on all but reauth; after
+ * tokenExpired they reconnect with a fresh sync token (same session, resume from watermarks).
+ */
+export const CLOSE = { reauth: 4401, idle: 4408, rateLimited: 4428, slowConsumer: 4429, tokenExpired: 4440 } as const;
