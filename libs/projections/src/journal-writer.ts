@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '@khala/contracts/canonical-json';
+import { JOURNAL_CHANNEL, JOURNAL_TOPICS_RESET } from '@khala/contracts/sync';
 import { currentCorrelationId, Queryable } from '@khala/platform';
 
 /** Documents above this size go to the journal as pointers; clients hydrate them over HTTP. */
 export const MAX_INLINE_PAYLOAD_BYTES = 256 * 1024;
-export const JOURNAL_CHANNEL = 'khala_journal';
+// The NOTIFY channel and its reset payload are the sync contract's; re-exported for this lib's users.
+export { JOURNAL_CHANNEL, JOURNAL_TOPICS_RESET };
 
 export interface JournalDocument {
   topic: string;
@@ -126,9 +128,6 @@ export async function appendJournal(
 export async function notifyJournalAppended(tx: Queryable): Promise<void> {
   await tx.query('SELECT pg_notify($1, $2)', [JOURNAL_CHANNEL, '']);
 }
-
-/** Payload on JOURNAL_CHANNEL saying topic heads and floors moved without journal rows (a rebuild --reset). */
-export const JOURNAL_TOPICS_RESET = 'topics_reset';
 
 /**
  * Tells gateways (after commit) that topic sequences were reset: their feeds' heads jumped with no

@@ -2,8 +2,9 @@ import { ProjectionOverrides } from '../projection';
 import { EventLogProjection } from '../event-log-projection';
 import { workerIdOf } from './codex-worker-summaries.projection';
 
-export const CODEX_WORKER_EVENTS_TOPIC = 'runtime.codex_worker_events';
-export const workerEventsTopic = (workerId: string) => `worker:${workerId}:events`;
+import { CODEX_WORKER_EVENTS_TOPIC, workerEventsTopic } from '@khala/contracts/sync';
+
+export { CODEX_WORKER_EVENTS_TOPIC, workerEventsTopic };
 
 /**
  * runtime.codex_worker_events: the worker stream's events as documents

@@ -4,7 +4,9 @@ import { requireText } from '../projections.error';
 import { SummaryProjection } from '../summary-projection';
 import { CodexWorkerSummaryDocument, evolveCodexWorkerSummary } from './codex-worker-summary';
 
-export const CODEX_WORKER_SUMMARIES_TOPIC = 'runtime.codex_worker_summaries';
+import { CODEX_WORKER_SUMMARIES_TOPIC } from '@khala/contracts/sync';
+
+export { CODEX_WORKER_SUMMARIES_TOPIC };
 
 /** The worker id of a worker event: its data's worker_id, else the stream name (`codexWorker-<id>`). */
 export function workerIdOf(event: RecordedEvent): string {

@@ -2,8 +2,9 @@ import { ProjectionOverrides } from '../projection';
 import { EventLogProjection } from '../event-log-projection';
 import { runIdOf } from './run-summaries.projection';
 
-export const RUN_EVENTS_TOPIC = 'runtime.run_events';
-export const runEventsTopic = (runId: string) => `run:${runId}:events`;
+import { RUN_EVENTS_TOPIC, runEventsTopic } from '@khala/contracts/sync';
+
+export { RUN_EVENTS_TOPIC, runEventsTopic };
 
 /**
  * runtime.run_events: every run event as document run_event:<run_id>:<seq>, journaled on the

@@ -4,7 +4,9 @@ import { requireText } from '../projections.error';
 import { SummaryProjection } from '../summary-projection';
 import { evolveRunSummary, RunSummaryDocument } from './run-summary';
 
-export const RUN_SUMMARIES_TOPIC = 'runtime.run_summaries';
+import { RUN_SUMMARIES_TOPIC } from '@khala/contracts/sync';
+
+export { RUN_SUMMARIES_TOPIC };
 
 /** The run id of a run event: its data's run_id, else the stream name (`run-<id>`). */
 export function runIdOf(event: RecordedEvent): string {
