@@ -1,17 +1,17 @@
-import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Inject, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Request } from 'express';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AccessTokenGuard, CurrentPrincipal, Principal, RequireScope } from '@khala/auth';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { currentCorrelationId } from '@khala/platform';
 import { RuntimeError } from '../../runtime.error';
-import { RESOURCE_ID_PATTERN } from '../../shared/command-key';
 import { EmptyBodyPipe } from '../../shared/empty-body.pipe';
 import { IdempotencyService } from '../../shared/idempotency/idempotency.service';
+import { Idempotent, Keyed, KeyedRequest } from '../../shared/idempotency/idempotent.decorator';
 import { DEFAULT_PAGE_SIZE, ListQueryDto } from '../../shared/list-query.dto';
 import { MinRevisionQueryDto } from '../../shared/read-your-writes/min-revision-query.dto';
 import { ReadModelWait } from '../../shared/read-your-writes/read-model-wait';
+import { ResourceIdPipe } from '../../shared/resource-id.pipe';
 import { CodexWorkerCommandResult, RecordCodexWorkerEvent } from '../commands/record-codex-worker-event/record-codex-worker-event.command';
 import { RecordCodexWorkerEventDto } from '../commands/record-codex-worker-event/record-codex-worker-event.dto';
 import { RecordCodexWorkerHeartbeat } from '../commands/record-codex-worker-heartbeat/record-codex-worker-heartbeat.command';
@@ -24,12 +24,8 @@ import { codexWorkerBelongsTo } from '../codex-worker-streams';
 import { CodexWorkerSnapshotsReader } from '../queries/codex-worker-snapshots.reader';
 import { CodexWorkerSummariesRepository, CodexWorkerSummaryRow } from '../queries/codex-worker-summaries.repository';
 
-const IDEMPOTENCY_HEADER = { name: 'Idempotency-Key', required: false };
-
-function workerIdParam(workerId: string): string {
-  if (!RESOURCE_ID_PATTERN.test(workerId)) throw new RuntimeError('worker_not_found', 'worker not found');
-  return workerId;
-}
+/** A malformed id names no worker: 404, like any worker the caller cannot see. */
+const WorkerId = new ResourceIdPipe(() => new RuntimeError('worker_not_found', 'worker not found'));
 
 const correlationId = () => currentCorrelationId() ?? 'none';
 const reply = (result: CodexWorkerCommandResult) => ({ worker_id: result.workerId, status: result.status, revision: Number(result.revision) });
@@ -51,106 +47,82 @@ export class CodexWorkersController {
     private readonly commands: CommandBus,
     private readonly snapshots: CodexWorkerSnapshotsReader,
     private readonly summaries: CodexWorkerSummariesRepository,
-    private readonly idempotency: IdempotencyService,
+    readonly idempotency: IdempotencyService,
     private readonly readModel: ReadModelWait,
     @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {}
 
   @Post()
   @RequireScope('runtime:write')
-  @HttpCode(201)
-  @ApiHeader(IDEMPOTENCY_HEADER)
-  start(
-    @CurrentPrincipal() principal: Principal,
-    @Body() body: StartCodexWorkerDto,
-    @Req() request: Request,
-    @Headers('idempotency-key') idempotencyKey?: string,
-  ) {
-    return this.idempotency.execute(
-      { orgId: principal.orgId, key: idempotencyKey, method: request.method, path: request.path, body, status: 201 },
-      async () => {
-        const result = await this.commands.execute(
-          new StartCodexWorker(
-            principal.orgId,
-            principal.userId,
-            body.worker_id,
-            body.workspace_ref,
-            body.adapter,
-            idempotencyKey,
-            correlationId(),
-          ),
-        );
-        return { worker_id: result.workerId, status: 'starting', revision: Number(result.revision) };
-      },
+  @Idempotent(201)
+  async start(@CurrentPrincipal() principal: Principal, @Body() body: StartCodexWorkerDto, @Keyed() request: KeyedRequest) {
+    const result = await this.commands.execute(
+      new StartCodexWorker(
+        principal.orgId,
+        principal.userId,
+        body.worker_id,
+        body.workspace_ref,
+        body.adapter,
+        request.idempotencyKey,
+        correlationId(),
+      ),
     );
+    return { worker_id: result.workerId, status: 'starting', revision: Number(result.revision) };
   }
 
   @Post(':worker_id/events')
   @RequireScope('runtime:write')
-  @HttpCode(202)
-  @ApiHeader(IDEMPOTENCY_HEADER)
-  recordEvent(
+  @Idempotent(202)
+  async recordEvent(
     @CurrentPrincipal() principal: Principal,
-    @Param('worker_id') workerId: string,
     @Body() body: RecordCodexWorkerEventDto,
-    @Req() request: Request,
-    @Headers('idempotency-key') idempotencyKey?: string,
+    @Keyed() request: KeyedRequest,
+    @Param('worker_id', WorkerId) workerId: string,
   ) {
-    workerIdParam(workerId);
-    return this.idempotency.execute(
-      { orgId: principal.orgId, key: idempotencyKey, method: request.method, path: request.path, body, status: 202 },
-      async () =>
-        reply(
-          await this.commands.execute(
-            new RecordCodexWorkerEvent(
-              principal.orgId,
-              principal.userId,
-              workerId,
-              body.event.event_type,
-              body.event.payload,
-              idempotencyKey,
-              correlationId(),
-            ),
-          ),
+    return reply(
+      await this.commands.execute(
+        new RecordCodexWorkerEvent(
+          principal.orgId,
+          principal.userId,
+          workerId,
+          body.event.event_type,
+          body.event.payload,
+          request.idempotencyKey,
+          correlationId(),
         ),
+      ),
     );
   }
 
   @Post(':worker_id/heartbeat')
   @RequireScope('runtime:write')
-  @HttpCode(202)
-  @ApiHeader(IDEMPOTENCY_HEADER)
-  heartbeat(
+  @Idempotent(202)
+  async heartbeat(
     @CurrentPrincipal() principal: Principal,
-    @Param('worker_id') workerId: string,
-    @Body(EmptyBodyPipe) body: Record<string, never>,
-    @Req() request: Request,
-    @Headers('idempotency-key') idempotencyKey?: string,
+    @Body(EmptyBodyPipe) _body: Record<string, never>,
+    @Keyed() request: KeyedRequest,
+    @Param('worker_id', WorkerId) workerId: string,
   ) {
-    workerIdParam(workerId);
-    return this.idempotency.execute(
-      { orgId: principal.orgId, key: idempotencyKey, method: request.method, path: request.path, body, status: 202 },
-      async () =>
-        reply(await this.commands.execute(new RecordCodexWorkerHeartbeat(principal.orgId, principal.userId, workerId, idempotencyKey, correlationId()))),
+    return reply(
+      await this.commands.execute(
+        new RecordCodexWorkerHeartbeat(principal.orgId, principal.userId, workerId, request.idempotencyKey, correlationId()),
+      ),
     );
   }
 
   @Post(':worker_id/stop')
   @RequireScope('runtime:write')
-  @HttpCode(202)
-  @ApiHeader(IDEMPOTENCY_HEADER)
-  stop(
+  @Idempotent(202)
+  async stop(
     @CurrentPrincipal() principal: Principal,
-    @Param('worker_id') workerId: string,
     @Body() body: StopCodexWorkerDto,
-    @Req() request: Request,
-    @Headers('idempotency-key') idempotencyKey?: string,
+    @Keyed() request: KeyedRequest,
+    @Param('worker_id', WorkerId) workerId: string,
   ) {
-    workerIdParam(workerId);
-    return this.idempotency.execute(
-      { orgId: principal.orgId, key: idempotencyKey, method: request.method, path: request.path, body, status: 202 },
-      async () =>
-        reply(await this.commands.execute(new StopCodexWorker(principal.orgId, principal.userId, workerId, body.reason, body.force === true, idempotencyKey, correlationId()))),
+    return reply(
+      await this.commands.execute(
+        new StopCodexWorker(principal.orgId, principal.userId, workerId, body.reason, body.force === true, request.idempotencyKey, correlationId()),
+      ),
     );
   }
 
@@ -172,21 +144,20 @@ export class CodexWorkersController {
       'revision, waiting up to RUNTIME_READ_YOUR_WRITES_TIMEOUT_MS (5 s), then 503 read_model_behind (retryable, ' +
       '`details.retry_after_ms`). `/snapshot` folds the stream itself instead (always current, costlier).',
   })
-  async get(@CurrentPrincipal() principal: Principal, @Param('worker_id') workerId: string, @Query() query: MinRevisionQueryDto) {
-    const id = workerIdParam(workerId);
-    const read = () => this.summaries.find(principal.orgId, id);
+  async get(@CurrentPrincipal() principal: Principal, @Param('worker_id', WorkerId) workerId: string, @Query() query: MinRevisionQueryDto) {
+    const read = () => this.summaries.find(principal.orgId, workerId);
     const row =
       query.min_revision === undefined
         ? await read()
-        : await this.readModel.readAt(query.min_revision, read, () => codexWorkerBelongsTo(this.store, principal.orgId, id));
+        : await this.readModel.readAt(query.min_revision, read, () => codexWorkerBelongsTo(this.store, principal.orgId, workerId));
     if (!row) throw new RuntimeError('worker_not_found', `worker ${workerId} not found`);
     return { ...summaryOf(row, new Date()), revision: row.revision };
   }
 
   @Get(':worker_id/snapshot')
   @RequireScope('runtime:read')
-  async snapshot(@CurrentPrincipal() principal: Principal, @Param('worker_id') workerId: string) {
-    const summary = await this.snapshots.snapshot(principal.orgId, workerIdParam(workerId));
+  async snapshot(@CurrentPrincipal() principal: Principal, @Param('worker_id', WorkerId) workerId: string) {
+    const summary = await this.snapshots.snapshot(principal.orgId, workerId);
     if (!summary) throw new RuntimeError('worker_not_found', `worker ${workerId} not found`);
     return summary;
   }

@@ -1,15 +1,15 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Request } from 'express';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AccessTokenGuard, CurrentPrincipal, Principal, RequireScope } from '@khala/auth';
 import { currentCorrelationId } from '@khala/platform';
 import { RuntimeError } from '../../runtime.error';
-import { RESOURCE_ID_PATTERN } from '../../shared/command-key';
 import { IdempotencyService } from '../../shared/idempotency/idempotency.service';
+import { Idempotent, Keyed, KeyedRequest } from '../../shared/idempotency/idempotent.decorator';
 import { MinRevisionQueryDto } from '../../shared/read-your-writes/min-revision-query.dto';
 import { ReadModelWait } from '../../shared/read-your-writes/read-model-wait';
 import { DEFAULT_PAGE_SIZE, ListQueryDto } from '../../shared/list-query.dto';
+import { ResourceIdPipe } from '../../shared/resource-id.pipe';
 import { AppendRunFrames } from '../commands/append-run-frames/append-run-frames.command';
 import { AppendRunFramesDto } from '../commands/append-run-frames/append-run-frames.dto';
 import { CancelRun } from '../commands/cancel-run/cancel-run.command';
@@ -20,17 +20,8 @@ import { RunEventsQueryDto } from '../queries/run-events-query.dto';
 import { RunEventsReader } from '../queries/run-events.reader';
 import { RunSummariesRepository } from '../queries/run-summaries.repository';
 
-const IDEMPOTENCY_HEADER = {
-  name: 'Idempotency-Key',
-  required: false,
-  description: 'same key + same body → the first response, no second effect; same key + different body → 409 idempotency_mismatch',
-};
-
 /** A malformed id names no run: 404, like any run the caller cannot see. */
-function runIdParam(runId: string): string {
-  if (!RESOURCE_ID_PATTERN.test(runId)) throw new RuntimeError('run_not_found', 'run not found');
-  return runId;
-}
+const RunId = new ResourceIdPipe(() => new RuntimeError('run_not_found', 'run not found'));
 
 const correlationId = () => currentCorrelationId() ?? 'none';
 
@@ -43,76 +34,49 @@ export class RunsController {
     private readonly commands: CommandBus,
     private readonly summaries: RunSummariesRepository,
     private readonly runEvents: RunEventsReader,
-    private readonly idempotency: IdempotencyService,
+    readonly idempotency: IdempotencyService,
     private readonly readModel: ReadModelWait,
   ) {}
 
   @Post()
   @RequireScope('runtime:write')
-  @HttpCode(201)
-  @ApiHeader(IDEMPOTENCY_HEADER)
-  create(
-    @CurrentPrincipal() principal: Principal,
-    @Body() body: CreateRunDto,
-    @Req() request: Request,
-    @Headers('idempotency-key') idempotencyKey?: string,
-  ) {
-    return this.idempotency.execute(
-      { orgId: principal.orgId, key: idempotencyKey, method: request.method, path: request.path, body, status: 201 },
-      async () => {
-        const result = await this.commands.execute(
-          new CreateRun(principal.orgId, principal.userId, idempotencyKey, correlationId(), body.thread_id, body.metadata),
-        );
-        return { run_id: result.runId, status: 'created', revision: Number(result.revision) };
-      },
+  @Idempotent(201)
+  async create(@CurrentPrincipal() principal: Principal, @Body() body: CreateRunDto, @Keyed() request: KeyedRequest) {
+    const result = await this.commands.execute(
+      new CreateRun(principal.orgId, principal.userId, request.idempotencyKey, correlationId(), body.thread_id, body.metadata),
     );
+    return { run_id: result.runId, status: 'created', revision: Number(result.revision) };
   }
 
   @Post(':run_id/frames')
   @RequireScope('runtime:write')
-  @HttpCode(202)
-  @ApiHeader(IDEMPOTENCY_HEADER)
-  appendFrames(
+  @Idempotent(202)
+  async appendFrames(
     @CurrentPrincipal() principal: Principal,
-    @Param('run_id') runId: string,
     @Body() body: AppendRunFramesDto,
-    @Req() request: Request,
-    @Headers('idempotency-key') idempotencyKey?: string,
+    @Keyed() request: KeyedRequest,
+    @Param('run_id', RunId) runId: string,
   ) {
-    runIdParam(runId);
-    return this.idempotency.execute(
-      { orgId: principal.orgId, key: idempotencyKey, method: request.method, path: request.path, body, status: 202 },
-      async () => {
-        const frames = body.frames.map((frame) => ({ frameId: frame.frame_id, type: frame.type, payload: frame.payload }));
-        const result = await this.commands.execute(
-          new AppendRunFrames(principal.orgId, principal.userId, runId, frames, idempotencyKey, correlationId()),
-        );
-        return { run_id: result.runId, accepted: result.accepted, revision: Number(result.revision) };
-      },
+    const frames = body.frames.map((frame) => ({ frameId: frame.frame_id, type: frame.type, payload: frame.payload }));
+    const result = await this.commands.execute(
+      new AppendRunFrames(principal.orgId, principal.userId, runId, frames, request.idempotencyKey, correlationId()),
     );
+    return { run_id: result.runId, accepted: result.accepted, revision: Number(result.revision) };
   }
 
   @Post(':run_id/cancel')
   @RequireScope('runtime:write')
-  @HttpCode(202)
-  @ApiHeader(IDEMPOTENCY_HEADER)
-  cancel(
+  @Idempotent(202)
+  async cancel(
     @CurrentPrincipal() principal: Principal,
-    @Param('run_id') runId: string,
     @Body() body: CancelRunDto,
-    @Req() request: Request,
-    @Headers('idempotency-key') idempotencyKey?: string,
+    @Keyed() request: KeyedRequest,
+    @Param('run_id', RunId) runId: string,
   ) {
-    runIdParam(runId);
-    return this.idempotency.execute(
-      { orgId: principal.orgId, key: idempotencyKey, method: request.method, path: request.path, body, status: 202 },
-      async () => {
-        const result = await this.commands.execute(
-          new CancelRun(principal.orgId, principal.userId, runId, body.reason, idempotencyKey, correlationId()),
-        );
-        return { run_id: result.runId, status: result.status, revision: Number(result.revision) };
-      },
+    const result = await this.commands.execute(
+      new CancelRun(principal.orgId, principal.userId, runId, body.reason, request.idempotencyKey, correlationId()),
     );
+    return { run_id: result.runId, status: result.status, revision: Number(result.revision) };
   }
 
   @Get()
@@ -135,22 +99,21 @@ export class RunsController {
       'revision, waiting up to RUNTIME_READ_YOUR_WRITES_TIMEOUT_MS (5 s), then 503 read_model_behind (retryable, ' +
       '`details.retry_after_ms`). A run that exists but is not projected yet is waited for, not 404.',
   })
-  async get(@CurrentPrincipal() principal: Principal, @Param('run_id') runId: string, @Query() query: MinRevisionQueryDto) {
-    const id = runIdParam(runId);
-    const read = () => this.summaries.find(principal.orgId, id);
+  async get(@CurrentPrincipal() principal: Principal, @Param('run_id', RunId) runId: string, @Query() query: MinRevisionQueryDto) {
+    const read = () => this.summaries.find(principal.orgId, runId);
     const summary =
       query.min_revision === undefined
         ? await read()
-        : await this.readModel.readAt(query.min_revision, read, () => this.runEvents.belongsTo(principal.orgId, id));
+        : await this.readModel.readAt(query.min_revision, read, () => this.runEvents.belongsTo(principal.orgId, runId));
     if (!summary) throw new RuntimeError('run_not_found', `run ${runId} not found`);
     return { ...summary.document, doc_version: summary.doc_version, watermark: summary.watermark, revision: summary.revision };
   }
 
   @Get(':run_id/events')
   @RequireScope('runtime:read')
-  async events(@CurrentPrincipal() principal: Principal, @Param('run_id') runId: string, @Query() query: RunEventsQueryDto) {
+  async events(@CurrentPrincipal() principal: Principal, @Param('run_id', RunId) runId: string, @Query() query: RunEventsQueryDto) {
     const afterSeq = query.after_seq ?? 0;
-    const events = await this.runEvents.read(principal.orgId, runIdParam(runId), afterSeq, query.limit ?? 100);
+    const events = await this.runEvents.read(principal.orgId, runId, afterSeq, query.limit ?? 100);
     if (!events) throw new RuntimeError('run_not_found', `run ${runId} not found`);
     return { run_id: runId, events, next_after_seq: events.length ? events[events.length - 1].seq : afterSeq };
   }
