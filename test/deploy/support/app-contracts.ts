@@ -24,6 +24,8 @@ export interface AppContract {
   envClasses: EnvClass[];
   /** The env key of its HTTP port and that key's default; undefined for a process without HTTP. */
   port?: { key: string; defaultValue: number };
+  /** Keys the entry refuses to start without (`if (!env.X) throw`). */
+  requiredKeys: string[];
 }
 
 /** Entrypoint command → built file, from `<command>) exec node /app/<file>` lines. */
@@ -47,7 +49,8 @@ export async function loadAppContracts(): Promise<Map<string, AppContract>> {
     const envClasses = await envClassesOf(source);
     const appDir = source.split('/').slice(0, 3).join('/');
     const envKeys = new Set([...envClasses.flatMap(validatedKeys), ...directEnvReads([appDir, 'libs'])]);
-    contracts.set(command, { command, entry, source, envKeys, envClasses, port: portOf(source, envClasses) });
+    const requiredKeys = [...readRepoFile(source).matchAll(/if \(!env\.(\w+)\) throw/g)].map(([, key]) => key);
+    contracts.set(command, { command, entry, source, envKeys, envClasses, port: portOf(source, envClasses), requiredKeys });
   }
   return contracts;
 }

@@ -2,11 +2,14 @@ import { AppContract, validateEnv } from './app-contracts';
 
 /**
  * Every key an artifact gives a process must be one it reads (a misspelt key is silently ignored
- * by the apps, so only this catches it), and the literal values must pass the app's own validation.
+ * by the apps, so only this catches it), the keys it cannot start without must be there, and the
+ * literal values must pass the app's own validation.
  */
 export function expectEnvFitsApp(where: string, app: AppContract, keys: string[], literalEnv: Record<string, string>): void {
   const unread = keys.filter((key) => !app.envKeys.has(key));
   expect({ where, app: app.command, unread }).toEqual({ where, app: app.command, unread: [] });
+  const missing = app.requiredKeys.filter((key) => !keys.includes(key));
+  expect({ where, app: app.command, missing }).toEqual({ where, app: app.command, missing: [] });
   let problem: string | undefined;
   try {
     validateEnv(app, literalEnv);
