@@ -17,48 +17,23 @@ import { Queryable } from '@khala/platform';
  */
 
 /**
- * Advisory lock key (two int4s, shown in pg_locks as classid/objid): "KH", appenders. Appenders
- * take it shared before their first write inside eventstore.append_events (migrations/0010),
- * which also refuses a transaction that already has an xid (it may have been passed already).
- */
-const LOCK_CLASS = 0x4b48;
-const LOCK_APPENDERS = 1;
-const XID_EPOCH = 4294967296n;
-const HALF_EPOCH = XID_EPOCH / 2n;
-
-/**
+ * The horizon itself is computed in the database (eventstore.commit_horizon(), migrations/0014),
+ * so it can travel in one message with the read below it (`HORIZON_STATEMENT`).
+ *
  * Must be its own statement, before the statement that reads events up to it: its snapshot is
  * taken first and pg_locks is scanned after, which is the order the safety argument needs.
  */
 export async function commitHorizon(db: Queryable): Promise<bigint> {
-  const { rows } = await db.query<{ xmax: string; xids: string[] | null }>(
-    `SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax,
-            (SELECT array_agg(own.transactionid::text)
-               FROM pg_locks announced
-               JOIN pg_locks own ON own.pid = announced.pid AND own.locktype = 'transactionid'
-                                AND own.mode = 'ExclusiveLock' AND own.granted
-              WHERE announced.locktype = 'advisory' AND announced.granted
-                AND announced.classid = $1 AND announced.objid = $2 AND announced.objsubid = 2
-                AND announced.database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS xids`,
-    [LOCK_CLASS, LOCK_APPENDERS],
-  );
-  const xmax = BigInt(rows[0].xmax);
-  let horizon = xmax;
-  for (const xid of rows[0].xids ?? []) {
-    const full = widenXid(BigInt(xid), xmax);
-    // An appender that got its xid after our snapshot is at or above xmax: already excluded.
-    if (full !== undefined && full < horizon) horizon = full;
-  }
-  return horizon;
+  const { rows } = await db.query<{ horizon: string }>('SELECT eventstore.commit_horizon()::text AS horizon');
+  return BigInt(rows[0].horizon);
 }
 
+/** Transaction-local setting through which HORIZON_STATEMENT hands the horizon to the next statement. */
+export const HORIZON_SETTING = 'khala.read_horizon';
+
 /**
- * pg_locks shows 32-bit xids; place one in the epoch within 2^31 of xmax (xids that far apart
- * cannot both be live). Undefined for an xid at or above xmax, which bounds nothing.
+ * The horizon as the first statement of a multi-statement message: it returns the horizon and keeps
+ * it for the statements after it (`current_setting('khala.read_horizon')`), each of which takes
+ * its own, later snapshot (read committed), as a separate statement would.
  */
-export function widenXid(xid32: bigint, xmax: bigint): bigint | undefined {
-  let full = (xmax / XID_EPOCH) * XID_EPOCH + xid32;
-  if (full > xmax + HALF_EPOCH) full -= XID_EPOCH;
-  else if (full < xmax - HALF_EPOCH) full += XID_EPOCH;
-  return full >= 0n && full < xmax ? full : undefined;
-}
+export const HORIZON_STATEMENT = `SELECT set_config('${HORIZON_SETTING}', eventstore.commit_horizon()::text, true) AS horizon`;

@@ -1,4 +1,4 @@
-import { QueryResult, QueryResultRow } from 'pg';
+import { escapeLiteral, QueryResult, QueryResultRow } from 'pg';
 import { Database, isConnectionError, Queryable } from '@khala/platform';
 import {
   AppendOptions,
@@ -19,7 +19,7 @@ import {
   SubscriptionMessage,
 } from '../event-store.port';
 import { ActualRevision, EventStoreError } from '../event-store.error';
-import { commitHorizon } from './commit-horizon';
+import { commitHorizon, HORIZON_SETTING, HORIZON_STATEMENT } from './commit-horizon';
 import { Waker } from './waker';
 
 export const APPENDED_CHANNEL = 'eventstore_appended';
@@ -241,50 +241,70 @@ export class PostgresEventStore implements EventStore {
 
   /** Events in (after, upTo], which are all final because upTo is at or below the head. */
   async pageForwards(after: Position, upTo: Position, filter: EventFilter | undefined, limit: number): Promise<EventRow[]> {
-    const where = filterSql(filter, 5);
+    const values = new SqlValues(false, 5);
+    const where = filterSql(filter, values);
     const { rows } = await this.db.query<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM eventstore.events
         WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)
-          AND (transaction_id, position) <= ($3::text::xid8, $4::bigint) ${where.sql}
+          AND (transaction_id, position) <= ($3::text::xid8, $4::bigint) ${where}
         ORDER BY events.transaction_id, events.position LIMIT ${Number(limit)}`,
-      [after.commit.toString(), after.prepare.toString(), upTo.commit.toString(), upTo.prepare.toString(), ...where.params],
+      [after.commit.toString(), after.prepare.toString(), upTo.commit.toString(), upTo.prepare.toString(), ...values.params],
     );
     return rows;
   }
 
   /**
    * One subscription read: events after `after` whose transaction is below the commit horizon (all
-   * final), plus the head below that horizon (for the round's checkpoint) in the same statement,
-   * so its snapshot is taken after the horizon's, as the horizon's safety argument needs. Was
-   * two statements (head, then page) per read round.
+   * final), plus the head below that horizon (for the round's checkpoint) in the same statement.
+   * `horizon`: a known one (a later page of the same round), or 'new round': the horizon statement
+   * goes first in the same message (one round trip), and its value comes back for the next pages.
+   * Either way the page's snapshot is taken after the horizon's, as the horizon's safety argument
+   * needs.
    */
-  async pageBelowHorizon(after: Position, horizon: bigint, filter: EventFilter | undefined, limit: number): Promise<{ rows: EventRow[]; head?: Position }> {
-    const where = filterSql(filter, 4);
-    const { rows } = await this.db.query<EventRow & { head_transaction_id: string; head_position: string }>(
-      `SELECT h.head_transaction_id, h.head_position, p.* FROM
+  async pageBelowHorizon(
+    after: Position,
+    horizon: bigint | 'new round',
+    filter: EventFilter | undefined,
+    limit: number,
+  ): Promise<{ rows: EventRow[]; head?: Position; horizon: bigint }> {
+    type PageRow = EventRow & { head_transaction_id: string; head_position: string };
+    // A new round's message is one simple-protocol query, so its values are quoted in, not bound.
+    const sql = new SqlValues(horizon === 'new round');
+    const below = horizon === 'new round' ? `current_setting('${HORIZON_SETTING}')::xid8` : `${sql.add(horizon.toString())}::text::xid8`;
+    const afterCommit = `${sql.add(after.commit.toString())}::text::xid8`;
+    const afterPrepare = `${sql.add(after.prepare.toString())}::bigint`;
+    const where = filterSql(filter, sql);
+    const page = `SELECT h.head_transaction_id, h.head_position, p.* FROM
          (SELECT transaction_id::text AS head_transaction_id, position AS head_position FROM eventstore.events
-           WHERE transaction_id < $3::text::xid8 ORDER BY events.transaction_id DESC, events.position DESC LIMIT 1) h
+           WHERE transaction_id < ${below} ORDER BY events.transaction_id DESC, events.position DESC LIMIT 1) h
          LEFT JOIN LATERAL (
            SELECT ${EVENT_COLUMNS}, events.transaction_id AS page_transaction_id FROM eventstore.events
-            WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint) AND transaction_id < $3::text::xid8 ${where.sql}
+            WHERE (transaction_id, position) > (${afterCommit}, ${afterPrepare}) AND transaction_id < ${below} ${where}
             ORDER BY events.transaction_id, events.position LIMIT ${Number(limit)}) p ON true
-       ORDER BY p.page_transaction_id, p.position`,
-      [after.commit.toString(), after.prepare.toString(), horizon.toString(), ...where.params],
-    );
-    if (rows.length === 0) return { rows: [] };
+       ORDER BY p.page_transaction_id, p.position`;
+    let rows: PageRow[];
+    if (horizon === 'new round') {
+      const results = (await this.db.query(`${HORIZON_STATEMENT};\n${page}`)) as unknown as [QueryResult<{ horizon: string }>, QueryResult<PageRow>];
+      horizon = BigInt(results[0].rows[0].horizon);
+      rows = results[1].rows;
+    } else {
+      rows = (await this.db.query<PageRow>(page, sql.params)).rows;
+    }
+    if (rows.length === 0) return { rows: [], horizon };
     const head = toPosition({ transaction_id: rows[0].head_transaction_id, position: rows[0].head_position });
-    return { rows: rows[0].event_id === null ? [] : rows, head };
+    return { rows: rows[0].event_id === null ? [] : rows, head, horizon };
   }
 
   /** Events before `before` (or at it, when inclusive) and at or below the head, newest first. */
   private async pageBackwards(before: Position, inclusive: boolean, head: Position, filter: EventFilter | undefined, limit: number) {
-    const where = filterSql(filter, 5);
+    const values = new SqlValues(false, 5);
+    const where = filterSql(filter, values);
     const { rows } = await this.db.query<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM eventstore.events
         WHERE (transaction_id, position) ${inclusive ? '<=' : '<'} ($1::text::xid8, $2::bigint)
-          AND (transaction_id, position) <= ($3::text::xid8, $4::bigint) ${where.sql}
+          AND (transaction_id, position) <= ($3::text::xid8, $4::bigint) ${where}
         ORDER BY events.transaction_id DESC, events.position DESC LIMIT ${Number(limit)}`,
-      [before.commit.toString(), before.prepare.toString(), head.commit.toString(), head.prepare.toString(), ...where.params],
+      [before.commit.toString(), before.prepare.toString(), head.commit.toString(), head.prepare.toString(), ...values.params],
     );
     return rows;
   }
@@ -328,16 +348,17 @@ class PostgresSubscription implements Subscription {
     try {
       // The commit horizon of this round: everything below it is final, so pages below it need no
       // new horizon (catch-up reads one horizon per round, not one per page). Each page also
-      // returns the head below the horizon: two statements per live round (horizon, page).
-      let horizon: bigint | undefined;
+      // returns the head below the horizon; a round's first page goes in one message with its
+      // horizon: one round trip per live round.
+      let horizon: bigint | 'new round' = 'new round';
       let head: Position | undefined;
       while (!this.closed) {
         let rows: EventRow[];
         try {
-          if (horizon === undefined) horizon = await commitHorizon(this.db);
           const page = await this.store.pageBelowHorizon(cursor, horizon, this.options.filter, SUBSCRIPTION_PAGE_SIZE);
           rows = page.rows;
           head = page.head;
+          horizon = page.horizon;
           failures = 0;
         } catch (error) {
           if (!isConnectionError(error) || this.closed) throw error;
@@ -353,7 +374,7 @@ class PostgresSubscription implements Subscription {
         }
         if (rows.length === SUBSCRIPTION_PAGE_SIZE) continue;
         // The round is done: the next one starts from a new horizon.
-        horizon = undefined;
+        horizon = 'new round';
         if (head && comparePositions(head, cursor) > 0) cursor = head;
         if (comparePositions(cursor, lastCheckpoint) > 0) {
           lastCheckpoint = cursor;
@@ -388,28 +409,47 @@ function appendError(error: unknown, stream: string, expected: ExpectedRevision)
   return error;
 }
 
-function filterSql(filter: EventFilter | undefined, firstParam: number): { sql: string; params: unknown[] } {
+function filterSql(filter: EventFilter | undefined, sql: SqlValues): string {
   const clauses: string[] = [];
-  const params: unknown[] = [];
   if (filter?.streamPrefixes?.length) {
     const categories = filter.streamPrefixes.filter(isWholeCategoryPrefix).map((prefix) => prefix.slice(0, -1));
     const others = filter.streamPrefixes.filter((prefix) => !isWholeCategoryPrefix(prefix));
     const prefixClauses: string[] = [];
-    if (categories.length) {
-      params.push(categories);
-      prefixClauses.push(`category = ANY($${firstParam + params.length - 1}::text[])`);
-    }
+    if (categories.length) prefixClauses.push(`category = ANY(${sql.add(categories)}::text[])`);
     if (others.length) {
-      params.push(others.map((prefix) => prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%'));
-      prefixClauses.push(`stream_id LIKE ANY($${firstParam + params.length - 1}::text[])`);
+      const patterns = others.map((prefix) => prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%');
+      prefixClauses.push(`stream_id LIKE ANY(${sql.add(patterns)}::text[])`);
     }
     clauses.push(`(${prefixClauses.join(' OR ')})`);
   }
-  if (filter?.eventTypes?.length) {
-    params.push(filter.eventTypes);
-    clauses.push(`event_type = ANY($${firstParam + params.length - 1}::text[])`);
+  if (filter?.eventTypes?.length) clauses.push(`event_type = ANY(${sql.add(filter.eventTypes)}::text[])`);
+  return clauses.map((clause) => `AND ${clause}`).join(' ');
+}
+
+/**
+ * A statement's values: bound as $n parameters, or quoted into the text for a simple-protocol
+ * message (which carries no parameters). Values are numbers in decimal text, stream prefixes and
+ * event types.
+ */
+class SqlValues {
+  readonly params: unknown[] = [];
+
+  constructor(
+    private readonly inline: boolean,
+    firstParam = 1,
+  ) {
+    this.next = firstParam;
   }
-  return { sql: clauses.map((clause) => `AND ${clause}`).join(' '), params };
+
+  private next: number;
+
+  add(value: string | string[]): string {
+    if (!this.inline) {
+      this.params.push(value);
+      return `$${this.next++}`;
+    }
+    return Array.isArray(value) ? `ARRAY[${value.map((item) => escapeLiteral(item)).join(', ')}]::text[]` : escapeLiteral(value);
+  }
 }
 
 /** `run-` selects exactly the `run` category, which the category index serves. */
