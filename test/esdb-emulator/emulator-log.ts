@@ -119,6 +119,24 @@ export class EmulatorLog {
     return after === 'start' ? [...this.log] : this.log.filter((event) => event.position > after);
   }
 
+  /** Index in the log of the first event strictly after `after` (the log only grows, so indexes stay valid). */
+  indexAfter(after: bigint | 'start'): number {
+    if (after === 'start') return 0;
+    let low = 0;
+    let high = this.log.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.log[middle].position <= after) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  /** The event at a log index, or undefined past the end. */
+  at(index: number): LoggedEvent | undefined {
+    return this.log[index];
+  }
+
   lastPosition(): bigint | undefined {
     return this.log[this.log.length - 1]?.position;
   }

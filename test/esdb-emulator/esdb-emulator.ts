@@ -9,6 +9,7 @@ import { ServerFeaturesService } from '@eventstore/db-client/generated/serverfea
 import { SupportedMethod, SupportedMethods } from '@eventstore/db-client/generated/serverfeatures_pb';
 import { StreamsService } from '@eventstore/db-client/generated/streams_grpc_pb';
 import { EmulatorLog } from './emulator-log';
+import { SubscriptionQuirks } from './all-subscription';
 import { AppendsServed, createStreamsService, StreamsFaults } from './streams-service';
 
 export interface EsdbEmulatorOptions {
@@ -22,6 +23,8 @@ export interface EsdbEmulatorOptions {
   batchAppend?: boolean;
   /** The server's `MaxAppendSize` in bytes (default 1 MiB). */
   maxAppendSize?: number;
+  /** Checkpoints as some server versions sent them (KurrentDB #3697, #4975). */
+  subscriptionQuirks?: SubscriptionQuirks;
 }
 
 export const FAKE_SERVER_VERSION = '0.0.0-FAKE-emulator';
@@ -48,6 +51,7 @@ export async function startEsdbEmulator(options: EsdbEmulatorOptions = {}): Prom
   let boundPort = options.port ?? 0;
   const streams = createStreamsService(log, {
     maxAppendSize: options.maxAppendSize,
+    subscriptionQuirks: options.subscriptionQuirks,
     leader: () => ({ host: '127.0.0.1', port: boundPort }),
   });
   // Methods left out (Delete, Tombstone) answer UNIMPLEMENTED. BatchAppend is always served; the

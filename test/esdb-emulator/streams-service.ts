@@ -5,17 +5,14 @@
  * classic Append and BatchAppend (`batch-append.ts`). Delete and Tombstone are left UNIMPLEMENTED.
  */
 import * as grpc from '@grpc/grpc-js';
-import { Empty, StreamIdentifier, UUID } from '@eventstore/db-client/generated/shared_pb';
+import { Empty } from '@eventstore/db-client/generated/shared_pb';
 import { IStreamsServer } from '@eventstore/db-client/generated/streams_grpc_pb';
 import { AppendReq, AppendResp, ReadReq, ReadResp } from '@eventstore/db-client/generated/streams_pb';
-import { EmulatorLog, ExpectedRevision, LoggedEvent, ProposedEvent } from './emulator-log';
+import { EmulatorLog, ExpectedRevision, ProposedEvent } from './emulator-log';
+import { compileFilter, eventResponse, ReadCall, subscribeToAll, SubscriptionQuirks } from './all-subscription';
 import { AppendRefusal, appendSize, DEFAULT_MAX_APPEND_SIZE, notLeaderError, refusalCallError } from './append-refusals';
 import { AppendPolicy, serveBatchAppend } from './batch-append';
 
-/** The server's default filter search window: one checkpoint per window × multiplier scanned events. */
-const DEFAULT_SEARCH_WINDOW = 32;
-
-type ReadCall = grpc.ServerWritableStream<ReadReq, ReadResp>;
 
 export interface StreamsFaults {
   /** Delay the next append's acknowledgement (the write itself happens at once), as a slow network would. */
@@ -42,11 +39,13 @@ export interface StreamsServiceOptions {
   maxAppendSize?: number;
   /** Where a "not leader" answer sends the client (this emulator's own address). */
   leader: () => { host: string; port: number };
+  /** Checkpoints as some server versions sent them (see all-subscription.ts). */
+  subscriptionQuirks?: SubscriptionQuirks;
 }
 
 export function createStreamsService(
   log: EmulatorLog,
-  options: StreamsServiceOptions,
+  service: StreamsServiceOptions,
 ): { implementation: Partial<IStreamsServer>; faults: StreamsFaults; appendsServed: AppendsServed } {
   const appendsServed: AppendsServed = { classic: 0, batch: 0, batchRequests: 0 };
   const subscriptions = new Set<ReadCall>();
@@ -54,7 +53,7 @@ export function createStreamsService(
   let nextRefusal: AppendRefusal | 'not_leader' | undefined;
   const policy: AppendPolicy = {
     log,
-    maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
+    maxAppendSize: service.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
     takeRefusal() {
       const refusal = nextRefusal;
       nextRefusal = undefined;
@@ -65,7 +64,7 @@ export function createStreamsService(
       nextAckDelayMs = 0;
       return delay;
     },
-    leader: options.leader,
+    leader: service.leader,
   };
 
   const implementation: Partial<IStreamsServer> = {
@@ -76,7 +75,12 @@ export function createStreamsService(
         if (!options.hasAll()) {
           return call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'FAKE emulator: stream subscriptions are not emulated' });
         }
-        return subscribeToAll(log, call, options, subscriptions);
+        subscriptions.add(call);
+        const forget = () => subscriptions.delete(call);
+        call.on('cancelled', forget);
+        call.on('close', forget);
+        call.on('error', forget);
+        return subscribeToAll(log, call, options, service.subscriptionQuirks ?? {});
       }
       const backwards = options.getReadDirection() === ReadReq.Options.ReadDirection.BACKWARDS;
       const count = options.hasCount() ? Number(options.getCount()) : Number.MAX_SAFE_INTEGER;
@@ -117,7 +121,7 @@ export function createStreamsService(
           return callback(refusalCallError({ kind: 'max_append_size_exceeded', maxAppendSize: policy.maxAppendSize }, stream));
         }
         const refusal = policy.takeRefusal(stream);
-        if (refusal === 'not_leader') return callback(notLeaderError(options.leader().host, options.leader().port));
+        if (refusal === 'not_leader') return callback(notLeaderError(service.leader().host, service.leader().port));
         if (refusal && refusal.kind !== 'wrong_expected_version' && refusal.kind !== 'max_append_size_exceeded') {
           return callback(refusalCallError(refusal, stream));
         }
@@ -162,78 +166,6 @@ export function createStreamsService(
     },
   };
   return { implementation, faults, appendsServed };
-}
-
-/**
- * Catch-up then live, as the server does it: confirmation, the matching events after the start
- * position (exclusive), a checkpoint every window × multiplier scanned events, a checkpoint and
- * caught-up at the end of catch-up, then live events and checkpoints in the same rhythm.
- */
-function subscribeToAll(log: EmulatorLog, call: ReadCall, options: ReadReq.Options, open: Set<ReadCall>): void {
-  const all = options.getAll()!;
-  const { keep, checkpointEvery } = compileFilter(options);
-  let scannedSinceCheckpoint = 0;
-  let lastScanned: LoggedEvent | undefined;
-
-  const deliver = (events: LoggedEvent[]) => {
-    for (const event of events) {
-      lastScanned = event;
-      scannedSinceCheckpoint += 1;
-      if (keep(event)) call.write(eventResponse(event));
-      if (checkpointEvery !== undefined && scannedSinceCheckpoint >= checkpointEvery) checkpoint();
-    }
-  };
-  const checkpoint = () => {
-    if (!lastScanned || checkpointEvery === undefined) return;
-    scannedSinceCheckpoint = 0;
-    const position = lastScanned.position.toString();
-    call.write(new ReadResp().setCheckpoint(new ReadResp.Checkpoint().setCommitPosition(position).setPreparePosition(position)));
-  };
-
-  call.write(new ReadResp().setConfirmation(new ReadResp.SubscriptionConfirmation().setSubscriptionId(`FAKE-${Math.random().toString(16).slice(2)}`)));
-  const from = all.hasStart() ? 'start' : all.hasEnd() ? log.lastPosition() ?? 'start' : BigInt(all.getPosition()!.getCommitPosition());
-  // Catch-up and registration run in one synchronous turn, so no append can fall between them.
-  deliver(log.eventsAfter(from));
-  if (scannedSinceCheckpoint > 0) checkpoint();
-  call.write(new ReadResp().setCaughtUp(new ReadResp.CaughtUp()));
-  const stop = log.onAppended(deliver);
-  open.add(call);
-  const close = () => {
-    stop();
-    open.delete(call);
-  };
-  call.on('cancelled', close);
-  call.on('close', close);
-  call.on('error', close);
-}
-
-function compileFilter(options: ReadReq.Options): { keep: (event: LoggedEvent) => boolean; checkpointEvery?: number } {
-  if (!options.hasFilter()) return { keep: () => true };
-  const filter = options.getFilter()!;
-  const onStream = filter.hasStreamIdentifier();
-  const expression = onStream ? filter.getStreamIdentifier()! : filter.getEventType()!;
-  const regex = expression.getRegex() ? new RegExp(expression.getRegex()) : undefined;
-  const prefixes = expression.getPrefixList();
-  const test = (value: string) => (regex ? regex.test(value) : prefixes.some((prefix) => value.startsWith(prefix)));
-  const window = filter.hasMax() ? filter.getMax() : DEFAULT_SEARCH_WINDOW;
-  return {
-    keep: (event) => test(onStream ? event.stream : event.type),
-    checkpointEvery: window * Math.max(1, filter.getCheckpointintervalmultiplier()),
-  };
-}
-
-function eventResponse(event: LoggedEvent): ReadResp {
-  const recorded = new ReadResp.ReadEvent.RecordedEvent()
-    .setId(new UUID().setString(event.id))
-    .setStreamIdentifier(new StreamIdentifier().setStreamName(Buffer.from(event.stream, 'utf8')))
-    .setStreamRevision(event.revision.toString())
-    .setPreparePosition(event.position.toString())
-    .setCommitPosition(event.position.toString())
-    .setData(event.data)
-    .setCustomMetadata(event.customMetadata);
-  recorded.getMetadataMap().set('type', event.type).set('content-type', event.contentType).set('created', event.createdTicks);
-  const readEvent = new ReadResp.ReadEvent().setEvent(recorded).setCommitPosition(event.position.toString());
-  return new ReadResp().setEvent(readEvent);
 }
 
 function toProposed(message: AppendReq.ProposedMessage): ProposedEvent {
