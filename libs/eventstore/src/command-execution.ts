@@ -18,6 +18,13 @@ export interface CommandContext<Event extends DomainEvent = DomainEvent> {
   actor: string;
   /** Overrides the id of one event (a run's frames: the id derives from run_id + frame_id instead). */
   eventId?: (event: Event, index: number) => string | undefined;
+  /**
+   * The command creates its stream under a fresh id: it is decided on the initial state without
+   * reading first (one round trip less), and the append's `no_stream` expectation is the check. A
+   * stream that does exist after all (a reused id, a retry) fails that append and is then read and
+   * decided again, as any lost race is.
+   */
+  newStream?: boolean;
 }
 
 export interface CommandOutcome<State> {
@@ -164,11 +171,11 @@ export class CommandExecutor {
     const jobs = sameDecider < 0 ? queued : queued.slice(0, sameDecider);
     const others = sameDecider < 0 ? [] : queued.slice(sameDecider);
     const cache = this.cacheFor(store, decider);
-    const cached = cache.get(stream);
-    // A cached state is this process's last sight of the stream; it counts as the head only once
-    // an append at exactly its revision succeeds, or a read finds nothing after it.
-    let base = cached ?? (await loadStream(store, stream, decider));
-    let verified = !cached;
+    const assumed = cache.get(stream) ?? (jobs[0].item.context.newStream ? emptyStream(decider) : undefined);
+    // A cached (or assumed new) state is this process's last sight of the stream; it counts as the
+    // head only once an append at exactly its revision succeeds, or a read finds nothing after it.
+    let base = assumed ?? (await loadStream(store, stream, decider));
+    let verified = !assumed;
     const { maxAttempts, backoff } = this.options;
     for (let attempt = 1; ; attempt++) {
       const plan = this.planBatch(decider, base, jobs);
@@ -373,6 +380,10 @@ async function catchUp(
     eventIds.set(event.id.toLowerCase(), event.revision);
   }
   return { state, revision: recorded[recorded.length - 1].revision, eventIds };
+}
+
+function emptyStream<State>(decider: Pick<Decider<unknown, DomainEvent, State>, 'initialState'>): CachedStreamState<State> {
+  return { state: decider.initialState(), revision: -1n, eventIds: new Map() };
 }
 
 /** A stream folded from its first event, with each event id's revision; an absent stream is the initial state at -1n. */

@@ -32,7 +32,9 @@ export class CreateRunHandler implements ICommandHandler<CreateRun, CreateRunRes
         metadata: command.metadata,
         occurredAt: new Date().toISOString(),
       },
-      { commandKey: `create-run:${runId}`, correlationId: command.correlationId, actor: command.userId },
+      // A random run id is new by construction; one derived from an idempotency key is new unless
+      // this is a retry, which the append's no_stream check then sends down the read path.
+      { commandKey: `create-run:${runId}`, correlationId: command.correlationId, actor: command.userId, newStream: true },
     );
     // RunCreated is always the stream's first event: a replay reports the revision it got then.
     return { runId, revision: outcome.replayed ? 0n : outcome.revision };
