@@ -3,6 +3,7 @@
  * emulator: EventStoreDB's write and read semantics as our tests rely on them, nothing more.
  * Never use it as a store.
  */
+import { randomUUID } from 'node:crypto';
 
 export interface ProposedEvent {
   id: string;
@@ -36,12 +37,31 @@ export type AppendOutcome =
 // an adapter cannot get away with assuming positions start at 0 or are contiguous.
 const FIRST_POSITION = 4096n;
 const RECORD_OVERHEAD = 96n;
+const SETTINGS_ID = '00000000-0000-4000-8000-000000005e77';
+const STATS_ID = '00000000-0000-4000-8000-0000000057a7';
+
+export interface EmulatorLogOptions {
+  /**
+   * Write what a server's `$by_category` system projection writes: after each event, a link event
+   * (type `$>`, data `<revision>@<stream>`) in `$ce-<category>`. Default true.
+   */
+  categoryLinks?: boolean;
+}
 
 export class EmulatorLog {
   private readonly log: LoggedEvent[] = [];
   private readonly streams = new Map<string, LoggedEvent[]>();
   private readonly listeners = new Set<(events: LoggedEvent[]) => void>();
   private nextPosition = FIRST_POSITION;
+  private readonly categoryLinks: boolean;
+
+  constructor(options: EmulatorLogOptions = {}) {
+    this.categoryLinks = options.categoryLinks ?? true;
+    // A server's own records come first in every log (settings, statistics): `$` streams and types.
+    const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+    this.write('$settings', [{ id: SETTINGS_ID, type: '$settings', contentType: 'application/json', data: json({ $userStreamAcl: {} }), customMetadata: new Uint8Array() }]);
+    this.write('$stats-127.0.0.1:2113', [{ id: STATS_ID, type: '$statsCollected', contentType: 'application/json', data: json({ 'proc-cpu': 0 }), customMetadata: new Uint8Array() }]);
+  }
 
   append(stream: string, expected: ExpectedRevision, proposed: ProposedEvent[]): AppendOutcome {
     const existing = this.streams.get(stream) ?? [];
@@ -52,6 +72,14 @@ export class EmulatorLog {
     if (!matches(expected, current)) return { ok: false, currentRevision: current };
     if (proposed.length === 0) return { ok: true, currentRevision: current, position: undefined };
 
+    const written = this.write(stream, proposed);
+    const last = written[written.length - 1];
+    return { ok: true, currentRevision: last.revision, position: last.position };
+  }
+
+  /** Writes records at the end of the log (no expectation) and tells the listeners, links included. */
+  private write(stream: string, proposed: ProposedEvent[]): LoggedEvent[] {
+    const existing = this.streams.get(stream) ?? [];
     const written: LoggedEvent[] = proposed.map((event, index) => {
       const position = this.nextPosition;
       this.nextPosition += RECORD_OVERHEAD + BigInt(event.data.length + event.customMetadata.length);
@@ -66,10 +94,37 @@ export class EmulatorLog {
     existing.push(...written);
     this.streams.set(stream, existing);
     this.log.push(...written);
+    const links = this.categoryLinks && !stream.startsWith('$') ? this.linkToCategory(written) : [];
     // Synchronous fan-out: a subscription registered after its catch-up read cannot miss a write.
-    for (const listener of this.listeners) listener(written);
-    const last = written[written.length - 1];
-    return { ok: true, currentRevision: last.revision, position: last.position };
+    for (const listener of this.listeners) listener([...written, ...links]);
+    return written;
+  }
+
+  private linkToCategory(events: LoggedEvent[]): LoggedEvent[] {
+    const dash = events[0].stream.indexOf('-');
+    if (dash <= 0) return [];
+    const category = `$ce-${events[0].stream.slice(0, dash)}`;
+    const existing = this.streams.get(category) ?? [];
+    const links = events.map((event, index) => {
+      const data = Buffer.from(`${event.revision}@${event.stream}`);
+      const position = this.nextPosition;
+      this.nextPosition += RECORD_OVERHEAD + BigInt(data.length);
+      return {
+        id: randomUUID(),
+        type: '$>',
+        contentType: 'application/octet-stream',
+        data,
+        customMetadata: new Uint8Array(),
+        stream: category,
+        revision: BigInt(existing.length + index),
+        position,
+        createdTicks: event.createdTicks,
+      };
+    });
+    existing.push(...links);
+    this.streams.set(category, existing);
+    this.log.push(...links);
+    return links;
   }
 
   /** Stream read: inclusive start revision; `undefined` when the stream does not exist. */
@@ -130,6 +185,11 @@ export class EmulatorLog {
       else high = middle;
     }
     return low;
+  }
+
+  /** Records in the log, the server's own and links included. */
+  size(): number {
+    return this.log.length;
   }
 
   /** The event at a log index, or undefined past the end. */

@@ -23,6 +23,8 @@ export interface EsdbEmulatorOptions {
   batchAppend?: boolean;
   /** The server's `MaxAppendSize` in bytes (default 1 MiB). */
   maxAppendSize?: number;
+  /** Link events in `$ce-<category>` after each event, as the `$by_category` projection writes them (default true; ignored with `log`). */
+  categoryLinks?: boolean;
   /** Checkpoints as some server versions sent them (KurrentDB #3697, #4975). */
   subscriptionQuirks?: SubscriptionQuirks;
 }
@@ -46,7 +48,7 @@ export interface EsdbEmulator {
  * was, with its `log`); the test that starts it must stop it.
  */
 export async function startEsdbEmulator(options: EsdbEmulatorOptions = {}): Promise<EsdbEmulator> {
-  const log = options.log ?? new EmulatorLog();
+  const log = options.log ?? new EmulatorLog({ categoryLinks: options.categoryLinks });
   const server = new grpc.Server();
   let boundPort = options.port ?? 0;
   const streams = createStreamsService(log, {
