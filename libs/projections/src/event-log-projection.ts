@@ -1,7 +1,8 @@
 import { EventFilter, RecordedEvent } from '@khala/eventstore';
 import { Queryable } from '@khala/platform';
 import { escapeLiteral } from 'pg';
-import { EncodedDocument, encodeDocument, JournalAppend, journalAppendCtes } from './journal-writer';
+import { CommittedJournalRow } from '@khala/contracts';
+import { committedJournalRows, EncodedDocument, encodeDocument, JOURNAL_WRITTEN_SELECT, JournalAppend, journalAppendCtes } from './journal-writer';
 import { FailurePolicy, Projection } from './projection';
 import { requireText } from './projections.error';
 
@@ -82,10 +83,10 @@ export class EventLogProjection implements Projection {
     this.failurePolicy = model.failurePolicy;
   }
 
-  async project(tx: Queryable, events: readonly RecordedEvent[]): Promise<void> {
+  async project(tx: Queryable, events: readonly RecordedEvent[]): Promise<readonly CommittedJournalRow[]> {
     const { table, idColumn, classTopic, docKeyPrefix } = this.model;
     const entries = eventLogEntries(this.model, events);
-    if (entries.length === 0) return;
+    if (entries.length === 0) return [];
     // Keyed per org: a client-chosen id (codex workers) may exist in two orgs.
     const upsert = `INSERT INTO ${table} AS t (${idColumn}, seq, org_id, event_type, document, payload_hash)
        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::text[])
@@ -103,7 +104,7 @@ export class EventLogProjection implements Projection {
     ];
     if (this.model.journal === false) {
       await tx.query(upsert, params);
-      return;
+      return [];
     }
     const journal: JournalAppend[] = entries.flatMap((entry) => {
       const row = { orgId: entry.orgId, docKey: eventDocKey(docKeyPrefix, entry.id, entry.seq), docVersion: 1, encoded: entry.encoded, correlationId: entry.correlationId };
@@ -114,7 +115,11 @@ export class EventLogProjection implements Projection {
       firstParam: params.length + 1,
       keepIf: `EXISTS (SELECT 1 FROM written w WHERE w.org_id = j.org_id AND j.doc_key = ${sqlDocKey(docKeyPrefix, 'w')})`,
     });
-    await tx.query(`WITH written AS (${upsert}), ${sql} SELECT 1`, [...params, ...journalParams]);
+    const { rows } = await tx.query<{ ord: string; watermark: string }>(`WITH written AS (${upsert}), ${sql} ${JOURNAL_WRITTEN_SELECT}`, [
+      ...params,
+      ...journalParams,
+    ]);
+    return committedJournalRows(journal, rows);
   }
 }
 

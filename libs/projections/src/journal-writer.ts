@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '@khala/contracts/canonical-json';
 import { JOURNAL_CHANNEL, JOURNAL_TOPICS_RESET } from '@khala/contracts/sync';
+import { CommittedJournalRow } from '@khala/contracts';
 import { currentCorrelationId, Queryable } from '@khala/platform';
 
 /** Documents above this size go to the journal as pointers; clients hydrate them over HTTP. */
@@ -108,8 +109,32 @@ export function journalAppendCtes(
 export async function appendJournalBatch(tx: Queryable, entries: readonly JournalAppend[]): Promise<number[]> {
   if (entries.length === 0) return [];
   const { sql, params } = journalAppendCtes(entries);
-  const { rows } = await tx.query<{ watermark: string }>(`WITH ${sql} SELECT watermark FROM journal_watermarks ORDER BY ord`, params);
+  const { rows } = await tx.query<{ watermark: string }>(`WITH ${sql} ${JOURNAL_WRITTEN_SELECT}`, params);
   return rows.map((row) => Number(row.watermark));
+}
+
+/** Ends a statement built on journalAppendCtes: each written row's entry (1-based ord) and watermark. */
+export const JOURNAL_WRITTEN_SELECT = 'SELECT ord, watermark FROM journal_watermarks ORDER BY ord';
+
+/** The rows a statement wrote (JOURNAL_WRITTEN_SELECT's result), as the gateway would read them. */
+export function committedJournalRows(
+  entries: readonly JournalAppend[],
+  written: readonly { ord: string | number; watermark: string | number }[],
+): CommittedJournalRow[] {
+  return written.map(({ ord, watermark }) => {
+    const entry = entries[Number(ord) - 1];
+    const pointer = Buffer.byteLength(entry.encoded.text) > MAX_INLINE_PAYLOAD_BYTES;
+    return {
+      topic: entry.topic,
+      orgId: entry.orgId,
+      watermark: Number(watermark),
+      docKey: entry.docKey,
+      docVersion: entry.docVersion,
+      payload: pointer ? null : entry.encoded.text,
+      payloadHash: entry.encoded.hash,
+      hydrationRequired: pointer,
+    };
+  });
 }
 
 /** Appends one journal row at the next watermark of (topic, org), inside the caller's transaction. */

@@ -1,4 +1,5 @@
 import { EventFilter, RecordedEvent } from '@khala/eventstore';
+import { CommittedJournalRow } from '@khala/contracts';
 import { Queryable } from '@khala/platform';
 import { EventReader } from './event-reader';
 
@@ -23,7 +24,11 @@ export interface Projection {
    * skipped or halted on per failurePolicy, and never passed to `project`.
    */
   readonly readEvent?: EventReader;
-  project(tx: Queryable, events: readonly RecordedEvent[]): Promise<void>;
+  /**
+   * Returns the journal rows it wrote, if it says: the runner hands them to this process's gateway
+   * with the post-commit wake-up, which then need not read them back.
+   */
+  project(tx: Queryable, events: readonly RecordedEvent[]): Promise<void | readonly CommittedJournalRow[]>;
 }
 
 /**

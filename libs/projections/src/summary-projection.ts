@@ -1,6 +1,7 @@
 import { EventFilter, RecordedEvent } from '@khala/eventstore';
 import { Queryable } from '@khala/platform';
-import { EncodedDocument, encodeDocument, journalAppendCtes } from './journal-writer';
+import { CommittedJournalRow } from '@khala/contracts';
+import { committedJournalRows, EncodedDocument, encodeDocument, JOURNAL_WRITTEN_SELECT, JournalAppend, journalAppendCtes } from './journal-writer';
 import { FailurePolicy, Projection } from './projection';
 
 /** A summary document: one per entity, carrying its org and its timestamps. */
@@ -112,7 +113,7 @@ export class SummaryProjection<D extends SummaryDocument> implements Projection 
     this.failurePolicy = model.failurePolicy;
   }
 
-  async project(tx: Queryable, events: readonly RecordedEvent[]): Promise<void> {
+  async project(tx: Queryable, events: readonly RecordedEvent[]): Promise<readonly CommittedJournalRow[]> {
     const { table, idColumn, topic, docKeyPrefix } = this.model;
     const touched = new Map(events.map((event) => [entityKey(eventOrgId(event), this.model.entityId(event)), event]));
     const { rows } = await tx.query<StoredRow<D>>(
@@ -122,21 +123,17 @@ export class SummaryProjection<D extends SummaryDocument> implements Projection 
     );
     const changes = foldSummaries(this.model, events, new Map(rows.map((row) => [entityKey(row.org_id, row.id), row])));
     await this.recordUnchangedRevisions(tx, touched, changes, rows);
-    if (changes.length === 0) return;
+    if (changes.length === 0) return [];
     // The journal rows and the upsert that records their watermarks go in one statement.
-    const journal =
-      this.model.journal === false
-        ? undefined
-        : journalAppendCtes(
-            changes.map((change) => ({
-              topic,
-              orgId: change.document.org_id,
-              docKey: `${docKeyPrefix}:${change.id}`,
-              docVersion: change.docVersion,
-              encoded: change.encoded,
-              correlationId: change.correlationId,
-            })),
-          );
+    const entries: JournalAppend[] = changes.map((change) => ({
+      topic,
+      orgId: change.document.org_id,
+      docKey: `${docKeyPrefix}:${change.id}`,
+      docVersion: change.docVersion,
+      encoded: change.encoded,
+      correlationId: change.correlationId,
+    }));
+    const journal = this.model.journal === false ? undefined : journalAppendCtes(entries);
     const p = (index: number) => `$${(journal?.params.length ?? 0) + index}`;
     const upsert = `INSERT INTO ${table} AS t (${idColumn}, org_id, document, doc_version, payload_hash, watermark, created_at, updated_at, stream_revision)
        SELECT u.id, u.org_id, u.document, u.doc_version, u.payload_hash, ${journal ? 'w.watermark' : '0'}, u.created_at, u.updated_at, u.stream_revision
@@ -146,7 +143,7 @@ export class SummaryProjection<D extends SummaryDocument> implements Projection 
        ON CONFLICT (org_id, ${idColumn}) DO UPDATE SET document = EXCLUDED.document, doc_version = EXCLUDED.doc_version,
          payload_hash = EXCLUDED.payload_hash, watermark = EXCLUDED.watermark, updated_at = EXCLUDED.updated_at,
          stream_revision = EXCLUDED.stream_revision`;
-    await tx.query(journal ? `WITH ${journal.sql}, upserted AS (${upsert}) SELECT 1` : upsert, [
+    const { rows: written } = await tx.query<{ ord: string; watermark: string }>(journal ? `WITH ${journal.sql}, upserted AS (${upsert}) ${JOURNAL_WRITTEN_SELECT}` : upsert, [
       ...(journal?.params ?? []),
       changes.map((change) => change.id),
       changes.map((change) => change.document.org_id),
@@ -158,6 +155,7 @@ export class SummaryProjection<D extends SummaryDocument> implements Projection 
       // doc_version is the revision + 1 of the entity's last event in the batch.
       changes.map((change) => change.docVersion - 1),
     ]);
+    return journal ? committedJournalRows(entries, written) : [];
   }
 
   /**

@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { JOURNAL_CHANNEL, JOURNAL_TOPICS_RESET } from '@khala/contracts';
+import { CommittedJournal, isCommittedJournal, JOURNAL_CHANNEL, JOURNAL_TOPICS_RESET } from '@khala/contracts';
 import { Database, DATABASE, APP_ENV, CommonEnv } from '@khala/platform';
 
 /**
@@ -9,6 +9,8 @@ import { Database, DATABASE, APP_ENV, CommonEnv } from '@khala/platform';
  * - poll: the fallback timer, which stands for either (a lost NOTIFY, or PGlite, which has none).
  */
 export type WakeupReason = 'journal' | 'topics_reset' | 'poll';
+/** `committed`: on a journal wake-up from a projector in this process, the rows its commit wrote. */
+export type WakeupListener = (reason: WakeupReason, committed?: CommittedJournal) => void;
 
 /**
  * One LISTEN per gateway process, fanned out to every session (notify, then pull). The poll
@@ -16,7 +18,7 @@ export type WakeupReason = 'journal' | 'topics_reset' | 'poll';
  */
 @Injectable()
 export class JournalWakeups implements OnModuleInit, OnApplicationShutdown {
-  private readonly listeners = new Set<(reason: WakeupReason) => void>();
+  private readonly listeners = new Set<WakeupListener>();
   private timer?: NodeJS.Timeout;
   private unlisten?: () => void;
 
@@ -26,8 +28,8 @@ export class JournalWakeups implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.unlisten = await this.db.listen(JOURNAL_CHANNEL, (payload) =>
-      this.wakeAll(payload === JOURNAL_TOPICS_RESET ? 'topics_reset' : 'journal'),
+    this.unlisten = await this.db.listen(JOURNAL_CHANNEL, (payload, detail) =>
+      payload === JOURNAL_TOPICS_RESET ? this.wakeAll('topics_reset') : this.wakeAll('journal', isCommittedJournal(detail) ? detail : undefined),
     );
     this.timer = setInterval(() => this.wakeAll('poll'), this.env.POLL_INTERVAL_MS);
     this.timer.unref();
@@ -38,12 +40,12 @@ export class JournalWakeups implements OnModuleInit, OnApplicationShutdown {
     this.unlisten?.();
   }
 
-  register(listener: (reason: WakeupReason) => void): () => void {
+  register(listener: WakeupListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  private wakeAll(reason: WakeupReason): void {
-    for (const listener of this.listeners) listener(reason);
+  private wakeAll(reason: WakeupReason, committed?: CommittedJournal): void {
+    for (const listener of this.listeners) listener(reason, committed);
   }
 }

@@ -1,7 +1,8 @@
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { LOGGER } from '@khala/platform';
-import { JournalRepository, TopicState } from './journal.repository';
+import { CommittedJournal, CommittedJournalRow } from '@khala/contracts';
+import { JournalRepository, JournalRow, TopicState } from './journal.repository';
 import { JournalWakeups, WakeupReason } from './journal-wakeups';
 import { batchLength, batchPayload, batchProtoBase64, EncodedRow, encodeRow, MAX_BATCH_UPDATES } from './update-batch';
 
@@ -225,14 +226,19 @@ export class TopicFeed {
 }
 
 /**
- * Every feed of this gateway process. A journal wake-up costs one query for all feeds' heads, then
- * one journal read per feed that advanced, whatever the number of subscribers.
+ * Every feed of this gateway process. A journal wake-up costs one read of every feed's new rows,
+ * whatever the number of subscribers; a wake-up from a projector in this process carries the rows
+ * it committed, and costs no read at all when they continue the feeds they belong to.
  */
 @Injectable()
 export class TopicFeeds implements OnModuleInit, OnApplicationShutdown {
   private readonly feeds = new Map<string, TopicFeed>();
   private refreshing = false;
   private again = false;
+  /** The next pass reads the journal (a wake-up without rows, a poll, or a gap in handed rows). */
+  private readDue = false;
+  /** Rows handed over by this process's projectors since the last pass, per feed key. */
+  private handed = new Map<string, CommittedJournalRow[]>();
   /** The next pass first compares every feed's head with its topic's floor (set by polls and reset notices). */
   private floorsDue = false;
   private unregister?: () => void;
@@ -244,7 +250,9 @@ export class TopicFeeds implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   onModuleInit(): void {
-    this.unregister = this.wakeups.register((reason: WakeupReason) => void this.refresh(reason !== 'journal'));
+    this.unregister = this.wakeups.register((reason: WakeupReason, committed?: CommittedJournal) =>
+      reason === 'journal' && committed ? this.takeHanded(committed) : void this.refresh(reason !== 'journal'),
+    );
   }
 
   onApplicationShutdown(): void {
@@ -252,7 +260,7 @@ export class TopicFeeds implements OnModuleInit, OnApplicationShutdown {
   }
 
   attach(topic: string, orgId: string, knownHead: number, listener: FeedListener): TopicFeed {
-    const key = `${orgId}\u0000${topic}`;
+    const key = feedKey(topic, orgId);
     let feed = this.feeds.get(key);
     if (!feed) {
       feed = new TopicFeed(topic, orgId, knownHead);
@@ -273,12 +281,31 @@ export class TopicFeeds implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Pulls the new rows of every feed in one query; wake-ups that land meanwhile coalesce into one
-   * more pass. Feeds idle for FEED_IDLE_KEEP_MS are dropped first. With `checkFloors` (a reset
-   * notice or the poll, never a plain journal wake-up) the pass first reads every feed's topic state.
+   * Rows a projector of this process just committed: kept for the feeds they belong to (rows of
+   * topics nobody here follows cost nothing), and delivered by the next pass without a read.
    */
-  async refresh(checkFloors = false): Promise<void> {
+  private takeHanded(committed: CommittedJournal): void {
+    let kept = false;
+    for (const row of committed.rows) {
+      const key = feedKey(row.topic, row.orgId);
+      if (!this.feeds.has(key)) continue;
+      let rows = this.handed.get(key);
+      if (!rows) this.handed.set(key, (rows = []));
+      rows.push(row);
+      kept = true;
+    }
+    if (kept) void this.refresh(false, false);
+  }
+
+  /**
+   * Pulls the new rows of every feed in one query (or takes the rows handed over, see takeHanded);
+   * wake-ups that land meanwhile coalesce into one more pass. Feeds idle for FEED_IDLE_KEEP_MS are
+   * dropped first. With `checkFloors` (a reset notice or the poll, never a plain journal wake-up)
+   * the pass first reads every feed's topic state.
+   */
+  async refresh(checkFloors = false, read = true): Promise<void> {
     if (checkFloors) this.floorsDue = true;
+    if (read) this.readDue = true;
     if (this.refreshing) {
       this.again = true;
       return;
@@ -291,34 +318,59 @@ export class TopicFeeds implements OnModuleInit, OnApplicationShutdown {
         if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause)); // wake-ups meanwhile set `again`
         this.again = false;
         this.dropIdle(Date.now());
+        // Taken before the read: rows committed before it are in it too (and skipped below).
+        const handed = this.handed;
+        this.handed = new Map();
         const feeds = [...this.feeds.values()];
         if (feeds.length === 0) break;
         if (this.floorsDue) {
           this.floorsDue = false;
           await this.checkFloors(feeds);
         }
-        const pages = await this.journal.readAfterMany(
-          feeds.map((feed) => ({ topic: feed.topic, orgId: feed.orgId, after: feed.head })),
-          FEED_READ_PAGE,
-        );
-        const advanced: TopicFeed[] = [];
-        feeds.forEach((feed, i) => {
-          const rows = pages[i];
-          if (rows.length === 0 || rows[rows.length - 1].watermark <= feed.head) return;
-          feed.append(rows.map((row) => encodeRow(feed.topic, row)));
-          advanced.push(feed);
-          if (rows.length === FEED_READ_PAGE) this.again = true; // more behind this page
-        });
+        const advanced = new Set<TopicFeed>();
+        if (this.readDue) {
+          this.readDue = false;
+          const pages = await this.journal.readAfterMany(
+            feeds.map((feed) => ({ topic: feed.topic, orgId: feed.orgId, after: feed.head })),
+            FEED_READ_PAGE,
+          );
+          feeds.forEach((feed, i) => {
+            if (this.appendNew(feed, pages[i])) advanced.add(feed);
+            if (pages[i].length === FEED_READ_PAGE) this.readDue = this.again = true; // more behind this page
+          });
+        }
+        for (const [key, rows] of handed) {
+          const feed = this.feeds.get(key);
+          if (!feed) continue;
+          const fresh = rows.filter((row) => row.watermark > feed.head);
+          if (fresh.length === 0) continue;
+          // A gap before the handed rows is a commit not handed to us (another process's, or one
+          // whose rows arrived out of order): the journal has it, so read.
+          if (fresh[0].watermark !== feed.head + 1) {
+            this.readDue = this.again = true;
+            continue;
+          }
+          if (this.appendNew(feed, fresh.map(toJournalRow))) advanced.add(feed);
+        }
         const passStart = performance.now();
         for (const feed of advanced) feed.notify();
         const passEnd = performance.now();
         pauseUntil = passEnd + deliveryPauseMs(passEnd - passStart);
       } while (this.again);
     } catch (error) {
+      this.readDue = true; // rows handed over or pending in the journal: the next wake-up reads them
       this.logger.warn({ err: error }, 'journal feed refresh failed; the next wake-up retries');
     } finally {
       this.refreshing = false;
     }
+  }
+
+  /** Appends the rows after the feed's head; whether it advanced. */
+  private appendNew(feed: TopicFeed, rows: readonly JournalRow[]): boolean {
+    const fresh = rows.length > 0 && rows[0].watermark <= feed.head ? rows.filter((row) => row.watermark > feed.head) : rows;
+    if (fresh.length === 0) return false;
+    feed.append(fresh.map((row) => encodeRow(feed.topic, row)));
+    return true;
   }
 
   /**
@@ -342,4 +394,17 @@ export class TopicFeeds implements OnModuleInit, OnApplicationShutdown {
       if (feed.idleSince !== undefined && now - feed.idleSince >= FEED_IDLE_KEEP_MS) this.feeds.delete(key);
     }
   }
+}
+
+const feedKey = (topic: string, orgId: string) => `${orgId}\u0000${topic}`;
+
+function toJournalRow(row: CommittedJournalRow): JournalRow {
+  return {
+    watermark: row.watermark,
+    doc_key: row.docKey,
+    doc_version: row.docVersion,
+    payload: row.payload,
+    payload_hash: row.payloadHash,
+    hydration_required: row.hydrationRequired,
+  };
 }

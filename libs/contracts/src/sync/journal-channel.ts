@@ -5,3 +5,28 @@
 export const JOURNAL_CHANNEL = 'khala_journal';
 /** Payload on JOURNAL_CHANNEL saying topic heads and floors moved without journal rows (a rebuild --reset). */
 export const JOURNAL_TOPICS_RESET = 'topics_reset';
+
+/**
+ * One journal row as committed, exactly as a read of khala.journal returns it (payload is the
+ * stored canonical JSON text, null in pointer mode). A projector in the same process hands the
+ * rows it just committed to the gateway with its wake-up, so the gateway need not read them back.
+ */
+export interface CommittedJournalRow {
+  topic: string;
+  orgId: string;
+  watermark: number;
+  docKey: string;
+  docVersion: number;
+  payload: string | null;
+  payloadHash: string;
+  hydrationRequired: boolean;
+}
+
+/** The detail of a journal wake-up from this process: the rows its commit wrote, in watermark order per (topic, org). */
+export interface CommittedJournal {
+  rows: readonly CommittedJournalRow[];
+}
+
+export function isCommittedJournal(detail: unknown): detail is CommittedJournal {
+  return typeof detail === 'object' && detail !== null && Array.isArray((detail as CommittedJournal).rows);
+}

@@ -26,7 +26,7 @@ const ORIGIN = `${process.pid}.${Math.random().toString(36).slice(2, 10)}`;
 const MAX_PAYLOADS_PER_CHANNEL = 64;
 
 export interface LocalListener {
-  deliverLocally(channel: string, payload: string): void;
+  deliverLocally(channel: string, payload: string, detail?: unknown): void;
 }
 
 const localListeners = new Map<string, Set<LocalListener>>();
@@ -41,8 +41,8 @@ export function registerLocalListener(target: string, listener: LocalListener): 
   };
 }
 
-export function deliverLocally(target: string, channel: string, payload: string): void {
-  for (const listener of localListeners.get(target) ?? []) listener.deliverLocally(channel, payload);
+export function deliverLocally(target: string, channel: string, payload: string, detail?: unknown): void {
+  for (const listener of localListeners.get(target) ?? []) listener.deliverLocally(channel, payload, detail);
 }
 
 /** Tags a payload for other processes. */

@@ -15,6 +15,9 @@ export interface DatabaseOptions {
   applicationName?: string;
 }
 
+/** A wake-up: its payload, and from this process's own `notifyCommitted`, its optional detail. */
+export type NotificationListener = (payload: string, detail?: unknown) => void;
+
 /**
  * A pg pool plus the few things every store needs: transactions, LISTEN wake-ups, and whether the
  * server is PGlite (one backend behind a multiplexer: session state such as SET ROLE or LISTEN is
@@ -24,7 +27,7 @@ export interface DatabaseOptions {
 export class Database {
   private listenerClient?: PoolClient;
   private listenerClientPromise?: Promise<PoolClient>;
-  private readonly listeners = new Map<string, Set<(payload: string) => void>>();
+  private readonly listeners = new Map<string, Set<NotificationListener>>();
   private closed = false;
   private readonly unregisterLocal: () => void;
   private readonly notices: NoticeBatcher;
@@ -111,7 +114,7 @@ export class Database {
    * hint: callers always re-read state, and keep a poll fallback because notifications are lost while
    * the listener reconnects (and on PGlite only this process's own arrive).
    */
-  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => void> {
+  async listen(channel: string, onNotify: NotificationListener): Promise<() => void> {
     let set = this.listeners.get(channel);
     if (!set) {
       set = new Set();
@@ -126,17 +129,18 @@ export class Database {
    * Wakes listeners of `channel` after a commit the caller has seen complete (see
    * committed-notices.ts for why not a NOTIFY inside the transaction): this process's listeners on
    * the same database at once, other processes' by a batched NOTIFY (not on PGlite, which has no
-   * other listeners).
+   * other listeners). `detail`: what this process's listeners may use instead of re-reading (the
+   * rows just committed); other processes get the payload only.
    */
-  notifyCommitted(channel: string, payload = ''): void {
+  notifyCommitted(channel: string, payload = '', detail?: unknown): void {
     if (this.closed) return;
-    deliverLocally(this.target, channel, payload);
+    deliverLocally(this.target, channel, payload, detail);
     if (!this.isPglite) this.notices.add(channel, payload);
   }
 
   /** @internal Called by the local wake-up registry. */
-  deliverLocally(channel: string, payload: string): void {
-    for (const listener of this.listeners.get(channel) ?? []) listener(payload);
+  deliverLocally(channel: string, payload: string, detail?: unknown): void {
+    for (const listener of this.listeners.get(channel) ?? []) listener(payload, detail);
   }
 
   private async ensureListening(channel: string): Promise<void> {
