@@ -1,6 +1,8 @@
-import { DynamicModule, Inject, Injectable, InjectionToken, Module, OnApplicationShutdown } from '@nestjs/common';
-import { Database } from '@khala/platform';
+import { DynamicModule, Inject, Injectable, InjectionToken, Module, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
+import type { Registry } from 'prom-client';
+import { Database, METRICS_REGISTRY, ReadinessRegistry } from '@khala/platform';
 import { EsdbEventStore } from './esdb/esdb-event-store';
+import { esdbReadinessCheck, registerEsdbMetrics } from './esdb/esdb-observability';
 import { EVENT_STORE, EventStore } from './event-store.port';
 import { PostgresEventStore } from './postgres/postgres-event-store';
 
@@ -26,8 +28,19 @@ export interface EventStoreModuleOptions {
 }
 
 @Injectable()
-class EventStoreLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+class EventStoreLifecycle implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Optional() private readonly readiness?: ReadinessRegistry,
+    @Optional() @Inject(METRICS_REGISTRY) private readonly metrics?: Registry,
+  ) {}
+
+  onModuleInit(): void {
+    // The Postgres store is the app's database, which readiness checks already.
+    if (!(this.store instanceof EsdbEventStore)) return;
+    this.readiness?.register(esdbReadinessCheck(this.store));
+    if (this.metrics) registerEsdbMetrics(this.store, this.metrics);
+  }
 
   async onApplicationShutdown(): Promise<void> {
     // Closes the EventStoreDB connection; the Postgres store leaves the Database to its owner.

@@ -26,8 +26,20 @@ export interface EsdbEventStoreOptions {
  * starts and client-side filtering where the client library has no server-side option, and
  * resubscribes after failures.
  */
+export interface EsdbSubscriptionStats {
+  open: number;
+  /** Resubscriptions after transient failures, over every subscription this store made. */
+  reconnects: number;
+  /** Messages read from the server and not yet taken, over the open subscriptions. */
+  buffered: number;
+  /** The position each open subscription last passed on (absent before its first). */
+  positions: Position[];
+}
+
 export class EsdbEventStore implements EventStore {
   private readonly reconnectDelayMs: number;
+  private readonly subscriptions = new Set<EsdbSubscription>();
+  private reconnectsOfClosed = 0;
 
   constructor(
     private readonly client: EventStoreDBClient,
@@ -115,7 +127,22 @@ export class EsdbEventStore implements EventStore {
   }
 
   subscribeToAll(options: SubscribeOptions = {}): Subscription {
-    return new EsdbSubscription(this.client, options, this.reconnectDelayMs);
+    const subscription: EsdbSubscription = new EsdbSubscription(this.client, options, this.reconnectDelayMs, () => {
+      this.subscriptions.delete(subscription);
+      this.reconnectsOfClosed += subscription.reconnects;
+    });
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  subscriptionStats(): EsdbSubscriptionStats {
+    const open = [...this.subscriptions];
+    return {
+      open: open.length,
+      reconnects: this.reconnectsOfClosed + open.reduce((total, subscription) => total + subscription.reconnects, 0),
+      buffered: open.reduce((total, subscription) => total + subscription.buffered(), 0),
+      positions: open.flatMap((subscription) => (subscription.lastPosition ? [subscription.lastPosition] : [])),
+    };
   }
 
   async headPosition(): Promise<Position | undefined> {

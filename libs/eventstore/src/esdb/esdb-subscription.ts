@@ -30,14 +30,18 @@ export class EsdbSubscription implements Subscription {
   private attempt?: SubscriptionAttempt;
   /** Resubscriptions after a transient failure (for metrics). */
   reconnects = 0;
+  /** The last event or checkpoint passed on (for the lag metric). */
+  lastPosition?: Position;
 
   constructor(
     private readonly client: EventStoreDBClient,
     private readonly options: SubscribeOptions,
     private readonly reconnectDelayMs: number,
+    private readonly onClose: () => void = () => undefined,
   ) {}
 
   async close(): Promise<void> {
+    if (!this.closed) this.onClose();
     this.closed = true;
     this.waker.wake();
     await this.attempt?.close();
@@ -71,6 +75,7 @@ export class EsdbSubscription implements Subscription {
             if (resumeFrom !== 'start' && comparePositions(message.position, resumeFrom) <= 0) continue;
             resumeFrom = message.position;
           }
+          if (message.kind !== 'caughtUp') this.lastPosition = message.kind === 'event' ? message.event.position : message.position;
           yield message;
         }
       } catch (error) {

@@ -1,2 +1,3 @@
 export * from './esdb-event-store';
+export * from './esdb-observability';
 export * from './esdb-request-cap';
