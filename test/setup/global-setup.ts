@@ -1,4 +1,5 @@
 import { createScratchDatabase, Database, migrateUp, redactDatabaseUrl } from '../../libs/platform/src';
+import { setPgliteDiagnostics } from '../../libs/platform/src/database/pglite-socket-affinity';
 
 /**
  * Gives the test run its own freshly migrated database. With DATABASE_URL (CI, real Postgres) it
@@ -7,6 +8,7 @@ import { createScratchDatabase, Database, migrateUp, redactDatabaseUrl } from '.
  * fresh ids instead of assuming an empty store.
  */
 export default async function globalSetup(): Promise<void> {
+  setPgliteDiagnostics(Boolean(process.env.KHALA_PGLITE_DEBUG));
   const scratch = await createScratchDatabase({ serverUrl: process.env.DATABASE_URL, prefix: 'khala_test' });
   (globalThis as Record<string, unknown>).__KHALA_TEST_DB__ = scratch;
   const db = await Database.connect({ url: scratch.url, max: 1 });

@@ -22,7 +22,7 @@ export function createEventStore({ eventStoreUrl, database, pollIntervalMs }: Ev
 export interface EventStoreModuleOptions {
   /** Injection token of the app's Database (e.g. the platform module's DATABASE). */
   database: InjectionToken;
-  /** Defaults to process.env.EVENTSTORE_URL, read when the module is built. */
+  /** The app env's EVENTSTORE_URL: set → EventStoreDB/KurrentDB, unset → the Postgres store. */
   eventStoreUrl?: string;
   pollIntervalMs?: number;
 }
@@ -52,7 +52,7 @@ class EventStoreLifecycle implements OnModuleInit, OnApplicationShutdown {
 @Module({})
 export class EventStoreModule {
   static forRoot(options: EventStoreModuleOptions): DynamicModule {
-    const eventStoreUrl = options.eventStoreUrl ?? process.env.EVENTSTORE_URL;
+    const eventStoreUrl = options.eventStoreUrl;
     return {
       module: EventStoreModule,
       providers: [

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Database } from './database';
 
 export interface MigrationFile {
@@ -25,7 +25,6 @@ const MIGRATION_LOCK_KEY = 7_201_511;
 
 /** Finds `migrations/` beside the package.json above this file (works from src and from dist). */
 export function defaultMigrationsDir(): string {
-  if (process.env.MIGRATIONS_DIR) return resolve(process.env.MIGRATIONS_DIR);
   let dir = __dirname;
   for (;;) {
     if (existsSync(join(dir, 'migrations')) && existsSync(join(dir, 'package.json'))) return join(dir, 'migrations');

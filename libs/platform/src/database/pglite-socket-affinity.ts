@@ -63,7 +63,7 @@ export function pinPGliteConnectionsPerBatch(server: PGLiteSocketServer): void {
         let index = pinned ? this.queue.findIndex((item) => item.handlerId === owner) : 0;
         if (index === -1) {
           if (ownerAlive(owner!)) {
-            if (process.env.KHALA_PGLITE_DEBUG) reportWait(owner!, this.queue.length);
+            if (diagnostics) reportWait(owner!, this.queue.length);
             break; // the owner's next message is on its way; its enqueue re-runs us
           }
           if (this.db.isInTransaction()) await this.db.runExclusive(() => this.db.exec('ROLLBACK'));
@@ -73,7 +73,7 @@ export function pinPGliteConnectionsPerBatch(server: PGLiteSocketServer): void {
         }
         const [item] = this.queue.splice(index, 1);
         const type = item.message[0];
-        if (process.env.KHALA_PGLITE_DEBUG) remember(item);
+        if (diagnostics) remember(item);
         // After an error the server skips this connection's messages until its Sync, so the batch
         // stays pinned either way; only Sync/Query/Terminate end it.
         batchOpen = !(type === SYNC || type === QUERY || type === TERMINATE);
@@ -100,9 +100,14 @@ export function pinPGliteConnectionsPerBatch(server: PGLiteSocketServer): void {
   };
 }
 
-// Diagnostics (KHALA_PGLITE_DEBUG=1): which connection holds the session while others wait, and
-// what it ran last. A long hold usually means code that awaits a second connection while its own
-// transaction is open, which deadlocks on a single-session server.
+// Diagnostics (setPgliteDiagnostics(true); the test run's global setup turns them on with
+// KHALA_PGLITE_DEBUG=1): which connection holds the session while others wait, and what it ran
+// last. A long hold usually means code that awaits a second connection while its own transaction
+// is open, which deadlocks on a single-session server.
+let diagnostics = false;
+export function setPgliteDiagnostics(enabled: boolean): void {
+  diagnostics = enabled;
+}
 const lastStatement = new Map<number, string>();
 let waitStarted = 0;
 function remember(item: QueuedMessage): void {
