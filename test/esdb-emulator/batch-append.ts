@@ -115,6 +115,10 @@ export function serveBatchAppend(call: BatchCall, policy: AppendPolicy, onReques
       return;
     }
     const outcome = policy.log.append(entry.stream, entry.expected, entry.events);
+    if ('deleted' in outcome) {
+      refuse(entry.correlationId, entry.stream, { kind: 'stream_deleted' });
+      return;
+    }
     const reply = () => {
       if (!outcome.ok) {
         refuse(entry.correlationId, entry.stream, { kind: 'wrong_expected_version', expected: entry.expected, current: outcome.currentRevision });

@@ -23,6 +23,18 @@ export interface LoggedEvent extends ProposedEvent {
   createdTicks: string;
 }
 
+/** The stream metadata keys the emulator honours (as the server names them). */
+export interface StreamMetadata {
+  $maxCount?: number;
+  /** Seconds. */
+  $maxAge?: number;
+  /** Truncate before this revision. */
+  $tb?: number;
+}
+
+/** What the server puts in `$tb` when a stream is soft deleted (EventNumber.DeletedStream). */
+const SOFT_DELETED_TB = Number.MAX_SAFE_INTEGER;
+
 export type ExpectedRevision =
   | { kind: 'any' }
   | { kind: 'no_stream' }
@@ -54,6 +66,7 @@ export class EmulatorLog {
   private readonly listeners = new Set<(events: LoggedEvent[]) => void>();
   private nextPosition = FIRST_POSITION;
   private readonly categoryLinks: boolean;
+  private readonly tombstoned = new Set<string>();
 
   constructor(options: EmulatorLogOptions = {}) {
     this.categoryLinks = options.categoryLinks ?? true;
@@ -63,10 +76,13 @@ export class EmulatorLog {
     this.write('$stats-127.0.0.1:2113', [{ id: STATS_ID, type: '$statsCollected', contentType: 'application/json', data: json({ 'proc-cpu': 0 }), customMetadata: new Uint8Array() }]);
   }
 
-  append(stream: string, expected: ExpectedRevision, proposed: ProposedEvent[]): AppendOutcome {
+  append(stream: string, expected: ExpectedRevision, proposed: ProposedEvent[]): AppendOutcome | { ok: false; deleted: true } {
+    if (this.tombstoned.has(stream)) return { ok: false, deleted: true };
     const existing = this.streams.get(stream) ?? [];
-    const current = existing.length ? BigInt(existing.length - 1) : undefined;
-    const replay = findReplay(existing, expected, proposed);
+    const softDeleted = this.isSoftDeleted(stream);
+    // A soft-deleted stream counts as absent for the expectation; its revisions carry on.
+    const current = existing.length && !softDeleted ? BigInt(existing.length - 1) : undefined;
+    const replay = softDeleted ? undefined : findReplay(existing, expected, proposed);
     if (replay === 'corrupt') return { ok: false, currentRevision: current };
     if (replay) return { ok: true, currentRevision: replay.revision, position: replay.position };
     if (!matches(expected, current)) return { ok: false, currentRevision: current };
@@ -74,7 +90,70 @@ export class EmulatorLog {
 
     const written = this.write(stream, proposed);
     const last = written[written.length - 1];
+    // Recreating a soft-deleted stream: the server moves truncate-before to the first new event.
+    if (softDeleted) this.writeMetadata(stream, { ...this.metadataOf(stream), $tb: Number(written[0].revision) });
     return { ok: true, currentRevision: last.revision, position: last.position };
+  }
+
+  /** Soft delete: metadata `$tb` past every revision; the stream reads as absent and can be recreated. */
+  softDelete(stream: string, expected: ExpectedRevision): AppendOutcome | { ok: false; deleted: true } {
+    if (this.tombstoned.has(stream)) return { ok: false, deleted: true };
+    const current = this.currentRevision(stream);
+    if (!matches(expected, current)) return { ok: false, currentRevision: current };
+    const position = this.writeMetadata(stream, { ...this.metadataOf(stream), $tb: SOFT_DELETED_TB });
+    return { ok: true, currentRevision: current, position };
+  }
+
+  /** Tombstone (hard delete): no read or write of the stream ever again; `$all` keeps what it had. */
+  tombstone(stream: string, expected: ExpectedRevision): AppendOutcome | { ok: false; deleted: true } {
+    if (this.tombstoned.has(stream)) return { ok: false, deleted: true };
+    const current = this.currentRevision(stream);
+    if (!matches(expected, current)) return { ok: false, currentRevision: current };
+    this.tombstoned.add(stream);
+    const position = this.nextPosition;
+    this.nextPosition += RECORD_OVERHEAD;
+    const record: LoggedEvent = {
+      id: randomUUID(),
+      type: '$streamDeleted',
+      contentType: 'application/octet-stream',
+      data: new Uint8Array(),
+      customMetadata: new Uint8Array(),
+      stream,
+      revision: 9223372036854775807n,
+      position,
+      createdTicks: (BigInt(Date.now()) * 10_000n).toString(),
+    };
+    this.log.push(record);
+    for (const listener of this.listeners) listener([record]);
+    return { ok: true, currentRevision: current, position };
+  }
+
+  private currentRevision(stream: string): bigint | undefined {
+    const existing = this.streams.get(stream) ?? [];
+    return existing.length && !this.isSoftDeleted(stream) ? BigInt(existing.length - 1) : undefined;
+  }
+
+  private isSoftDeleted(stream: string): boolean {
+    return this.metadataOf(stream).$tb === SOFT_DELETED_TB;
+  }
+
+  /** The stream's metadata: the last `$metadata` event of `$$<stream>`. */
+  private metadataOf(stream: string): StreamMetadata {
+    const events = this.streams.get(`$$${stream}`);
+    const last = events?.[events.length - 1];
+    if (!last) return {};
+    try {
+      return JSON.parse(Buffer.from(last.data).toString('utf8')) as StreamMetadata;
+    } catch {
+      return {};
+    }
+  }
+
+  private writeMetadata(stream: string, metadata: StreamMetadata): bigint {
+    const [record] = this.write(`$$${stream}`, [
+      { id: randomUUID(), type: '$metadata', contentType: 'application/json', data: Buffer.from(JSON.stringify(metadata)), customMetadata: new Uint8Array() },
+    ]);
+    return record.position;
   }
 
   /** Writes records at the end of the log (no expectation) and tells the listeners, links included. */
@@ -127,22 +206,46 @@ export class EmulatorLog {
     return links;
   }
 
-  /** Stream read: inclusive start revision; `undefined` when the stream does not exist. */
+  /**
+   * Stream read: inclusive start revision; `undefined` when the stream does not exist (or was soft
+   * deleted), `'deleted'` when it was tombstoned. Events the metadata hides are skipped: below
+   * `$tb`, beyond the newest `$maxCount`, older than `$maxAge` seconds (`$all` keeps them all).
+   */
   readStream(
     stream: string,
     from: bigint | 'start' | 'end',
     backwards: boolean,
     count: number,
-  ): LoggedEvent[] | undefined {
-    const events = this.streams.get(stream);
-    if (!events) return undefined;
+  ): LoggedEvent[] | undefined | 'deleted' {
+    if (this.tombstoned.has(stream)) return 'deleted';
+    const all = this.streams.get(stream);
+    if (!all || this.isSoftDeleted(stream)) return undefined;
+    const events = this.visible(stream, all);
+    const at = (revision: bigint) => events.findIndex((event) => event.revision >= revision);
     if (!backwards) {
       if (from === 'end') return [];
-      const start = from === 'start' ? 0 : Number(from);
-      return events.slice(start, start + count);
+      const start = from === 'start' ? 0 : at(from);
+      return start === -1 ? [] : events.slice(start, start + count);
     }
-    const start = from === 'end' ? events.length - 1 : from === 'start' ? 0 : Math.min(Number(from), events.length - 1);
+    if (from === 'start') return events.slice(0, 1).filter(() => count > 0);
+    let start = events.length - 1;
+    if (from !== 'end') {
+      start = events.length - 1;
+      while (start >= 0 && events[start].revision > from) start -= 1;
+    }
     return events.slice(Math.max(0, start - count + 1), start + 1).reverse();
+  }
+
+  private visible(stream: string, events: LoggedEvent[]): LoggedEvent[] {
+    const metadata = this.metadataOf(stream);
+    let visible = events;
+    if (typeof metadata.$tb === 'number') visible = visible.filter((event) => event.revision >= BigInt(metadata.$tb!));
+    if (typeof metadata.$maxCount === 'number') visible = visible.slice(Math.max(0, visible.length - metadata.$maxCount));
+    if (typeof metadata.$maxAge === 'number') {
+      const oldest = (BigInt(Date.now()) - BigInt(metadata.$maxAge) * 1000n) * 10_000n;
+      visible = visible.filter((event) => BigInt(event.createdTicks) >= oldest);
+    }
+    return visible;
   }
 
   /**

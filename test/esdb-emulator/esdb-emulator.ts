@@ -56,8 +56,7 @@ export async function startEsdbEmulator(options: EsdbEmulatorOptions = {}): Prom
     subscriptionQuirks: options.subscriptionQuirks,
     leader: () => ({ host: '127.0.0.1', port: boundPort }),
   });
-  // Methods left out (Delete, Tombstone) answer UNIMPLEMENTED. BatchAppend is always served; the
-  // client only uses it when ServerFeatures lists it.
+  // BatchAppend is always served; the client only uses it when ServerFeatures lists it.
   server.addService(StreamsService, streams.implementation as grpc.UntypedServiceImplementation);
   const advertised: { path: string }[] = [StreamsService.read, StreamsService.append, ServerFeaturesService.getSupportedMethods];
   if (options.batchAppend ?? true) advertised.push(StreamsService.batchAppend);

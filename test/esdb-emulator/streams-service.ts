@@ -2,12 +2,12 @@
  * FAKE — test support only. Handlers for the EventStoreDB `Streams` gRPC service, written against
  * the generated definitions shipped in @eventstore/db-client, covering what our adapter uses:
  * Read (stream reads, $all reads, filtered $all subscriptions with checkpoints and caught-up),
- * classic Append and BatchAppend (`batch-append.ts`). Delete and Tombstone are left UNIMPLEMENTED.
+ * classic Append, BatchAppend (`batch-append.ts`), Delete (soft) and Tombstone.
  */
 import * as grpc from '@grpc/grpc-js';
 import { Empty } from '@eventstore/db-client/generated/shared_pb';
 import { IStreamsServer } from '@eventstore/db-client/generated/streams_grpc_pb';
-import { AppendReq, AppendResp, ReadReq, ReadResp } from '@eventstore/db-client/generated/streams_pb';
+import { AppendReq, AppendResp, DeleteReq, DeleteResp, ReadReq, ReadResp, TombstoneReq, TombstoneResp } from '@eventstore/db-client/generated/streams_pb';
 import { EmulatorLog, ExpectedRevision, ProposedEvent } from './emulator-log';
 import { compileFilter, eventResponse, ReadCall, subscribeToAll, SubscriptionQuirks } from './all-subscription';
 import { AppendRefusal, appendSize, DEFAULT_MAX_APPEND_SIZE, notLeaderError, refusalCallError } from './append-refusals';
@@ -89,6 +89,7 @@ export function createStreamsService(
         const stream = Buffer.from(streamOptions.getStreamIdentifier()!.getStreamName_asU8()).toString('utf8');
         const from = streamOptions.hasStart() ? 'start' : streamOptions.hasEnd() ? 'end' : BigInt(streamOptions.getRevision());
         const events = log.readStream(stream, from, backwards, count);
+        if (events === 'deleted') return call.emit('error', refusalCallError({ kind: 'stream_deleted' }, stream));
         if (!events) {
           const notFound = new ReadResp.StreamNotFound();
           notFound.setStreamIdentifier(streamOptions.getStreamIdentifier());
@@ -126,6 +127,7 @@ export function createStreamsService(
           return callback(refusalCallError(refusal, stream));
         }
         const outcome = log.append(stream, expected, proposed);
+        if ('deleted' in outcome) return callback(refusalCallError({ kind: 'stream_deleted' }, stream));
         const response = new AppendResp();
         if (outcome.ok) {
           const success = new AppendResp.Success();
@@ -141,6 +143,28 @@ export function createStreamsService(
         if (delay > 0) setTimeout(() => callback(null, response), delay).unref();
         else callback(null, response);
       });
+    },
+
+    delete(call, callback) {
+      const options = call.request.getOptions()!;
+      const stream = Buffer.from(options.getStreamIdentifier()!.getStreamName_asU8()).toString('utf8');
+      const expected = deleteExpectation(options);
+      const outcome = log.softDelete(stream, expected);
+      if ('deleted' in outcome) return callback(refusalCallError({ kind: 'stream_deleted' }, stream));
+      if (!outcome.ok) return callback(wrongExpectedVersionCallError(stream, expected, outcome.currentRevision));
+      const position = String(outcome.position);
+      callback(null, new DeleteResp().setPosition(new DeleteResp.Position().setCommitPosition(position).setPreparePosition(position)));
+    },
+
+    tombstone(call, callback) {
+      const options = call.request.getOptions()!;
+      const stream = Buffer.from(options.getStreamIdentifier()!.getStreamName_asU8()).toString('utf8');
+      const expected = deleteExpectation(options);
+      const outcome = log.tombstone(stream, expected);
+      if ('deleted' in outcome) return callback(refusalCallError({ kind: 'stream_deleted' }, stream));
+      if (!outcome.ok) return callback(wrongExpectedVersionCallError(stream, expected, outcome.currentRevision));
+      const position = String(outcome.position);
+      callback(null, new TombstoneResp().setPosition(new TombstoneResp.Position().setCommitPosition(position).setPreparePosition(position)));
     },
 
     batchAppend(call) {
@@ -195,4 +219,22 @@ function wrongExpectedVersion(expected: ExpectedRevision, current: bigint | unde
   else if (expected.kind === 'stream_exists') error.setExpectedStreamExists(new Empty());
   else error.setExpectedAny(new Empty());
   return error;
+}
+
+function deleteExpectation(options: DeleteReq.Options | TombstoneReq.Options): ExpectedRevision {
+  if (options.hasRevision()) return { kind: 'revision', revision: BigInt(options.getRevision()) };
+  if (options.hasNoStream()) return { kind: 'no_stream' };
+  if (options.hasStreamExists()) return { kind: 'stream_exists' };
+  return { kind: 'any' };
+}
+
+/** A delete or tombstone against the wrong revision fails the call; the client reads the trailers. */
+function wrongExpectedVersionCallError(stream: string, expected: ExpectedRevision, current: bigint | undefined): grpc.ServiceError {
+  const metadata = new grpc.Metadata();
+  metadata.set('exception', 'wrong-expected-version');
+  metadata.set('stream-name', stream);
+  metadata.set('expected-version', expected.kind === 'revision' ? expected.revision.toString() : '-1');
+  if (current !== undefined) metadata.set('actual-version', current.toString());
+  const details = `WrongExpectedVersion: stream ${stream}`;
+  return Object.assign(new Error(details), { code: grpc.status.FAILED_PRECONDITION, details, metadata }) as grpc.ServiceError;
 }
