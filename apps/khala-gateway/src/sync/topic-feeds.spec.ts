@@ -1,20 +1,8 @@
-import { TokenBucket } from '../../apps/khala-gateway/src/sync/rate-limiter';
-import { deliveryPauseMs, FEED_KEEP_BYTES, MAX_DELIVERY_PAUSE_MS, TopicFeed } from '../../apps/khala-gateway/src/sync/topic-feeds';
-import { batchLength, encodeRow, MAX_BATCH_BYTES } from '../../apps/khala-gateway/src/sync/update-batch';
+import { deliveryPauseMs, FEED_KEEP_BYTES, MAX_DELIVERY_PAUSE_MS, TopicFeed } from './topic-feeds';
+import { encodeRow } from './update-batch';
 
 const row = (watermark: number, payload = '{"a":1}') =>
   encodeRow('t', { watermark, doc_key: `d:${watermark}`, doc_version: 1, payload, payload_hash: 'sha256:x', hydration_required: false });
-
-describe('batch bounds', () => {
-  it('stops at the update count and the byte budget, but always admits the first update', () => {
-    const small = Array.from({ length: 300 }, (_, i) => row(i + 1));
-    expect(batchLength(small, 0, 200)).toBe(200);
-    expect(batchLength(small, 295, 200)).toBe(5);
-    expect(batchLength(small, 0, 200, 7)).toBe(7);
-    const huge = [row(1, `"${'x'.repeat(MAX_BATCH_BYTES + 10)}"`), row(2)];
-    expect(batchLength(huge, 0, 200)).toBe(1);
-  });
-});
 
 describe('TopicFeed', () => {
   it('serves shared chunks at their start, buffered rows from any cursor in its window, and nothing outside it', () => {
@@ -102,14 +90,5 @@ describe('TopicFeed', () => {
     const build = (payload: string) => `["1",null,"sync:v1","sync:update_batch",${payload}]`;
     expect(chunk.frame('1', build)).toBe(chunk.frame('1', build));
     expect(JSON.parse(chunk.frame('1', build).toString())[4]).toMatchObject({ replay_complete: true, updates: [{ watermark: 1, payload: { a: 1 } }] });
-  });
-});
-
-describe('TokenBucket', () => {
-  it('allows the burst, then refills at the rate', () => {
-    const bucket = new TokenBucket(10, 3, 0);
-    expect([bucket.take(0), bucket.take(0), bucket.take(0)]).toEqual([0, 0, 0]);
-    expect(bucket.take(0)).toBe(100);
-    expect(bucket.take(100)).toBe(0);
   });
 });
