@@ -89,7 +89,7 @@ async function dropOrRefuse(
   dropped.push(event);
 }
 
-async function attempt(tx: Queryable, work: () => Promise<void>): Promise<boolean> {
+async function attempt(tx: Queryable, work: () => Promise<unknown>): Promise<boolean> {
   await tx.query('SAVEPOINT apply_events');
   try {
     await work();
