@@ -3,7 +3,8 @@ import { PostgresEventStore } from '@khala/eventstore';
 import { KhalaClient, MemoryWatermarkStore, WebSocketConstructor } from '@khala/khala-client';
 import { Database } from '@khala/platform';
 import { RunningSystem } from '../../apps/embedded/src/embedded';
-import { rebuildProjection } from '../../apps/cli/src/projections/rebuild';
+import { rebuildProjection } from '@khala/projections';
+import { tableProjection } from '../../apps/cli/src/projections/catalog';
 import { frame, RuntimeApi } from '../runtime/support/runtime-api';
 import { freshIdentity, startTestSystem, syncTokenFor, TestIdentity } from '../support/system';
 import { connectTestDatabase, isPgliteRun, usePrivateDatabase } from '../support/test-database';
@@ -187,7 +188,7 @@ describe('live clients across rebuild --reset', () => {
 
       const store = new PostgresEventStore(db);
       for (const name of ['run_summaries', 'run_events'] as const) {
-        const result = await rebuildProjection(store, db, name, { reset: true, batchSize: 500 });
+        const result = await rebuildProjection(store, db, tableProjection(name), { reset: true, batchSize: 500 });
         expect(result).toMatchObject({ status: 'swapped' });
         expect(result.reset_topics).toBeGreaterThanOrEqual(1);
       }

@@ -1,6 +1,7 @@
 import { Position } from '@khala/eventstore';
 import { escapeLiteral } from 'pg';
 import { Queryable } from '@khala/platform';
+import { CheckpointTable, projectionTables } from './projection-tables';
 
 export interface StoredCheckpoint {
   version: number;
@@ -8,8 +9,7 @@ export interface StoredCheckpoint {
 }
 
 /** Each app keeps checkpoints in its own schema (INV-04); runtime's table is the default. */
-export const DEFAULT_CHECKPOINT_TABLE = 'runtime.projection_checkpoints';
-export type CheckpointTable = 'runtime.projection_checkpoints' | 'control.projection_checkpoints';
+export const DEFAULT_CHECKPOINT_TABLE: CheckpointTable = projectionTables('runtime').checkpointTable;
 
 export async function loadCheckpoint(
   db: Queryable,
@@ -21,7 +21,12 @@ export async function loadCheckpoint(
     [projection],
   );
   const row = rows[0];
-  return row && { version: row.version, position: { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) } };
+  return (
+    row && {
+      version: row.version,
+      position: { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) },
+    }
+  );
 }
 
 /** Stored in the batch transaction, so the checkpoint never runs ahead of (or behind) the writes. */
@@ -70,7 +75,11 @@ export function checkpointFenceStatement(
   next: Position,
   table: CheckpointTable = DEFAULT_CHECKPOINT_TABLE,
 ): string {
-  const [name, commit, prepare] = [escapeLiteral(projection), sqlBigint(next.commit), sqlBigint(next.prepare)];
+  const [name, commit, prepare] = [
+    escapeLiteral(projection),
+    sqlBigint(next.commit),
+    sqlBigint(next.prepare),
+  ];
   return expected
     ? `UPDATE ${table} SET version = ${Number(version)}, commit_position = ${commit}, prepare_position = ${prepare}, updated_at = now()
         WHERE projection = ${name} AND commit_position = ${sqlBigint(expected.commit)} AND prepare_position = ${sqlBigint(expected.prepare)}`

@@ -1,5 +1,6 @@
 export * from './projection';
 export * from './projector-runner';
+export * from './projection-tables';
 export * from './checkpoint-store';
 export * from './journal-writer';
 export * from './leader-lease';
@@ -18,3 +19,4 @@ export * from './projections/run-events.projection';
 export * from './projections/codex-worker-summary';
 export * from './projections/codex-worker-summaries.projection';
 export * from './projections/codex-worker-events.projection';
+export * from './rebuild';

@@ -1,20 +1,20 @@
 import { escapeLiteral } from 'pg';
 import { Queryable } from '@khala/platform';
+import { ControlsTable, projectionTables } from './projection-tables';
 
-/** Durable operator switches per projection (migration 0007), in the checkpoint table's schema. */
-export type ControlsTable = 'runtime.projection_controls' | 'control.projection_controls';
+const DEFAULT_CONTROLS_TABLE = projectionTables('runtime').controlsTable;
 
 /** Whether an operator paused the projection; no row means not paused. */
 export async function isPaused(
   db: Queryable,
   projection: string,
-  table: ControlsTable = 'runtime.projection_controls',
+  table: ControlsTable = DEFAULT_CONTROLS_TABLE,
 ): Promise<boolean> {
   return pausedIn(await db.query<{ paused: boolean }>(pausedStatement(projection, table)));
 }
 
 /** The pause check as one parameterless statement (it travels with BEGIN in a batch's first round trip). */
-export function pausedStatement(projection: string, table: ControlsTable = 'runtime.projection_controls'): string {
+export function pausedStatement(projection: string, table: ControlsTable = DEFAULT_CONTROLS_TABLE): string {
   return `SELECT paused FROM ${table} WHERE projection = ${escapeLiteral(projection)}`;
 }
 
@@ -27,7 +27,7 @@ export async function setPaused(
   projection: string,
   paused: boolean,
   reason: string | null,
-  table: ControlsTable = 'runtime.projection_controls',
+  table: ControlsTable = DEFAULT_CONTROLS_TABLE,
 ): Promise<void> {
   await db.query(
     `INSERT INTO ${table} (projection, paused, reason, updated_at) VALUES ($1, $2, $3, now())

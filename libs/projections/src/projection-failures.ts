@@ -1,8 +1,8 @@
 import { RecordedEvent } from '@khala/eventstore';
 import { Queryable } from '@khala/platform';
+import { FailuresTable, projectionTables } from './projection-tables';
 
-export type FailuresTable = 'runtime.projection_failures' | 'control.projection_failures';
-export const DEFAULT_FAILURES_TABLE: FailuresTable = 'runtime.projection_failures';
+export const DEFAULT_FAILURES_TABLE: FailuresTable = projectionTables('runtime').failuresTable;
 
 export type FailureStatus = 'parked' | 'retried' | 'skipped';
 

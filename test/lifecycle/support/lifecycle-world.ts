@@ -1,9 +1,9 @@
 import { canonicalJson } from '@khala/contracts';
 import { PostgresEventStore } from '@khala/eventstore';
 import { Database } from '@khala/platform';
-import { appendJournal, encodeDocument, notifyJournalAppended, runRetention } from '@khala/projections';
+import { appendJournal, encodeDocument, notifyJournalAppended, rebuildProjection, runRetention } from '@khala/projections';
 import { RunningSystem } from '../../../apps/embedded/src/embedded';
-import { rebuildProjection } from '../../../apps/cli/src/projections/rebuild';
+import { tableProjection } from '../../../apps/cli/src/projections/catalog';
 import { RuntimeApi } from '../../runtime/support/runtime-api';
 import { freshIdentity, startTestSystem, syncTokenFor, TestIdentity } from '../../support/system';
 import { connectTestDatabase, isPgliteRun, usePrivateDatabase } from '../../support/test-database';
@@ -200,7 +200,7 @@ export class LifecycleWorld {
 
   /** `oa projections rebuild <name> [--reset]`, through the function the CLI command calls. */
   async rebuild(name: 'run_summaries' | 'run_events', reset: boolean): Promise<void> {
-    const result = await rebuildProjection(new PostgresEventStore(this.db), this.db, name, { reset, batchSize: 500 });
+    const result = await rebuildProjection(new PostgresEventStore(this.db), this.db, tableProjection(name), { reset, batchSize: 500 });
     if (result.status !== 'swapped') throw new Error(`rebuild ${name} did not swap: ${JSON.stringify(result)}`);
     this.figures.rebuilds += 1;
     if (reset) this.figures.resets += 1;

@@ -9,6 +9,11 @@ import {
   markRetried,
   markSkipped,
   measureBacklog,
+  PROJECTION_APPS,
+  ProjectionApp,
+  projectionLeaseKey,
+  projectionTables,
+  ProjectionTables,
   setPaused,
 } from '@khala/projections';
 import { CliContext, withStoreAndDatabase } from '../cli-context';
@@ -17,7 +22,7 @@ import { rebuildCommand } from './rebuild.command';
 
 export interface ProjectionStatusRow {
   projection: string;
-  app: 'runtime' | 'control';
+  app: ProjectionApp;
   known: boolean;
   version: number | null;
   checkpoint: string | null;
@@ -104,14 +109,16 @@ export function projectionsCommand(context: CliContext): Command {
     .option('--app <app>', 'runtime or control', 'runtime')
     .action((name: string | undefined, options: { status: FailureStatus | 'all'; app: string }) =>
       context.withAdminDatabase(async (db) => {
-        const apps = name ? [(await resolve(db, name, options.app)).app] : (['runtime', 'control'] as const);
+        const apps = name ? [(await resolve(db, name, options.app)).app] : PROJECTION_APPS;
         const rows = [];
         for (const app of apps)
           rows.push(
-            ...(await listFailures(db, name, options.status, `${app}.projection_failures`)).map((row) => ({
-              app,
-              ...row,
-            })),
+            ...(await listFailures(db, name, options.status, projectionTables(app).failuresTable)).map(
+              (row) => ({
+                app,
+                ...row,
+              }),
+            ),
           );
         context.output(
           rows,
@@ -159,25 +166,14 @@ export function projectionsCommand(context: CliContext): Command {
 }
 
 /** A catalog projection, or one that exists only as a checkpoint row (e.g. a renamed or test projection). */
-async function resolve(
-  db: Database,
-  name: string,
-  app: string,
-): Promise<
-  Pick<CatalogEntry, 'app' | 'checkpointTable' | 'failuresTable' | 'controlsTable'> & Partial<CatalogEntry>
-> {
+async function resolve(db: Database, name: string, app: string): Promise<ProjectionTables> {
   const known = projectionCatalog().find((entry) => entry.projection.name === name);
   if (known) return known;
-  if (app !== 'runtime' && app !== 'control')
+  if (!PROJECTION_APPS.includes(app as ProjectionApp))
     throw new CliError(`--app must be runtime or control, got ${JSON.stringify(app)}`);
-  const checkpointTable = `${app}.projection_checkpoints` as CheckpointTable;
-  if (!(await loadCheckpoint(db, name, checkpointTable))) findProjection(name); // throws the "unknown projection" error
-  return {
-    app,
-    checkpointTable,
-    failuresTable: `${app}.projection_failures`,
-    controlsTable: `${app}.projection_controls`,
-  };
+  const tables = projectionTables(app as ProjectionApp);
+  if (!(await loadCheckpoint(db, name, tables.checkpointTable))) findProjection(name); // throws the "unknown projection" error
+  return tables;
 }
 
 /**
@@ -201,12 +197,14 @@ async function statusRows(
   measure: boolean,
 ): Promise<ProjectionStatusRow[]> {
   const catalog = projectionCatalog();
-  const names: { name: string; app: 'runtime' | 'control'; entry?: CatalogEntry }[] = catalog.map(
-    (entry) => ({ name: entry.projection.name, app: entry.app, entry }),
-  );
-  for (const app of ['runtime', 'control'] as const) {
+  const names: { name: string; app: ProjectionApp; entry?: CatalogEntry }[] = catalog.map((entry) => ({
+    name: entry.projection.name,
+    app: entry.app,
+    entry,
+  }));
+  for (const app of PROJECTION_APPS) {
     const { rows } = await db.query<{ projection: string }>(
-      `SELECT projection FROM ${app}.projection_checkpoints ORDER BY projection`,
+      `SELECT projection FROM ${projectionTables(app).checkpointTable} ORDER BY projection`,
     );
     for (const row of rows)
       if (!names.some((n) => n.name === row.projection && n.app === app))
@@ -216,13 +214,14 @@ async function statusRows(
   if (only && selected.length === 0) findProjection(only);
   const result: ProjectionStatusRow[] = [];
   for (const { name, app, entry } of selected) {
+    const tables = projectionTables(app);
     const { rows } = await db.query<{
       version: number;
       commit_position: string;
       prepare_position: string;
       updated_at: Date;
     }>(
-      `SELECT version, commit_position, prepare_position, updated_at FROM ${app}.projection_checkpoints WHERE projection = $1`,
+      `SELECT version, commit_position, prepare_position, updated_at FROM ${tables.checkpointTable} WHERE projection = $1`,
       [name],
     );
     const stored = rows[0];
@@ -233,14 +232,14 @@ async function statusRows(
     const backlog =
       measure && entry ? await measureBacklog(store, db, entry.projection.filter, position) : undefined;
     const leader = measure
-      ? await leaseHolder(db, `khala.projection:${app}.projection_checkpoints:${name}`)
+      ? await leaseHolder(db, projectionLeaseKey(tables.checkpointTable, name))
       : { held: null, application: null };
     const control = await db.query<{ paused: boolean }>(
-      `SELECT paused FROM ${app}.projection_controls WHERE projection = $1`,
+      `SELECT paused FROM ${tables.controlsTable} WHERE projection = $1`,
       [name],
     );
     const parked = await db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM ${app}.projection_failures WHERE projection = $1 AND status = 'parked'`,
+      `SELECT count(*) AS n FROM ${tables.failuresTable} WHERE projection = $1 AND status = 'parked'`,
       [name],
     );
     result.push({

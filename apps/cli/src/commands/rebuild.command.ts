@@ -1,9 +1,7 @@
 import { Command } from 'commander';
-import { measureBacklog } from '@khala/projections';
+import { measureBacklog, rebuildProjection, rebuildResumePoint, rebuildStream } from '@khala/projections';
 import { CliContext, withStoreAndDatabase } from '../cli-context';
-import { CliError } from '../projections/catalog';
-import { tableProjection } from '../projections/projection-driver';
-import { rebuildProjection, rebuildStream } from '../projections/rebuild';
+import { CliError, tableProjection } from '../projections/catalog';
 import { Progress } from '../progress';
 
 /** Exit code of a rebuild that stopped before its swap (Ctrl-C, --stop-after-batches): run it again to resume. */
@@ -32,27 +30,15 @@ export function rebuildCommand(context: CliContext): Command {
           const projection = tableProjection(name);
           const batchSize = count(options.batchSize, '--batch-size');
           if (options.stream) {
-            const result = await rebuildStream(store, db, name, options.stream, Boolean(options.reset));
+            const result = await rebuildStream(store, db, projection, options.stream, Boolean(options.reset));
             context.output(
               result,
               `${name} ${options.stream}: ${result.events_applied} events, ${result.changed_documents} changed documents, ${result.journal_rows} journal rows`,
             );
             return;
           }
-          const resumeFrom = await db.query<{
-            commit_position: string | null;
-            prepare_position: string | null;
-            status: string;
-          }>(
-            'SELECT commit_position, prepare_position, status FROM runtime.projection_rebuilds WHERE projection = $1',
-            [name],
-          );
-          const row = resumeFrom.rows[0];
-          const from =
-            row?.status === 'building' && row.commit_position !== null
-              ? { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position!) }
-              : undefined;
-          const total = (await measureBacklog(store, db, projection.filter, from)).events;
+          const from = await rebuildResumePoint(db, name);
+          const total = (await measureBacklog(store, db, projection().filter, from)).events;
           const progress = new Progress(`rebuild ${name}`, total);
           let interrupted = false;
           const onSignal = () => {
@@ -61,7 +47,7 @@ export function rebuildCommand(context: CliContext): Command {
           process.once('SIGINT', onSignal);
           process.once('SIGTERM', onSignal);
           try {
-            const result = await rebuildProjection(store, db, name, {
+            const result = await rebuildProjection(store, db, projection, {
               reset: Boolean(options.reset),
               batchSize,
               stopAfterBatches:

@@ -1,10 +1,9 @@
 import { Command } from 'commander';
 import { Position } from '@khala/eventstore';
-import { measureBacklog } from '@khala/projections';
+import { applyEvents, measureBacklog, readPage } from '@khala/projections';
 import { OWNED_SCHEMAS, quoteIdentifier } from '@khala/platform';
 import { CliContext, withStoreAndDatabase } from '../cli-context';
-import { CliError } from '../projections/catalog';
-import { applyEvents, readPage, tableProjection } from '../projections/projection-driver';
+import { CliError, tableProjection } from '../projections/catalog';
 import { Progress } from '../progress';
 
 /**
@@ -34,9 +33,10 @@ export function replayCommand(context: CliContext): Command {
         }
         if (!/^[1-9]\d*$/.test(options.batchSize))
           throw new CliError('--batch-size must be a positive integer');
-        const live = tableProjection(options.projection);
+        const build = tableProjection(options.projection);
+        const live = build();
         const table = `${quoteIdentifier(schema)}.${live.model.table.split('.')[1]}`;
-        const scratch = tableProjection(options.projection, { table, journal: false });
+        const scratch = build({ table, journal: false });
         await db.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
         if (options.fresh) await db.query(`DROP TABLE IF EXISTS ${table}`);
         await db.query(

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { Database, DATABASE, LOGGER, ReadinessRegistry } from '@khala/platform';
 import { ProjectorRunner } from '@khala/projections';
-import { ControlProjection } from './control.projection';
+import { CONTROL_PROJECTOR_OPTIONS, controlProjections } from './control-projections';
 
 /** Runs control's projector in the control process, checkpointed in control's own schema (INV-04). */
 @Injectable()
@@ -16,11 +16,8 @@ export class ControlProjectors implements OnApplicationBootstrap, OnApplicationS
     @Inject(LOGGER) logger: Logger,
     readiness: ReadinessRegistry,
   ) {
-    // Commands wait for this projector, so it commits as soon as the stream goes quiet.
-    this.runner = new ProjectorRunner(store, db, new ControlProjection(), logger, {
-      checkpointTable: 'control.projection_checkpoints',
-      flushAfterMs: 1,
-    });
+    const [projection] = controlProjections();
+    this.runner = new ProjectorRunner(store, db, projection, logger, CONTROL_PROJECTOR_OPTIONS);
     readiness.register({
       name: 'control-projector',
       check: async () => ({ up: this.runner.state !== 'failed', details: { state: this.runner.state } }),

@@ -1,47 +1,9 @@
 import { EventFilter, EventStore, Position, RecordedEvent } from '@khala/eventstore';
 import { Queryable } from '@khala/platform';
-import {
-  CodexWorkerEventsProjection,
-  CodexWorkerSummariesProjection,
-  EventLogProjection,
-  isSkipped,
-  Projection,
-  ProjectionOverrides,
-  RunEventsProjection,
-  RunSummariesProjection,
-  SummaryProjection,
-  SummaryDocument,
-  tryRead,
-} from '@khala/projections';
-import { CliError } from './catalog';
-
-/** Projections whose read model is one table the CLI can shadow, diff and swap. */
-export type TableProjection = SummaryProjection<SummaryDocument> | EventLogProjection;
-
-const FACTORIES: Record<string, (overrides: ProjectionOverrides) => TableProjection> = {
-  run_summaries: (o) => new RunSummariesProjection(o) as unknown as TableProjection,
-  run_events: (o) => new RunEventsProjection(o),
-  codex_worker_summaries: (o) => new CodexWorkerSummariesProjection(o) as unknown as TableProjection,
-  codex_worker_events: (o) => new CodexWorkerEventsProjection(o),
-};
-
-export function tableProjection(name: string, overrides: ProjectionOverrides = {}): TableProjection {
-  const factory = FACTORIES[name];
-  if (!factory)
-    throw new CliError(
-      `projection ${JSON.stringify(name)} cannot be rebuilt or replayed here; table projections: ${Object.keys(FACTORIES).join(', ')}`,
-    );
-  return factory(overrides);
-}
-
-export function isSummary(projection: TableProjection): projection is SummaryProjection<SummaryDocument> {
-  return projection instanceof SummaryProjection;
-}
-
-/** The key columns of a projection's table. */
-export function keyColumns(projection: TableProjection): string[] {
-  return isSummary(projection) ? ['org_id', projection.model.idColumn] : ['org_id', projection.model.idColumn, 'seq'];
-}
+import { tryRead } from '../event-reader';
+import { Projection } from '../projection';
+import { isSkipped } from '../projection-failures';
+import { RebuildRefused } from './table-projection';
 
 /**
  * Applies events to a projection in the caller's transaction, as the runner would (each event read
@@ -82,7 +44,7 @@ async function dropOrRefuse(
   reason?: string,
 ): Promise<void> {
   if ((projection.failurePolicy ?? 'stop') === 'stop' && !(await isSkipped(tx, liveName, event.id))) {
-    throw new CliError(
+    throw new RebuildRefused(
       `event ${event.id} (${event.type} in ${event.stream}) cannot be projected by ${liveName}${reason ? ` (${reason})` : ''}; skip it first (oa projections skip)`,
     );
   }
@@ -101,7 +63,7 @@ async function attempt(tx: Queryable, work: () => Promise<unknown>): Promise<boo
   }
 }
 
-/** Reads $all after `from` (exclusive) up to and including `until`, a page at a time. */
+/** Reads $all after `from` (exclusive), at most `max` events. */
 export async function readPage(
   store: EventStore,
   filter: EventFilter,

@@ -1,17 +1,15 @@
 import { comparePositions, EventStore, Position, RecordedEvent } from '@khala/eventstore';
 import { Database, Queryable } from '@khala/platform';
-import { appendJournalBatch, encodeDocument, JournalAppend, notifyJournalAppended, notifyTopicsReset } from '@khala/projections';
-import { CliError } from './catalog';
-import {
-  applyEvents,
-  isSummary,
-  keyColumns,
-  readPage,
-  TableProjection,
-  tableProjection,
-} from './projection-driver';
+import { notifyJournalAppended } from '../journal-writer';
+import { projectionTables } from '../projection-tables';
+import { applyEvents, positionText, readPage } from './apply-events';
+import { swapIn } from './swap';
+import { RebuildRefused, TableProjectionFactory } from './table-projection';
 
-const CHECKPOINTS = 'runtime.projection_checkpoints';
+/** Rebuilds are of runtime's table projections: their live checkpoints are runtime's. */
+const CHECKPOINTS = projectionTables('runtime').checkpointTable;
+/** The shadow's own checkpoint, committed with each shadow batch, so an interrupted rebuild resumes. */
+const REBUILDS = 'runtime.projection_rebuilds';
 
 export interface RebuildOptions {
   reset: boolean;
@@ -50,6 +48,22 @@ export function shadowTableOf(liveTable: string): string {
 }
 
 /**
+ * Where an unfinished rebuild of `name` will resume (undefined: from the start), so a caller can
+ * size its progress bar before starting.
+ */
+export async function rebuildResumePoint(db: Queryable, name: string): Promise<Position | undefined> {
+  const { rows } = await db.query<{
+    commit_position: string | null;
+    prepare_position: string | null;
+    status: string;
+  }>(`SELECT commit_position, prepare_position, status FROM ${REBUILDS} WHERE projection = $1`, [name]);
+  const row = rows[0];
+  return row?.status === 'building' && row.commit_position !== null
+    ? { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position!) }
+    : undefined;
+}
+
+/**
  * Blue/green rebuild of one runtime table projection. The shadow is built from the start of the
  * store with its own checkpoint (runtime.projection_rebuilds, committed with each shadow batch, so
  * an interrupted rebuild resumes), while the live projector keeps serving and consuming. When the
@@ -62,13 +76,14 @@ export function shadowTableOf(liveTable: string): string {
 export async function rebuildProjection(
   store: EventStore,
   db: Database,
-  name: string,
+  projection: TableProjectionFactory,
   options: RebuildOptions,
 ): Promise<RebuildResult> {
-  const live = tableProjection(name);
+  const live = projection();
+  const name = live.name;
   const liveTable = live.model.table;
   const shadowTable = shadowTableOf(liveTable);
-  const shadow = tableProjection(name, { table: shadowTable, journal: false });
+  const shadow = projection({ table: shadowTable, journal: false });
   const filter = live.filter;
 
   const state = await db.query<{
@@ -78,7 +93,7 @@ export async function rebuildProjection(
     status: string;
     events_applied: string;
   }>(
-    'SELECT version, commit_position, prepare_position, status, events_applied FROM runtime.projection_rebuilds WHERE projection = $1',
+    `SELECT version, commit_position, prepare_position, status, events_applied FROM ${REBUILDS} WHERE projection = $1`,
     [name],
   );
   const exists = await db.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [shadowTable]);
@@ -100,7 +115,7 @@ export async function rebuildProjection(
         `CREATE TABLE ${shadowTable} (LIKE ${liveTable} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`,
       );
       await tx.query(
-        `INSERT INTO runtime.projection_rebuilds (projection, version, commit_position, prepare_position, status, events_applied, started_at, updated_at)
+        `INSERT INTO ${REBUILDS} (projection, version, commit_position, prepare_position, status, events_applied, started_at, updated_at)
          VALUES ($1, $2, NULL, NULL, 'building', 0, now(), now())
          ON CONFLICT (projection) DO UPDATE SET version = EXCLUDED.version, commit_position = NULL, prepare_position = NULL,
            status = 'building', events_applied = 0, started_at = now(), updated_at = now()`,
@@ -126,7 +141,7 @@ export async function rebuildProjection(
         removed_documents: 0,
         journal_rows: 0,
         reset_topics: 0,
-        checkpoint: text(position),
+        checkpoint: positionText(position),
       };
     }
     const page = await readPage(store, filter, position, options.batchSize);
@@ -182,7 +197,7 @@ export async function rebuildProjection(
         );
       }
       await tx.query(
-        `UPDATE runtime.projection_rebuilds SET status = 'swapped', commit_position = $2, prepare_position = $3, events_applied = $4, updated_at = now() WHERE projection = $1`,
+        `UPDATE ${REBUILDS} SET status = 'swapped', commit_position = $2, prepare_position = $3, events_applied = $4, updated_at = now() WHERE projection = $1`,
         [name, swapAt?.commit.toString() ?? null, swapAt?.prepare.toString() ?? null, applied + tailApplied],
       );
       await notifyJournalAppended(tx);
@@ -200,7 +215,7 @@ export async function rebuildProjection(
     events_applied: applied,
     dropped_events: dropped,
     ...result.swap,
-    checkpoint: text(position),
+    checkpoint: positionText(position),
   };
 }
 
@@ -212,18 +227,19 @@ export async function rebuildProjection(
 export async function rebuildStream(
   store: EventStore,
   db: Database,
-  name: string,
+  projection: TableProjectionFactory,
   stream: string,
   reset: boolean,
 ): Promise<Omit<RebuildResult, 'status' | 'resumed'> & { stream: string }> {
-  const live = tableProjection(name);
+  const live = projection();
+  const name = live.name;
   if (!live.filter.streamPrefixes?.some((prefix) => stream.startsWith(prefix))) {
-    throw new CliError(
+    throw new RebuildRefused(
       `stream ${stream} is not followed by ${name} (streams starting with ${live.filter.streamPrefixes?.join(', ')})`,
     );
   }
   const scratch = `pg_temp.rebuild_${live.model.table.split('.')[1]}`;
-  const shadow = tableProjection(name, { table: scratch, journal: false });
+  const shadow = projection({ table: scratch, journal: false });
   return retryUntil(async () => {
     // Read before the transaction (see the swap above); every event at or below readTo is in `all`.
     const readTo = await store.headPosition();
@@ -246,7 +262,7 @@ export async function rebuildStream(
         events_applied: events.length,
         dropped_events: dropped.map((event) => event.id),
         ...swap,
-        checkpoint: text(liveAt),
+        checkpoint: positionText(liveAt),
       };
     });
   });
@@ -261,150 +277,6 @@ async function lockLiveCheckpoint(tx: Queryable, name: string): Promise<Position
   return rows[0] && { commit: BigInt(rows[0].commit_position), prepare: BigInt(rows[0].prepare_position) };
 }
 
-interface SwapResult {
-  changed_documents: number;
-  removed_documents: number;
-  journal_rows: number;
-  reset_topics: number;
-}
-
-/**
- * Makes the live table equal the shadow: documents whose payload hash differs get a journal row
- * each (same allocator as the projector, so watermarks stay dense) unless `reset`, which instead
- * moves the topics' retention floor past their head so every client re-bootstraps. `entities`
- * limits the swap to those ids (single-stream rebuild).
- */
-async function swapIn(
-  tx: Queryable,
-  live: TableProjection,
-  shadowTable: string,
-  reset: boolean,
-  entities: string[] | undefined,
-): Promise<SwapResult> {
-  const liveTable = live.model.table;
-  const idColumn = live.model.idColumn;
-  const keys = keyColumns(live);
-  const join = keys.map((key) => `l.${key} = s.${key}`).join(' AND ');
-  const scope = entities ? `AND s.${idColumn} = ANY($1::text[])` : '';
-  const liveScope = entities ? `AND l.${idColumn} = ANY($1::text[])` : '';
-  const params = entities ? [entities] : [];
-
-  const changed = await tx.query<{
-    id: string;
-    seq?: string;
-    org_id: string;
-    document: unknown;
-    doc_version?: string;
-    payload_hash: string;
-  }>(
-    `SELECT s.* FROM ${shadowTable} s LEFT JOIN ${liveTable} l ON ${join}
-      WHERE l.payload_hash IS DISTINCT FROM s.payload_hash ${scope} ORDER BY ${keys.map((k) => `s.${k}`).join(', ')}`,
-    params,
-  );
-  const rows = changed.rows.map((row) => ({
-    ...row,
-    id: (row as unknown as Record<string, string>)[idColumn],
-  }));
-  let journalRows = 0;
-  let resetTopics = 0;
-  if (reset) {
-    resetTopics = await resetTopicsOf(tx, live);
-    // No journal row announces a reset: gateways learn of it from this (delivered on commit only).
-    if (resetTopics > 0) await notifyTopicsReset(tx);
-    if (isSummary(live)) {
-      // No journal row carries the new versions: they are as new as the (skipped-to) head.
-      await tx.query(
-        `UPDATE ${shadowTable} s SET watermark = ts.head_watermark FROM khala.topic_sequences ts WHERE ts.topic = $${params.length + 1} AND ts.org_id = s.org_id ${scope}`,
-        [...params, live.model.topic],
-      );
-    }
-  } else if (rows.length) {
-    const appends: JournalAppend[] = [];
-    for (const row of rows) {
-      const encoded = encodeDocument(row.document);
-      if (isSummary(live)) {
-        appends.push({
-          topic: live.model.topic,
-          orgId: row.org_id,
-          docKey: `${live.model.docKeyPrefix}:${row.id}`,
-          docVersion: Number(row.doc_version),
-          encoded,
-        });
-      } else {
-        const entry = {
-          orgId: row.org_id,
-          docKey: `${live.model.docKeyPrefix}:${row.id}:${row.seq}`,
-          docVersion: 1,
-          encoded,
-        };
-        appends.push(
-          { topic: live.model.classTopic, ...entry },
-          { topic: live.model.entityTopic(row.id), ...entry },
-        );
-      }
-    }
-    const watermarks = await appendJournalBatch(tx, appends);
-    journalRows = appends.length;
-    if (isSummary(live)) {
-      // The summary row records the watermark of the journal row that carried its version.
-      await tx.query(
-        // Ids are unique per org only (two orgs may share a worker id), so the org is part of the match.
-        `UPDATE ${shadowTable} s SET watermark = w.watermark FROM unnest($1::text[], $2::text[], $3::bigint[]) AS w(org_id, id, watermark) WHERE s.org_id = w.org_id AND s.${idColumn} = w.id`,
-        [rows.map((row) => row.org_id), rows.map((row) => row.id), watermarks],
-      );
-    }
-  }
-  if (isSummary(live)) {
-    // Unchanged documents keep the watermark their live journal row has.
-    await tx.query(
-      `UPDATE ${shadowTable} s SET watermark = l.watermark FROM ${liveTable} l WHERE ${join} AND l.payload_hash = s.payload_hash ${scope}`,
-      params,
-    );
-  }
-  const removed = await tx.query(
-    `DELETE FROM ${liveTable} l WHERE NOT EXISTS (SELECT 1 FROM ${shadowTable} s WHERE ${join}) ${liveScope}`,
-    params,
-  );
-  const columns = await tableColumns(tx, liveTable);
-  const updates = columns.filter((c) => !keys.includes(c));
-  await tx.query(
-    `INSERT INTO ${liveTable} AS l (${columns.join(', ')}) SELECT ${columns.join(', ')} FROM ${shadowTable} s WHERE true ${scope}
-     ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${updates.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}
-     WHERE (${updates.map((c) => `l.${c}`).join(', ')}) IS DISTINCT FROM (${updates.map((c) => `EXCLUDED.${c}`).join(', ')})`,
-    params,
-  );
-  return {
-    changed_documents: rows.length,
-    removed_documents: removed.rowCount ?? 0,
-    journal_rows: journalRows,
-    reset_topics: resetTopics,
-  };
-}
-
-/**
- * Every (topic, org) of the projection skips one watermark and moves retained_from past it: any
- * cursor, even one at the head, is then below the floor, so clients get stale_cursor and re-bootstrap.
- */
-async function resetTopicsOf(tx: Queryable, live: TableProjection): Promise<number> {
-  const topics = isSummary(live) ? [live.model.topic] : [live.model.classTopic];
-  const pattern = isSummary(live) ? null : live.model.entityTopic('%');
-  const result = await tx.query(
-    `UPDATE khala.topic_sequences SET head_watermark = head_watermark + 1, retained_from = head_watermark + 2
-      WHERE topic = ANY($1::text[]) OR ($2::text IS NOT NULL AND topic LIKE $2)`,
-    [topics, pattern],
-  );
-  return result.rowCount ?? 0;
-}
-
-async function tableColumns(tx: Queryable, table: string): Promise<string[]> {
-  const [schema, name] = table.split('.');
-  const { rows } = await tx.query<{ column_name: string }>(
-    `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
-    [schema, name],
-  );
-  return rows.map((row) => row.column_name);
-}
-
 async function saveShadowCheckpoint(
   tx: Queryable,
   name: string,
@@ -412,11 +284,7 @@ async function saveShadowCheckpoint(
   events: number,
 ): Promise<void> {
   await tx.query(
-    `UPDATE runtime.projection_rebuilds SET commit_position = $2, prepare_position = $3, events_applied = events_applied + $4, updated_at = now() WHERE projection = $1`,
+    `UPDATE ${REBUILDS} SET commit_position = $2, prepare_position = $3, events_applied = events_applied + $4, updated_at = now() WHERE projection = $1`,
     [name, position.commit.toString(), position.prepare.toString(), events],
   );
-}
-
-function text(position: Position | undefined): string | null {
-  return position ? `${position.commit}/${position.prepare}` : null;
 }
