@@ -1,15 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { CommittedJournalRow, JOURNAL_CHANNEL } from '@khala/contracts';
-import { RecordedEvent } from '@khala/eventstore';
+import { PostgresEventStore, RecordedEvent } from '@khala/eventstore';
 import { CommonEnv, Database } from '@khala/platform';
 import { RunEventsProjection, RunSummariesProjection } from '@khala/projections';
 import { JournalRepository } from '../../apps/khala-gateway/src/sync/journal.repository';
 import { JournalWakeups } from '../../apps/khala-gateway/src/sync/journal-wakeups';
 import { FeedListener, TopicFeed, TopicFeeds } from '../../apps/khala-gateway/src/sync/topic-feeds';
 import { encodeRow } from '../../apps/khala-gateway/src/sync/update-batch';
-import { connectTestDatabase } from '../support/test-database';
-import { isolatedCategories, runCreated, runFrame } from '../projections/support/projection-fixtures';
+import { connectTestDatabase, usePrivateDatabase } from '../support/test-database';
+import {
+  appendRun,
+  eventually,
+  isolatedCategories,
+  isolatedProjections,
+  runCreated,
+  runFrame,
+  runnersFor,
+} from '../projections/support/projection-fixtures';
 
 /** The real repository, counting the feed reads the gateway makes. */
 class CountingJournal extends JournalRepository {
@@ -26,6 +34,9 @@ class CountingJournal extends JournalRepository {
  * and reads only when they do not continue a feed (a commit it was not handed).
  */
 describe('journal rows handed from a projector to the gateway in one process', () => {
+  // A database of its own: projectors of other test files on the shared one NOTIFY the journal
+  // channel, and every such wake-up (from another process, so without rows) is a read here.
+  let privateDatabase: Awaited<ReturnType<typeof usePrivateDatabase>>;
   let db: Database;
   let journal: CountingJournal;
   let wakeups: JournalWakeups;
@@ -35,6 +46,7 @@ describe('journal rows handed from a projector to the gateway in one process', (
   const runEvents = new RunEventsProjection({ name: `t_${categories.tag}_run_events` });
 
   beforeAll(async () => {
+    privateDatabase = await usePrivateDatabase();
     db = await connectTestDatabase({ max: 4 });
     journal = new CountingJournal(db);
     // No poll within a test: only wake-ups move the feeds.
@@ -47,6 +59,7 @@ describe('journal rows handed from a projector to the gateway in one process', (
     feeds.onApplicationShutdown();
     wakeups.onApplicationShutdown();
     await db.close();
+    await privateDatabase.release();
   });
 
   let position = 0n;
@@ -125,5 +138,34 @@ describe('journal rows handed from a projector to the gateway in one process', (
     // this call would only have been folded into it (no read of its own).
     await feeds.refresh();
     expect(journal.feedReads).toBe(readsBefore + 1);
+  });
+
+  it('a live projector runner in this process hands its rows over: the feeds follow a whole run without a journal read', async () => {
+    const runnerDb = await connectTestDatabase({ max: 4 });
+    const store = new PostgresEventStore(runnerDb, { pollIntervalMs: 600_000 });
+    const own = isolatedCategories();
+    const runners = runnersFor(store, runnerDb, isolatedProjections(own).slice(0, 2)); // run summaries, run events
+    try {
+      for (const runner of runners) runner.start();
+      await eventually(() => Promise.resolve(runners.every((runner) => runner.state === 'live')), Boolean, 'runners live');
+      const orgId = `org_${randomUUID().slice(0, 8)}`;
+      const runId = `run_${randomUUID().slice(0, 8)}`;
+      const listener: FeedListener = { onFeedAdvanced: () => undefined };
+      const summaryFeed = feeds.attach('runtime.run_summaries', orgId, 0, listener);
+      const eventsFeed = feeds.attach(`run:${runId}:events`, orgId, 0, listener);
+      const readsBefore = journal.feedReads;
+
+      await appendRun(store, own.runStream(runId), runId, orgId, 3); // created, started, 3 deltas, finished
+      await eventually(() => Promise.resolve(eventsFeed.head), (head) => head === 6, 'every run event in the feed');
+      const lastSummary = () => {
+        const rows = summaryFeed.rowsAfter(summaryFeed.head - 1)?.rows ?? [];
+        return rows.length ? (JSON.parse(rows[rows.length - 1].json) as { payload: { status?: string } }).payload.status : undefined;
+      };
+      await eventually(() => Promise.resolve(lastSummary()), (status) => status === 'succeeded', 'the finished summary in the feed');
+      expect(journal.feedReads).toBe(readsBefore);
+    } finally {
+      await Promise.all(runners.map((runner) => runner.stop()));
+      await runnerDb.close();
+    }
   });
 });
