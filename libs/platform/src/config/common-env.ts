@@ -2,11 +2,8 @@ import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-vali
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** Keys every app reads. Apps extend this with their own port and secrets. */
-export class CommonEnv {
-  @IsString()
-  HOST: string = '127.0.0.1';
-
+/** Where the data is: what every app reads, and all that `oa` reads. */
+export class DataSourceEnv {
   /** Unset: embedded PGlite. Set: a real Postgres (the migration/admin connection). */
   @IsOptional()
   @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
@@ -22,6 +19,12 @@ export class CommonEnv {
     message: 'EVENTSTORE_URL must be an esdb:// or kurrentdb:// connection string',
   })
   EVENTSTORE_URL?: string;
+}
+
+/** Keys every app reads. Apps extend this with their own port and secrets. */
+export class CommonEnv extends DataSourceEnv {
+  @IsString()
+  HOST: string = '127.0.0.1';
 
   /**
    * `kid:base64secret[,kid:base64secret]`, current key first: every app verifies tokens with the
