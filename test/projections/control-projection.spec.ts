@@ -20,6 +20,7 @@ describe("control's projection (fold + set-based writer)", () => {
 
   function history(tag: string): RecordedEvent[] {
     let position = BigInt(Date.now()) * 1000n;
+    let second = 0;
     const at = (second: number) => `2026-12-01T00:00:${String(second).padStart(2, '0')}Z`;
     const user = `u_${tag}`;
     const recorded = (
@@ -33,7 +34,7 @@ describe("control's projection (fold + set-based writer)", () => {
       revision: BigInt(revision),
       position: { commit: (position += 10n), prepare: position },
       type,
-      data: { occurred_at: at(Number(position % 60n)), ...data },
+      data: { occurred_at: at(second++), ...data },
       metadata: { correlation_id: 'c', causation_id: '', actor: 'test', schema_version: 1 },
       created: new Date(),
     });

@@ -132,7 +132,8 @@ describe('control fold (pure)', () => {
     ]);
   });
 
-  it('names the stored sessions a batch needs', () => {
+  it('names the stored sessions a batch needs: none without a revocation', () => {
+    expect(sessionLookups([started('s1'), started('s2')])).toEqual({ sessionIds: [], devices: [] });
     expect(
       sessionLookups([
         started('s1', 'd2'),

@@ -119,7 +119,13 @@ export interface SessionLookups {
   devices: { user_id: string; device_id: string }[];
 }
 
+/**
+ * Only revocations read stored sessions: a batch without one (a login) needs none, since starting
+ * a session that already exists is left to the insert's ON CONFLICT DO NOTHING.
+ */
 export function sessionLookups(events: readonly RecordedEvent[]): SessionLookups {
+  if (!events.some(({ type }) => type === 'SessionRevoked' || type === 'DeviceRevoked'))
+    return { sessionIds: [], devices: [] };
   const sessionIds = new Set<string>();
   const devices = new Map<string, { user_id: string; device_id: string }>();
   for (const { type, data } of events) {
