@@ -1,6 +1,8 @@
 import { ApplyResult, classifyUpdate } from './apply';
 import { backoffDelay, BackoffOptions } from './backoff';
-import { encodeFrame, parsePhoenixFrame, PHOENIX_TOPIC, PhoenixMessage, SYNC_CHANNEL } from '@khala/contracts/sync';
+import { ConnectionRefusedError, handshakeRefusalStatus, isRefusal } from './connection-refused';
+// The one runtime piece of the contract the SDK uses; its build compiles it into the package.
+import { encodeFrame, parsePhoenixFrame, PHOENIX_TOPIC, PhoenixMessage, SYNC_CHANNEL } from '@khala/contracts/sync/phoenix-frame';
 import type { RefusedTopic, SnapshotDocument, SnapshotPage, SubscribeReply, SyncErrorPayload, TopicWatermark, Update, UpdateBatch } from './protocol';
 import { ResubscribeBudget, ResubscribeLimit } from './resubscribe-budget';
 import { MemoryWatermarkStore, WatermarkStore } from './watermark-store';
@@ -58,7 +60,8 @@ export interface KhalaClientEvents {
   reauth_required: (reason: string) => void;
   /**
    * Anything that went wrong. Errors about one topic carry `topic`: `forbidden_topic` (refused by
-   * the server; retried on the next connection), `resubscribe_limit` (halted until start()).
+   * the server; retried on the next connection), `resubscribe_limit` (halted until start()). A
+   * ConnectionRefusedError (`code: 'connection_refused'`, `status` 401/403) means the client stopped.
    */
   error: (error: SyncErrorPayload | Error) => void;
   /** A reconnect was scheduled after `delayMs` (never sooner than a server-given retry_after_ms / reconnect_after_ms). */
@@ -68,7 +71,7 @@ export interface KhalaClientEvents {
 type Listener<K extends keyof KhalaClientEvents> = KhalaClientEvents[K];
 
 /**
- * A sync:v1 client (khala-protocol.md §10): connects and joins, subscribes with persisted
+ * A sync:v1 client (docs/protocol/README.md §10): connects and joins, subscribes with persisted
  * watermarks, applies updates idempotently by (topic, watermark), re-subscribes on a gap,
  * bootstraps from the snapshot on stale_cursor, reconnects with jittered exponential backoff and
  * sends heartbeats.
@@ -136,7 +139,9 @@ export class KhalaClient {
   /**
    * Connects (and keeps reconnecting until stop()). Resolves once the first subscribe is live for
    * the topics the server allowed (refused ones are reported as `error` events naming the topic);
-   * rejects, and stops the client, when none of the topics could be subscribed or on reauth.
+   * rejects, and stops the client, when none of the topics could be subscribed, on reauth, or when
+   * the gateway refuses the connection (a ConnectionRefusedError: HTTP 401/403 at the handshake,
+   * or token() gave no token), which is also an `error` event.
    */
   start(): Promise<void> {
     this.stopped = false;
@@ -196,8 +201,14 @@ export class KhalaClient {
       token = await this.options.token();
     } catch (error) {
       if (abandoned()) return;
+      // token() may say its own endpoint refused (401/403): retrying would not change that.
+      if (isRefusal(error)) return this.refuse(error);
       this.emit('error', error as Error);
       return this.scheduleReconnect();
+    }
+    if (abandoned()) return;
+    if (typeof token !== 'string' || token === '') {
+      return this.refuse(new ConnectionRefusedError(0, `token() gave no token (${token === '' ? 'an empty string' : typeof token}); no connection was attempted`));
     }
     for (const topic of this.options.topics) {
       if (!this.lastApplied.has(topic)) {
@@ -209,17 +220,23 @@ export class KhalaClient {
     const separator = this.options.url.includes('?') ? '&' : '?';
     const socket = new this.WS(`${this.options.url}${separator}token=${encodeURIComponent(token)}&vsn=2.0.0`);
     this.socket = socket;
-    socket.onopen = () => this.join();
+    let opened = false;
+    let failure: unknown;
+    socket.onopen = () => {
+      opened = true;
+      this.join();
+    };
     socket.onmessage = (event) => {
       const text = typeof event.data === 'string' ? event.data : String(event.data);
       const parsed = parsePhoenixFrame(text);
       if (!parsed.ok) return;
       this.work = this.work.then(() => this.onFrame(parsed.message)).catch((error: Error) => this.emit('error', error));
     };
-    socket.onerror = () => undefined;
+    socket.onerror = (event) => (failure = event);
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = undefined;
+      if (!opened) return this.onHandshakeFailed(failure, event);
       clearInterval(this.heartbeatTimer);
       this.pending.clear();
       this.resyncing.clear();
@@ -232,6 +249,25 @@ export class KhalaClient {
         if (generation === this.generation) this.scheduleReconnect();
       });
     };
+  }
+
+  /** The socket closed before it opened: a refusal stops the client, anything else is retried. */
+  private onHandshakeFailed(failure: unknown, close: { code: number; reason: string }): void {
+    const status = handshakeRefusalStatus(failure);
+    if (status !== undefined) {
+      const why = status === 401 ? 'the sync token is missing, invalid or expired' : 'this Origin may not open sync sockets';
+      return this.refuse(new ConnectionRefusedError(status, `the gateway refused the connection with HTTP ${status}: ${why}`));
+    }
+    const detail = (failure as { message?: unknown } | undefined)?.message;
+    this.emit('error', new Error(`could not open the sync socket (close ${close.code}${typeof detail === 'string' && detail ? `: ${detail}` : ''})`));
+    this.scheduleReconnect();
+  }
+
+  /** Reconnecting cannot fix a refusal: report it, fail start(), stop. */
+  private refuse(error: Error): void {
+    this.emit('error', error);
+    this.startWaiter?.reject(error);
+    this.stop();
   }
 
   private scheduleReconnect(): void {
@@ -411,7 +447,7 @@ export class KhalaClient {
   }
 
   /**
-   * stale_cursor (§7): snapshot topics are rebuilt from the snapshot, others restart at the head;
+   * stale_cursor (docs/protocol/README.md §5.1): snapshot topics are rebuilt from the snapshot, others restart at the head;
    * then the topics of the refused request (`requestTopics`, all of them, not just the stale ones)
    * are subscribed again.
    */

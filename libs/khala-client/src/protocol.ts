@@ -1,11 +1,7 @@
-import type { RefusedTopic, TopicWatermark } from '@khala/contracts/sync';
+import type { RefusedTopic, TopicWatermark } from './wire-types';
 
-/**
- * sync:v1 wire types (khala-protocol.md §4, §5, §7), as the client sees them. The error types
- * (SyncErrorPayload, StaleTopic, RefusedTopic) and the frame tuple are the contract's, generated
- * from proto/openagents/sync; they are re-exported here for the SDK's users.
- */
-export type { Frame, RefusedTopic, SnapshotPlan, SnapshotPlanTopic, StaleReason, StaleTopic, SyncErrorPayload, TopicWatermark } from '@khala/contracts/sync';
+/** sync:v1 message types (docs/protocol/README.md §3, §4, §5), as the client sees them. */
+export type { Frame, RefusedTopic, SnapshotPlan, SnapshotPlanTopic, StaleReason, StaleTopic, SyncErrorPayload, TopicWatermark } from './wire-types';
 
 export interface Update {
   topic: string;
