@@ -7,7 +7,7 @@ import { RuntimeApi } from '../runtime/support/runtime-api';
 
 /**
  * Runtime accepts worker ids with `.` and `:` (POST /api/runtime/codex/workers, worker_id: letters,
- * digits and `. _ : -`); such a worker's entity topic `worker:<worker_id>:events` (khala-protocol.md
+ * digits and `. _ : -`); such a worker's entity topic `worker:<worker_id>:events` (docs/protocol/README.md
  * §3) must be subscribable like any other. The whole system: runtime command, projector, gateway.
  */
 describe('entity topics of runtime ids with . and :', () => {

@@ -3,7 +3,7 @@ import { RawPhoenixClient } from '../support/phoenix-client';
 import { freshIdentity, JournalWriter, socketUrl, startGateway, syncToken, TestGateway } from './support/gateway-harness';
 
 /**
- * Connection liveness (khala-protocol.md §9): server heartbeats, the idle timeout, and slow
+ * Connection liveness (docs/protocol/README.md §9): server heartbeats, the idle timeout, and slow
  * consumers that are throttled, then disconnected, and resume from their watermark without loss.
  */
 describe('sync:v1 heartbeats, idle timeout and slow consumers', () => {

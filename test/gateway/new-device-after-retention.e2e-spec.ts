@@ -6,7 +6,7 @@ import { eventually, withinDeadline } from './support/conditions';
 
 /**
  * A device with no watermark meets a topic whose oldest updates retention already removed
- * (khala-protocol.md §7, §10): the subscribe reply says where the retained stream starts
+ * (docs/protocol/README.md §7, §10): the subscribe reply says where the retained stream starts
  * (retained_from), the SDK takes retained_from - 1 as its base, applies what is retained in order
  * and goes live. And whatever goes wrong, the SDK never resubscribes a topic in a loop.
  */

@@ -5,7 +5,7 @@ import { eventually, withinDeadline } from './support/conditions';
 import { freshIdentity, JournalWriter, socketUrl, startGateway, syncToken, TestGateway, TestIdentity } from './support/gateway-harness';
 
 /**
- * A subscribe naming several topics reports per topic (khala-protocol.md §4, §7): the allowed
+ * A subscribe naming several topics reports per topic (docs/protocol/README.md §4, §7): the allowed
  * topics are subscribed and replayed, the refused ones are listed in the reply, and an entity the
  * projection does not show yet holds up only the reply, not the other topics' replay. The SDK
  * reports each refused topic as an `error` naming it and goes live for the rest.

@@ -2,7 +2,7 @@ import { Channel, Socket } from 'phoenix';
 import WebSocket from 'ws';
 import { freshIdentity, JournalWriter, startGateway, syncToken, TestGateway } from './support/gateway-harness';
 
-/** The official `phoenix` npm client (1.8.16), unchanged, speaks sync:v1 (khala-protocol.md §1). */
+/** The official `phoenix` npm client (1.8.16), unchanged, speaks sync:v1 (docs/protocol/README.md §1). */
 describe('sync:v1 with the official phoenix client', () => {
   let gateway: TestGateway;
   let writer: JournalWriter;

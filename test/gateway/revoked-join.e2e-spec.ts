@@ -4,7 +4,7 @@ import { RawPhoenixClient } from '../support/phoenix-client';
 import { freshIdentity, JournalWriter, socketUrl, startGateway, syncToken, TestGateway } from './support/gateway-harness';
 
 /**
- * khala-protocol.md §2: a socket opened with the token of an already revoked session is refused at
+ * docs/protocol/README.md §2: a socket opened with the token of an already revoked session is refused at
  * its join (`phx_reply` error `{code: "reauth_required", reauth_required: true, reason}`), even when
  * the gateway's revocation watcher saw the revocation before the join arrived; the `sync:error`
  * push is for live sockets revoked later.

@@ -3,7 +3,7 @@ import { isPgliteRun } from '../support/test-database';
 import { freshIdentity, JournalWriter, socketUrl, startGateway, startGatewayProcess, syncToken, TestGateway, TestIdentity } from './support/gateway-harness';
 
 /**
- * Two gateway processes on one database (khala-protocol.md §2, architecture "Scale-out"): no
+ * Two gateway processes on one database (docs/protocol/README.md §2, architecture "Scale-out"): no
  * gateway-to-gateway traffic, yet both deliver every update in order, and a revocation recorded
  * in Postgres closes the session's sockets on both.
  */

@@ -28,7 +28,7 @@ function upgradeTimes(gateway: TestGateway): { times: number[]; off(): void } {
 }
 
 
-describe('khala-client reconnects (khala-protocol.md §10)', () => {
+describe('khala-client reconnects (docs/protocol/README.md §10)', () => {
   // A tiny bucket so three frames past it count as a flood, and the server's retry_after_ms
   // (up to 1 s at 1 frame/s) is far above the client's own (near-zero) backoff.
   let gateway: TestGateway;

@@ -4,7 +4,7 @@ import { freshIdentity, JournalWriter, startGateway, syncToken, TestGateway } fr
 import { eventually } from './support/conditions';
 
 /**
- * The SDK's answer to stale_cursor on a snapshot topic (khala-protocol.md §7, §8, §10): it pages
+ * The SDK's answer to stale_cursor on a snapshot topic (docs/protocol/README.md §7, §8, §10): it pages
  * the gateway's snapshot, then resubscribes at the snapshot's watermark and continues live with
  * nothing missing. Summaries and journal rows are written together, as the projector does.
  */

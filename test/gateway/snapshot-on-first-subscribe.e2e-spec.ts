@@ -6,7 +6,7 @@ import { eventually, withinDeadline } from './support/conditions';
 
 /**
  * A subscribe without a cursor to a topic with a snapshot source gets the snapshot plan, whatever
- * the size of the retained journal (khala-protocol.md §7): replaying what retention left would hand
+ * the size of the retained journal (docs/protocol/README.md §7): replaying what retention left would hand
  * a new device part of the state and call it complete. The SDK bootstraps from the snapshot and
  * goes live.
  */

@@ -4,7 +4,7 @@ import { accessTokenFor, freshIdentity, startTestSystem, syncTokenFor, TestIdent
 import { startGateway, TestGateway } from './support/gateway-harness';
 
 /**
- * Subscribing to a run right after creating it (khala-protocol.md §7): the gateway reads ownership
+ * Subscribing to a run right after creating it (docs/protocol/README.md §7): the gateway reads ownership
  * from the projection, which lags the 201, so it waits (bounded) for the projection instead of
  * refusing. Foreign and nonexistent ids still get one identical refusal, and the wait holds up
  * neither other connections nor the waiting connection's heartbeats.

@@ -3,7 +3,7 @@ import { RawPhoenixClient } from '../support/phoenix-client';
 import { ALL_SCOPES, freshIdentity, JournalWriter, socketUrl, startGateway, syncToken, TestGateway } from './support/gateway-harness';
 
 /**
- * sync:v1 over raw `ws` frames against a real gateway and the real journal (khala-protocol.md
+ * sync:v1 over raw `ws` frames against a real gateway and the real journal (docs/protocol/README.md
  * §1-§7): every refusal carries its documented code, changes nothing, and leaves the connection
  * and the server usable.
  */

@@ -11,7 +11,7 @@ import { rawRequest } from './support/http';
 
 const TOPIC = 'runtime.run_summaries';
 
-/** Every code a refused sync:v1 frame may carry (khala-protocol.md §4 plus the gateway's own, see its README). */
+/** Every code a refused sync:v1 frame may carry (docs/protocol/README.md §4 plus the gateway's own, see its README). */
 const SYNC_CODES = new Set([
   'bad_topic',
   'bad_frame',
@@ -60,7 +60,7 @@ const frameText = fc.oneof(
 );
 
 /**
- * Hostile sync:v1 frames against a real gateway (khala-protocol.md): every frame is answered, by a
+ * Hostile sync:v1 frames against a real gateway (docs/protocol/README.md): every frame is answered, by a
  * reply to its ref or a `sync:error` push, with a documented code (or is a valid request and gets
  * ok); nothing is written; the fuzzed connection stays usable; transport-level abuse (invalid
  * UTF-8, frames over the hard cap) ends in a standard close code; the server and a well-behaved

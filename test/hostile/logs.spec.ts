@@ -67,7 +67,7 @@ async function startLoggedSystem(): Promise<System> {
 }
 
 /**
- * Tokens and passwords never reach a log line (khala-protocol.md §1): a realistic session (signup,
+ * Tokens and passwords never reach a log line (docs/protocol/README.md §1): a realistic session (signup,
  * login, a failed login, API and sync token issue, commands with bearer tokens and an API token,
  * sync sockets with the token in the query and in a header, refusals with bad tokens) runs against
  * the real entry point at LOG_LEVEL=trace, and the captured output is scanned for every secret used

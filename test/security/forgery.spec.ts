@@ -10,7 +10,7 @@ import { b64url, decodePart, forge, genuineClaims, nowSeconds, randomSecret, rep
 
 /**
  * Token forgery, against the real HTTP apps and the WS gateway. Every forged or dead credential
- * gets 401 with the code libs/auth documents (khala-protocol.md §2), the body never echoes the
+ * gets 401 with the code libs/auth documents (docs/protocol/README.md §2), the body never echoes the
  * token, and nothing is written for anyone (checked on the event store and idempotency records at
  * the end). The key ring is current + previous; a third, retired key is no longer in it.
  */
@@ -211,7 +211,7 @@ describe('token forgery', () => {
     const client = await RawPhoenixClient.connect(wsUrl(sync.body.data.token));
     try {
       client.send('sync:v1', 'phx_join', {});
-      // The join is refused with reauth_required (khala-protocol.md §2), never a sync:error push first; no update flows.
+      // The join is refused with reauth_required (docs/protocol/README.md §2), never a sync:error push first; no update flows.
       const refusal = await client.waitFor((frame) => JSON.stringify(frame[4]).includes('"reauth_required"'));
       expect(refusal[3]).toBe('phx_reply');
       expect(refusal[4]).toMatchObject({ status: 'error', response: { code: 'reauth_required', reauth_required: true } });

@@ -28,7 +28,7 @@ export class ControlEnv extends CommonEnv {
   @Max(86_400)
   ACCESS_TOKEN_TTL_SECONDS: number = 900;
 
-  /** khala-protocol.md §2: default 300 s, allowed 60..900. */
+  /** docs/protocol/README.md §2: default 300 s, allowed 60..900. */
   @IsInt()
   @Min(60)
   @Max(900)

@@ -13,7 +13,7 @@ export class GatewayEnv extends CommonEnv {
   @IsString()
   GATEWAY_DATABASE_URL?: string;
 
-  /** Server `sync:heartbeat` push interval (khala-protocol.md §5). */
+  /** Server `sync:heartbeat` push interval (docs/protocol/README.md §5). */
   @IsInt()
   @Min(50)
   @Max(600_000)
@@ -52,7 +52,7 @@ export class GatewayEnv extends CommonEnv {
 
   /**
    * How long a subscribe waits for the projection to show an entity (`run:<id>:events`,
-   * `worker:<id>:events`) the caller's org just created, before refusing it (khala-protocol.md §7).
+   * `worker:<id>:events`) the caller's org just created, before refusing it (docs/protocol/README.md §7).
    * Foreign and nonexistent ids wait the same bound, so both get one identical refusal.
    */
   @IsInt()

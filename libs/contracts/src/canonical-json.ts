@@ -1,7 +1,7 @@
 import { ContractError } from './contract.error';
 
 /**
- * Canonical JSON, the input of payload hashes (khala-protocol.md §5): object keys sorted
+ * Canonical JSON, the input of payload hashes (docs/protocol/README.md §5): object keys sorted
  * recursively, no whitespace, arrays in order, strings and numbers exactly as JSON.stringify
  * writes them. Key order is by UTF-16 code units (Array.prototype.sort), the rule of RFC 8785
  * (JCS), so clients in other languages have a published rule to match.

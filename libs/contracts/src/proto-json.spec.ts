@@ -87,7 +87,7 @@ describe('proto3 JSON of the generated messages', () => {
     });
   });
 
-  it('uses the snake_case names of khala-protocol.md', () => {
+  it('uses the snake_case names of docs/protocol/README.md', () => {
     const error = sync.SyncError.fromObject({
       code: 'stale_cursor',
       full_resync_required: true,

@@ -24,7 +24,7 @@ export interface JournalEntry {
 }
 
 export interface EncodedDocument {
-  /** Canonical JSON (khala-protocol.md §5): what the hash covers and what the journal stores. */
+  /** Canonical JSON (docs/protocol/README.md §5): what the hash covers and what the journal stores. */
   text: string;
   /** `sha256:<hex>` of `text`, identical to payloadHash(document) from @khala/contracts. */
   hash: string;

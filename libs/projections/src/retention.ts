@@ -30,7 +30,7 @@ export interface TopicClassRetention {
 /**
  * Deletes journal rows older than their topic class's retention in bounded batches and advances the
  * durable retained_from of each affected (topic, org) in the same transaction, so a cursor below the
- * floor is stale even when every row of the topic is gone (khala-protocol.md §7). Never touches
+ * floor is stale even when every row of the topic is gone (docs/protocol/README.md §7). Never touches
  * authority or read models.
  */
 export async function runRetention(db: Database, options: RetentionOptions = {}): Promise<TopicClassRetention[]> {

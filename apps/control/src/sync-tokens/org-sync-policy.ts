@@ -3,7 +3,7 @@ import { TOPIC_CLASSES } from '@khala/contracts';
 import { Database, DATABASE } from '@khala/platform';
 import { ControlError } from '../control.error';
 
-/** The topic classes of khala-protocol.md §3 (the sync contract's); they are also the sync token scopes. */
+/** The topic classes of docs/protocol/README.md §3 (the sync contract's); they are also the sync token scopes. */
 export const SYNC_TOPIC_CLASSES = TOPIC_CLASSES;
 
 /**

@@ -13,7 +13,7 @@ interface Waiter {
  * Who owns a run or worker, as the projections show it. A command the caller's org had
  * acknowledged may not be projected yet when its client subscribes (the embedded default lags by
  * hundreds of milliseconds), so an entity not shown yet is waited for, bounded by
- * GATEWAY_OWNERSHIP_WAIT_MS (khala-protocol.md §7). Waiting costs no poll of its own: the journal
+ * GATEWAY_OWNERSHIP_WAIT_MS (docs/protocol/README.md §7). Waiting costs no poll of its own: the journal
  * wake-ups every feed already gets (NOTIFY after each projector commit, plus the fallback poll)
  * re-check all waiting entities of this process in one query. A foreign or nonexistent id waits
  * the same bound and then gets the same answer, so the refusal says nothing about which it was.

@@ -14,7 +14,7 @@ export interface Revocable {
 /**
  * Revoked sessions, as apps/control records them in control.revocations. Nothing is kept in process
  * memory as the source of truth: every gateway instance LISTENs and also polls the table for the
- * sessions it serves, so a revocation closes sockets on all instances (khala-protocol.md §2).
+ * sessions it serves, so a revocation closes sockets on all instances (docs/protocol/README.md §2).
  */
 @Injectable()
 export class Revocations implements OnApplicationBootstrap, OnApplicationShutdown {

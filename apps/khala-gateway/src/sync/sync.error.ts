@@ -1,7 +1,7 @@
 import { DomainError, ErrorKind } from '@khala/platform';
 
 /**
- * Codes a client can receive in an error reply or a `sync:error` push (khala-protocol.md §2, §4,
+ * Codes a client can receive in an error reply or a `sync:error` push (docs/protocol/README.md §2, §4,
  * §7, §9). bad_frame, frame_too_large, not_joined and unknown_event are the gateway's answers to
  * frames the protocol does not define.
  */

@@ -21,6 +21,6 @@ export class SyncGateway implements OnGatewayConnection {
   }
 }
 
-/** The documented alias path (khala-protocol.md §1). */
+/** The documented alias path (docs/protocol/README.md §1). */
 @WebSocketGateway({ path: '/socket/websocket', maxPayload: HARD_MAX_FRAME_BYTES })
 export class SyncAliasGateway extends SyncGateway {}

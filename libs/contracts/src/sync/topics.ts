@@ -1,5 +1,5 @@
 /**
- * The sync topic grammar (docs/protocol.md §2): the topic classes, which are also the sync token
+ * The sync topic grammar (docs/protocol/README.md §3): the topic classes, which are also the sync token
  * scopes, and the entity topics of one run or worker. Projections build topics with these, the
  * gateway resolves client-written topics with them, control issues scopes from TOPIC_CLASSES.
  */

@@ -4,7 +4,7 @@ import { currentCorrelationId } from './correlation';
 import { redactCredentials } from './credentials';
 
 /**
- * Paths that may carry credentials. Tokens must never reach a log line (khala-protocol §1), so
+ * Paths that may carry credentials. Tokens must never reach a log line (docs/protocol/README.md §2), so
  * anything shaped like one is censored before serialisation.
  */
 const REDACT_PATHS = [

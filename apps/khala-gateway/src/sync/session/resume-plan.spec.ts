@@ -1,6 +1,6 @@
 import { planTopic, prunedCursorPush, subscribeVerdict, TopicPlan } from './resume-plan';
 
-/** Where a subscribe starts each topic (khala-protocol.md §7), given the cursor, floor, head and policy. */
+/** Where a subscribe starts each topic (docs/protocol/README.md §7), given the cursor, floor, head and policy. */
 describe('resume planning', () => {
   const replayOnly = { replayBudget: 100, hasSnapshot: false };
   const snapshotBacked = { replayBudget: 100, hasSnapshot: true };

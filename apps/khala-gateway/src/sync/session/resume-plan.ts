@@ -2,7 +2,7 @@ import { SNAPSHOT_FORMAT, type SnapshotPlanTopic, type StaleReason, type StaleTo
 import type { TopicPolicy, TopicState } from '../journal.repository';
 
 /**
- * Where a subscribe starts each topic (khala-protocol.md §7), decided from the client's cursor,
+ * Where a subscribe starts each topic (docs/protocol/README.md §7), decided from the client's cursor,
  * the topic's durable floor and head, and its class policy. Pure, so every rule is unit-tested.
  */
 

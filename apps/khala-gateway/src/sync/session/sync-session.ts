@@ -15,7 +15,7 @@ import { decideAccess, entityRef, EntityTopic, refusal } from './topic-access';
 const REVOKED_JOIN_WAIT_MS = 5_000;
 
 /**
- * One client's sync:v1 state (docs/protocol.md): the Phoenix dispatch (join, leave, subscribe,
+ * One client's sync:v1 state (docs/protocol/README.md): the Phoenix dispatch (join, leave, subscribe,
  * unsubscribe, heartbeats) and the pushes that end a session (revocation, expiry, flood). What is
  * sent to each topic is TopicDelivery's; how frames look is the FrameEncoder chosen at join.
  */
