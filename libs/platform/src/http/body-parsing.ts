@@ -37,7 +37,7 @@ export function jsonBodyMiddleware(limitBytes: number): (RequestHandler | ((err:
     });
   };
   const inspect: RequestHandler = (req, _res, next) => {
-    const problem = BODY_METHODS.has(req.method) ? inspectJson(req.body, MAX_JSON_DEPTH) : undefined;
+    const problem = BODY_METHODS.has(req.method) ? notAnObject(req.body) ?? inspectJson(req.body, MAX_JSON_DEPTH) : undefined;
     if (problem) {
       next(new RequestError('validation_failed', problem, [{ field: '', errors: [problem] }]));
       return;
@@ -54,6 +54,15 @@ export function jsonBodyMiddleware(limitBytes: number): (RequestHandler | ((err:
     next();
   };
   return [refuseNulInUrl, requireJson, parse, inspect, answerParseErrors];
+}
+
+/**
+ * Every body of ours is a JSON object. Strict parsing already refuses bare strings and numbers;
+ * an array would otherwise reach validation as an object with keys "0", "1", … and be answered
+ * with one message per element ("property 0 should not exist") instead of what is wrong.
+ */
+function notAnObject(body: unknown): string | undefined {
+  return Array.isArray(body) ? 'the request body must be a JSON object, not an array' : undefined;
 }
 
 const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;

@@ -31,6 +31,12 @@ export interface ApiTokenView {
   revoked_at: string | null;
 }
 
+/**
+ * A timestamptz column as RFC 3339 in UTC with `Z` and milliseconds, the one format of every
+ * response (to_json would render the session's time zone offset, e.g. `+00:00`).
+ */
+const rfc3339 = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 /** Reads of control's read models; every query is scoped to the calling user. */
 @Injectable()
 export class ControlReadModels {
@@ -55,9 +61,9 @@ export class ControlReadModels {
 
   async sessions(userId: string): Promise<SessionView[]> {
     const { rows } = await this.db.query<SessionView>(
-      `SELECT session_id, org_id, device_id, to_json(started_at) #>> '{}' AS started_at,
-              to_json(revoked_at) #>> '{}' AS revoked_at
-         FROM control.sessions WHERE user_id = $1 ORDER BY started_at DESC LIMIT 200`,
+      `SELECT session_id, org_id, device_id, ${rfc3339('started_at')} AS started_at,
+              ${rfc3339('revoked_at')} AS revoked_at
+         FROM control.sessions s WHERE user_id = $1 ORDER BY s.started_at DESC LIMIT 200`,
       [userId],
     );
     return rows;
@@ -65,9 +71,9 @@ export class ControlReadModels {
 
   async apiTokens(userId: string): Promise<ApiTokenView[]> {
     const { rows } = await this.db.query<ApiTokenView>(
-      `SELECT token_id, name, org_id, scopes, to_json(created_at) #>> '{}' AS created_at,
-              to_json(revoked_at) #>> '{}' AS revoked_at
-         FROM control.api_tokens WHERE user_id = $1 ORDER BY created_at DESC LIMIT 200`,
+      `SELECT token_id, name, org_id, scopes, ${rfc3339('created_at')} AS created_at,
+              ${rfc3339('revoked_at')} AS revoked_at
+         FROM control.api_tokens t WHERE user_id = $1 ORDER BY t.created_at DESC LIMIT 200`,
       [userId],
     );
     return rows;
