@@ -13,6 +13,7 @@ export * from './health/health';
 export * from './http/bootstrap';
 export * from './http/error-response';
 export * from './http/http-exception.filter';
+export * from './http/openapi';
 export * from './http/origin-policy';
 export * from './http/validation';
 export * from './logging/correlation';

@@ -1,11 +1,13 @@
 import { Controller, Get, Headers, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { bearerToken, TokenService } from '@khala/auth';
+import { ApiErrors, BEARER_TOKEN, EVERY_ROUTE } from '@khala/platform';
 import { isTopicClass } from '@khala/contracts';
 import { SnapshotPageTokens } from './snapshot-page-token';
 import { SnapshotQueryDto } from './snapshot-query.dto';
 import { SNAPSHOT_SOURCES, SnapshotDocument, SnapshotReader } from './snapshot.reader';
 import { SnapshotError } from './snapshot.error';
+import { SnapshotPage } from './snapshot.responses';
 
 /** GET /api/sync/snapshot (khala-protocol.md §8): bootstrap pages for a topic, all at one watermark. */
 @ApiTags('sync')
@@ -19,7 +21,13 @@ export class SnapshotController {
   ) {}
 
   @Get('snapshot')
-  @ApiOkResponse({ description: '{topic, watermark, documents: [{doc_key, doc_version, payload, payload_hash}], next_page_token}' })
+  @ApiOperation({ summary: 'a page of the current documents of a topic, every page at one watermark; takes a sync token' })
+  @ApiOkResponse({ type: SnapshotPage })
+  @ApiErrors(EVERY_ROUTE, BEARER_TOKEN, {
+    400: ['bad_topic', 'snapshot_not_available', 'invalid_page_token'],
+    401: ['reauth_required'],
+    403: ['forbidden_topic'],
+  })
   async snapshot(
     @Headers('authorization') authorization: string | undefined,
     @Query() query: SnapshotQueryDto,

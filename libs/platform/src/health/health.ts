@@ -1,5 +1,6 @@
 import { Controller, Get, Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../http/openapi';
 import { HealthCheck, HealthCheckService, HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { Database } from '../database/database';
 import { DomainError, ErrorKind } from '../errors/domain-error';
@@ -40,11 +41,17 @@ export class HealthController {
 
   /** The process is up; says nothing about dependencies (a restart would not help them). */
   @Get('live')
+  @ApiOperation({ summary: 'liveness: the process is up (says nothing about its dependencies)' })
+  @ApiOkResponse({ schema: { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } } })
+  @ApiErrors({ 403: ['origin_not_allowed'], 500: ['internal'] })
   live() {
     return { status: 'ok' };
   }
 
   @Get('ready')
+  @ApiOperation({ summary: 'readiness: the database and every registered check are up (503 not_ready names the ones down)' })
+  // Above @HealthCheck so its 503 (terminus' own body) gives way to the body this route really answers.
+  @ApiErrors({ 403: ['origin_not_allowed'], 500: ['internal'], 503: ['not_ready', 'storage_unavailable'] })
   @HealthCheck()
   async ready() {
     try {

@@ -1,10 +1,12 @@
 import { Body, Controller, Get, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { AccessTokenGuard, CurrentPrincipal, Principal } from '@khala/auth';
-import { currentCorrelationId } from '@khala/platform';
+import { ApiErrors, currentCorrelationId } from '@khala/platform';
 import { ControlError } from '../../control.error';
+import { CONTROL_COMMAND, SESSION_ONLY, SIGNED_IN } from '../../shared/http/control-errors.openapi';
+import { Me, RevokedSessions, SessionGrantResponse, SessionList } from '../../shared/http/control.responses';
 import { requireSession } from '../../shared/require-session';
 import { RevokeSessions } from '../../sessions/commands/revoke-sessions/revoke-sessions.command';
 import { RevokeSessionsDto } from '../../sessions/commands/revoke-sessions/revoke-sessions.dto';
@@ -40,6 +42,9 @@ export class AuthController {
 
   @Post('auth/signup')
   @HttpCode(201)
+  @ApiOperation({ summary: 'create a user, their first org (as owner) and a first session' })
+  @ApiResponse({ status: 201, type: SessionGrantResponse })
+  @ApiErrors(CONTROL_COMMAND, { 409: ['email_taken'], 429: ['rate_limited'] })
   async signUp(@Body() body: SignUpDto, @Req() request: Request) {
     const grant = await this.commands.execute(
       new SignUp(body.email, body.password, body.name, body.org_name, body.device_id, clientIp(request), correlationId()),
@@ -49,6 +54,9 @@ export class AuthController {
 
   @Post('auth/login')
   @HttpCode(200)
+  @ApiOperation({ summary: 'start a session on a device, in the default org or the `org_id` given' })
+  @ApiOkResponse({ type: SessionGrantResponse })
+  @ApiErrors(CONTROL_COMMAND, { 401: ['invalid_credentials'], 403: ['not_a_member'], 429: ['rate_limited'] })
   async logIn(@Body() body: LogInDto, @Req() request: Request) {
     const grant = await this.commands.execute(
       new LogIn(body.email, body.password, body.device_id, body.org_id, clientIp(request), correlationId()),
@@ -58,6 +66,9 @@ export class AuthController {
 
   @Post('auth/sessions/revoke')
   @HttpCode(200)
+  @ApiOperation({ summary: 'revoke some of the caller\'s sessions, by session or by device' })
+  @ApiOkResponse({ type: RevokedSessions })
+  @ApiErrors(SESSION_ONLY, CONTROL_COMMAND, { 400: ['nothing_to_revoke'], 403: ['forbidden'], 404: ['session_not_found'] })
   @ApiBearerAuth()
   @UseGuards(AccessTokenGuard)
   async revokeSessions(@CurrentPrincipal() principal: Principal, @Body() body: RevokeSessionsDto) {
@@ -69,6 +80,9 @@ export class AuthController {
   }
 
   @Get('auth/sessions')
+  @ApiOperation({ summary: 'the caller\'s sessions, revoked ones included' })
+  @ApiOkResponse({ type: SessionList })
+  @ApiErrors(SESSION_ONLY)
   @ApiBearerAuth()
   @UseGuards(AccessTokenGuard)
   async sessions(@CurrentPrincipal() principal: Principal) {
@@ -77,6 +91,9 @@ export class AuthController {
   }
 
   @Get('me')
+  @ApiOperation({ summary: 'who the token belongs to, and the orgs they are a member of' })
+  @ApiOkResponse({ type: Me })
+  @ApiErrors(SIGNED_IN, { 404: ['user_not_found'] })
   @ApiBearerAuth()
   @UseGuards(AccessTokenGuard)
   async me(@CurrentPrincipal() principal: Principal) {

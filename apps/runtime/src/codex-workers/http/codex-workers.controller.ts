@@ -1,9 +1,9 @@
 import { Body, Controller, Get, Inject, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { AccessTokenGuard, CurrentPrincipal, Principal, RequireScope } from '@khala/auth';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
-import { currentCorrelationId } from '@khala/platform';
+import { ApiErrors, currentCorrelationId } from '@khala/platform';
 import { RuntimeError } from '../../runtime.error';
 import { EmptyBodyPipe } from '../../shared/empty-body.pipe';
 import { IdempotencyService } from '../../shared/idempotency/idempotency.service';
@@ -22,6 +22,8 @@ import { StopCodexWorkerDto } from '../commands/stop-codex-worker/stop-codex-wor
 import { heartbeatFreshness } from '../domain/codex-worker.decider';
 import { codexWorkerBelongsTo } from '../codex-worker-streams';
 import { CodexWorkerSnapshotsReader } from '../queries/codex-worker-snapshots.reader';
+import { READ_YOUR_WRITES, RUNTIME_COMMAND, RUNTIME_READ } from '../../shared/http/runtime-errors.openapi';
+import { CodexWorkerAccepted, CodexWorkerSnapshot, CodexWorkerSummaryAtRevision, CodexWorkerSummaryPage } from './codex-workers.responses';
 import { CodexWorkerSummariesRepository, CodexWorkerSummaryRow } from '../queries/codex-worker-summaries.repository';
 
 /** A malformed id names no worker: 404, like any worker the caller cannot see. */
@@ -54,6 +56,9 @@ export class CodexWorkersController {
 
   @Post()
   @RequireScope('runtime:write')
+  @ApiOperation({ summary: 'start a codex worker in the caller\'s org (status starting)' })
+  @ApiResponse({ status: 201, type: CodexWorkerAccepted })
+  @ApiErrors(RUNTIME_COMMAND, { 409: ['worker_exists'] })
   @Idempotent(201)
   async start(@CurrentPrincipal() principal: Principal, @Body() body: StartCodexWorkerDto, @Keyed() request: KeyedRequest) {
     const result = await this.commands.execute(
@@ -72,6 +77,9 @@ export class CodexWorkersController {
 
   @Post(':worker_id/events')
   @RequireScope('runtime:write')
+  @ApiOperation({ summary: 'record an event the worker reported (event_type starts with "worker.")' })
+  @ApiResponse({ status: 202, type: CodexWorkerAccepted })
+  @ApiErrors(RUNTIME_COMMAND, { 404: ['worker_not_found'], 409: ['worker_stopped'], 422: ['invalid_event_type'] })
   @Idempotent(202)
   async recordEvent(
     @CurrentPrincipal() principal: Principal,
@@ -96,6 +104,10 @@ export class CodexWorkersController {
 
   @Post(':worker_id/heartbeat')
   @RequireScope('runtime:write')
+  @ApiOperation({ summary: 'record that the worker is alive (no body, or an empty object)' })
+  @ApiBody({ required: false, schema: { type: 'object', additionalProperties: false, maxProperties: 0 } })
+  @ApiResponse({ status: 202, type: CodexWorkerAccepted })
+  @ApiErrors(RUNTIME_COMMAND, { 404: ['worker_not_found'], 409: ['worker_stopped', 'worker_stopping'] })
   @Idempotent(202)
   async heartbeat(
     @CurrentPrincipal() principal: Principal,
@@ -112,6 +124,9 @@ export class CodexWorkersController {
 
   @Post(':worker_id/stop')
   @RequireScope('runtime:write')
+  @ApiOperation({ summary: 'stop the worker (`force` stops it at once, otherwise it goes through stopping)' })
+  @ApiResponse({ status: 202, type: CodexWorkerAccepted })
+  @ApiErrors(RUNTIME_COMMAND, { 404: ['worker_not_found'], 409: ['worker_stopped', 'worker_stopping'] })
   @Idempotent(202)
   async stop(
     @CurrentPrincipal() principal: Principal,
@@ -128,6 +143,9 @@ export class CodexWorkersController {
 
   @Get()
   @RequireScope('runtime:read')
+  @ApiOperation({ summary: 'the org\'s workers from the read model, newest first, a page at a time' })
+  @ApiOkResponse({ type: CodexWorkerSummaryPage })
+  @ApiErrors(RUNTIME_READ, { 400: ['invalid_cursor'] })
   async list(@CurrentPrincipal() principal: Principal, @Query() query: ListQueryDto) {
     const page = await this.summaries.list(principal.orgId, query.limit ?? DEFAULT_PAGE_SIZE, query.after);
     if (!page) throw new RuntimeError('invalid_cursor', 'after does not name one of your workers');
@@ -137,6 +155,8 @@ export class CodexWorkersController {
 
   @Get(':worker_id')
   @RequireScope('runtime:read')
+  @ApiOkResponse({ type: CodexWorkerSummaryAtRevision })
+  @ApiErrors(RUNTIME_READ, READ_YOUR_WRITES, { 404: ['worker_not_found'] })
   @ApiOperation({
     summary: 'the worker summary from the read model, with the stream `revision` it reflects',
     description:
@@ -156,6 +176,9 @@ export class CodexWorkersController {
 
   @Get(':worker_id/snapshot')
   @RequireScope('runtime:read')
+  @ApiOperation({ summary: 'the worker folded from its event stream now (always current; costlier than the summary)' })
+  @ApiOkResponse({ type: CodexWorkerSnapshot })
+  @ApiErrors(RUNTIME_READ, { 404: ['worker_not_found'] })
   async snapshot(@CurrentPrincipal() principal: Principal, @Param('worker_id', WorkerId) workerId: string) {
     const summary = await this.snapshots.snapshot(principal.orgId, workerId);
     if (!summary) throw new RuntimeError('worker_not_found', `worker ${workerId} not found`);

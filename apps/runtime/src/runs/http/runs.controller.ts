@@ -1,8 +1,8 @@
 import { Body, Controller, Get, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { AccessTokenGuard, CurrentPrincipal, Principal, RequireScope } from '@khala/auth';
-import { currentCorrelationId } from '@khala/platform';
+import { ApiErrors, currentCorrelationId } from '@khala/platform';
 import { RuntimeError } from '../../runtime.error';
 import { IdempotencyService } from '../../shared/idempotency/idempotency.service';
 import { Idempotent, Keyed, KeyedRequest } from '../../shared/idempotency/idempotent.decorator';
@@ -19,6 +19,8 @@ import { CreateRunDto } from '../commands/create-run/create-run.dto';
 import { RunEventsQueryDto } from '../queries/run-events-query.dto';
 import { RunEventsReader } from '../queries/run-events.reader';
 import { RunSummariesRepository } from '../queries/run-summaries.repository';
+import { READ_YOUR_WRITES, RUNTIME_COMMAND, RUNTIME_READ } from '../../shared/http/runtime-errors.openapi';
+import { RunCancelAccepted, RunCreated, RunEventsPage, RunFramesAccepted, RunSummaryAtRevision, RunSummaryPage } from './runs.responses';
 
 /** A malformed id names no run: 404, like any run the caller cannot see. */
 const RunId = new ResourceIdPipe(() => new RuntimeError('run_not_found', 'run not found'));
@@ -40,6 +42,9 @@ export class RunsController {
 
   @Post()
   @RequireScope('runtime:write')
+  @ApiOperation({ summary: 'create a run in the caller\'s org' })
+  @ApiResponse({ status: 201, type: RunCreated })
+  @ApiErrors(RUNTIME_COMMAND, { 409: ['run_exists'] })
   @Idempotent(201)
   async create(@CurrentPrincipal() principal: Principal, @Body() body: CreateRunDto, @Keyed() request: KeyedRequest) {
     const result = await this.commands.execute(
@@ -50,6 +55,9 @@ export class RunsController {
 
   @Post(':run_id/frames')
   @RequireScope('runtime:write')
+  @ApiOperation({ summary: 'append frames to a run (frame_id makes each frame idempotent)' })
+  @ApiResponse({ status: 202, type: RunFramesAccepted })
+  @ApiErrors(RUNTIME_COMMAND, { 404: ['run_not_found'], 409: ['run_terminal'], 422: ['invalid_frame_sequence'] })
   @Idempotent(202)
   async appendFrames(
     @CurrentPrincipal() principal: Principal,
@@ -66,6 +74,9 @@ export class RunsController {
 
   @Post(':run_id/cancel')
   @RequireScope('runtime:write')
+  @ApiOperation({ summary: 'ask a run to cancel' })
+  @ApiResponse({ status: 202, type: RunCancelAccepted })
+  @ApiErrors(RUNTIME_COMMAND, { 404: ['run_not_found'], 409: ['run_terminal'] })
   @Idempotent(202)
   async cancel(
     @CurrentPrincipal() principal: Principal,
@@ -81,6 +92,9 @@ export class RunsController {
 
   @Get()
   @RequireScope('runtime:read')
+  @ApiOperation({ summary: 'the org\'s runs from the read model, newest first, a page at a time' })
+  @ApiOkResponse({ type: RunSummaryPage })
+  @ApiErrors(RUNTIME_READ, { 400: ['invalid_cursor'] })
   async list(@CurrentPrincipal() principal: Principal, @Query() query: ListQueryDto) {
     const page = await this.summaries.list(principal.orgId, query.limit ?? DEFAULT_PAGE_SIZE, query.after);
     if (!page) throw new RuntimeError('invalid_cursor', 'after does not name one of your runs');
@@ -92,6 +106,8 @@ export class RunsController {
 
   @Get(':run_id')
   @RequireScope('runtime:read')
+  @ApiOkResponse({ type: RunSummaryAtRevision })
+  @ApiErrors(RUNTIME_READ, READ_YOUR_WRITES, { 404: ['run_not_found'] })
   @ApiOperation({
     summary: 'the run summary from the read model, with the stream `revision` it reflects',
     description:
@@ -111,6 +127,9 @@ export class RunsController {
 
   @Get(':run_id/events')
   @RequireScope('runtime:read')
+  @ApiOperation({ summary: 'the run\'s events from its stream, in order, after `after_seq`' })
+  @ApiOkResponse({ type: RunEventsPage })
+  @ApiErrors(RUNTIME_READ, { 404: ['run_not_found'] })
   async events(@CurrentPrincipal() principal: Principal, @Param('run_id', RunId) runId: string, @Query() query: RunEventsQueryDto) {
     const afterSeq = query.after_seq ?? 0;
     const events = await this.runEvents.read(principal.orgId, runId, afterSeq, query.limit ?? 100);

@@ -64,6 +64,8 @@ export function Idempotent(status: number) {
         () => route.call(this, principal, body, request, ...rest),
       );
     };
+    // The OpenAPI explorer finds a route's parameters (its body schema) by the function's name.
+    Object.defineProperty(idempotent, 'name', { value: route.name });
     // Decorators applied before this one (below it) left their metadata on the route itself.
     for (const key of Reflect.getMetadataKeys(route)) Reflect.defineMetadata(key, Reflect.getMetadata(key, route), idempotent);
     descriptor.value = idempotent as unknown as Route;
