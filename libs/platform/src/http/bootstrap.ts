@@ -83,6 +83,10 @@ export function originPolicyOf(app: INestApplication): OriginPolicy {
 
 /** The URL an app listens on, for logs and tests (port 0 resolves to the real port). */
 export async function listenOn(app: INestApplication, port: number, host: string): Promise<string> {
+  // Nest's logger is one per process: when several apps share it (embedded), the last app created
+  // would tag every app's startup lines (routes mapped, started) with its own name. Taking it back
+  // here, just before this app initialises, keeps each app's `app` field its own.
+  app.useLogger(new PinoNestLogger(app.get<Logger>(LOGGER)));
   await app.listen(port, host);
   const address = app.getHttpServer().address() as { port: number };
   return `http://${host}:${address.port}`;
