@@ -9,7 +9,7 @@ import { SNAPSHOT_SOURCES, SnapshotDocument, SnapshotReader } from './snapshot.r
 import { SnapshotError } from './snapshot.error';
 import { SnapshotPage } from './snapshot.responses';
 
-/** GET /api/sync/snapshot (khala-protocol.md §8): bootstrap pages for a topic, all at one watermark. */
+/** GET /api/sync/snapshot (docs/protocol/README.md §8): bootstrap pages for a topic, all at one watermark. */
 @ApiTags('sync')
 @ApiBearerAuth()
 @Controller('api/sync')
