@@ -101,7 +101,8 @@ export class CommandLoad {
     try {
       await this.dispatch(op, org);
     } catch (error) {
-      this.fail(op, `threw ${(error as Error).message}`);
+      const { code, reusedSocket } = error as NodeJS.ErrnoException & { reusedSocket?: boolean };
+      this.fail(op, `threw ${(error as Error).message}${code ? ` (${code}${reusedSocket ? ', on a reused keep-alive socket' : ''})` : ''}`);
     }
   }
 

@@ -18,15 +18,17 @@ export class HttpClient {
       return await this.once(method, url, options);
     } catch (error) {
       // A pooled keep-alive socket the server closed as idle just as we reused it: the request never
-      // reached the server (Node's documented reusedSocket race), so sending it again is safe.
+      // reached the server (Node's documented reusedSocket race), so sending it again is safe. On a
+      // connection of its own: the server closes idle sockets together, so the next pooled one may
+      // be closing too (a retry on the pool still failed once with "socket hang up").
       if ((error as { reusedSocket?: boolean }).reusedSocket && (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
-        return this.once(method, url, options);
+        return this.once(method, url, options, false);
       }
       throw error;
     }
   }
 
-  private once(method: string, url: string, options: { token?: string; body?: unknown; rawBody?: string }): Promise<HttpResult> {
+  private once(method: string, url: string, options: { token?: string; body?: unknown; rawBody?: string }, pooled = true): Promise<HttpResult> {
     const payload = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     const headers: Record<string, string> = {};
     if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -36,7 +38,7 @@ export class HttpClient {
     }
     const started = performance.now();
     return new Promise((resolve, reject) => {
-      const req = request(url, { method, headers, agent: this.agent, timeout: 30_000 }, (res) => {
+      const req = request(url, { method, headers, agent: pooled ? this.agent : false, timeout: 30_000 }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
