@@ -9,7 +9,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { Empty as ProtoEmpty } from 'google-protobuf/google/protobuf/empty_pb';
 import { AllStreamPosition, StreamIdentifier, UUID } from '@eventstore/db-client/generated/shared_pb';
-import { BatchAppendReq, BatchAppendResp } from '@eventstore/db-client/generated/streams_pb';
+import { AppendReq, BatchAppendReq, BatchAppendResp } from '@eventstore/db-client/generated/streams_pb';
 import { EmulatorLog, ExpectedRevision, ProposedEvent } from './emulator-log';
 import { AppendRefusal, appendSize, notLeaderError, refusalStatus } from './append-refusals';
 
@@ -175,7 +175,8 @@ function expectedOf(options: BatchAppendReq.Options): ExpectedRevision {
   }
 }
 
-function toProposed(message: BatchAppendReq.ProposedMessage): ProposedEvent {
+/** A proposed event as either append path carries it (their generated message classes have the same accessors). */
+export function toProposed(message: BatchAppendReq.ProposedMessage | AppendReq.ProposedMessage): ProposedEvent {
   const metadata = message.getMetadataMap();
   return {
     id: message.getId()!.getString(),

@@ -11,7 +11,7 @@ import { AppendReq, AppendResp, DeleteReq, DeleteResp, ReadReq, ReadResp, Tombst
 import { EmulatorLog, ExpectedRevision, ProposedEvent } from './emulator-log';
 import { compileFilter, eventResponse, ReadCall, subscribeToAll, SubscriptionQuirks } from './all-subscription';
 import { AppendRefusal, appendSize, DEFAULT_MAX_APPEND_SIZE, notLeaderError, refusalCallError } from './append-refusals';
-import { AppendPolicy, serveBatchAppend } from './batch-append';
+import { AppendPolicy, serveBatchAppend, toProposed } from './batch-append';
 
 
 export interface StreamsFaults {
@@ -190,17 +190,6 @@ export function createStreamsService(
     },
   };
   return { implementation, faults, appendsServed };
-}
-
-function toProposed(message: AppendReq.ProposedMessage): ProposedEvent {
-  const metadata = message.getMetadataMap();
-  return {
-    id: message.getId()!.getString(),
-    type: metadata.get('type') ?? '',
-    contentType: metadata.get('content-type') ?? 'application/octet-stream',
-    data: message.getData_asU8(),
-    customMetadata: message.getCustomMetadata_asU8(),
-  };
 }
 
 function toExpected(options: AppendReq.Options): ExpectedRevision {
