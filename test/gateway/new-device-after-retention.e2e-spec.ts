@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { KhalaClient, MemoryWatermarkStore, SyncErrorPayload, Update, WebSocketConstructor } from '@khala/khala-client';
 import { RawPhoenixClient } from '../support/phoenix-client';
-import { freshIdentity, JournalWriter, socketUrl, startGateway, syncToken, TestGateway, TestIdentity } from './support/gateway-harness';
+import { freshIdentity, socketUrl, syncToken, TestIdentity, useGatewayAndWriter } from './support/gateway-harness';
 import { eventually, withinDeadline } from './support/conditions';
 
 /**
@@ -12,23 +12,13 @@ import { eventually, withinDeadline } from './support/conditions';
  */
 describe('a new device after retention', () => {
   const TOPIC = 'runtime.run_events';
-  let gateway: TestGateway;
-  let writer: JournalWriter;
-
-  beforeAll(async () => {
-    gateway = await startGateway();
-    writer = await JournalWriter.open();
-  });
-  afterAll(async () => {
-    await writer.close();
-    await gateway.stop();
-  });
+  const harness = useGatewayAndWriter();
 
   /** run_events 1..12 with retention past 5: the floor is 6, the head 12. */
   async function agedTopic(): Promise<TestIdentity> {
     const identity = freshIdentity();
-    await writer.append(TOPIC, identity.orgId, Array.from({ length: 12 }, (_, i) => ({ n: i + 1 })));
-    await writer.prune(TOPIC, identity.orgId, 6);
+    await harness.writer.append(TOPIC, identity.orgId, Array.from({ length: 12 }, (_, i) => ({ n: i + 1 })));
+    await harness.writer.prune(TOPIC, identity.orgId, 6);
     return identity;
   }
 
@@ -60,7 +50,7 @@ describe('a new device after retention', () => {
 
   it('the subscribe reply says, per topic, where the retained stream starts', async () => {
     const identity = await agedTopic();
-    const client = await RawPhoenixClient.connect(socketUrl(gateway, await syncToken(gateway.keys, identity)));
+    const client = await RawPhoenixClient.connect(socketUrl(harness.gateway, await syncToken(harness.gateway.keys, identity)));
     try {
       expect(await client.join()).toMatchObject({ status: 'ok' });
       const reply = await client.request('sync:v1', 'sync:subscribe', { topics: [TOPIC] });
@@ -77,7 +67,7 @@ describe('a new device after retention', () => {
   it('an SDK client with an empty watermark store applies 6..12, goes live, and subscribes a bounded number of times', async () => {
     const identity = await agedTopic();
     const socket = instrumentedWebSocket();
-    const client = new KhalaClient({ url: gateway.wsUrl, token: () => syncToken(gateway.keys, identity), topics: [TOPIC], store: new MemoryWatermarkStore(), WebSocket: socket.WebSocket });
+    const client = new KhalaClient({ url: harness.gateway.wsUrl, token: () => syncToken(harness.gateway.keys, identity), topics: [TOPIC], store: new MemoryWatermarkStore(), WebSocket: socket.WebSocket });
     const applied: number[] = [];
     const errors: unknown[] = [];
     client.on('update', (update: Update) => applied.push(update.watermark));
@@ -87,7 +77,7 @@ describe('a new device after retention', () => {
       expect(applied).toEqual([6, 7, 8, 9, 10, 11, 12]);
       expect(client.watermark(TOPIC)).toBe(12);
 
-      await writer.append(TOPIC, identity.orgId, [{ n: 13 }, { n: 14 }]);
+      await harness.writer.append(TOPIC, identity.orgId, [{ n: 13 }, { n: 14 }]);
       await eventually(() => applied.length === 9);
       expect(applied).toEqual([6, 7, 8, 9, 10, 11, 12, 13, 14]);
       expect(socket.subscribes()).toBe(1);
@@ -99,14 +89,14 @@ describe('a new device after retention', () => {
 
   it('never loops: a topic that keeps arriving with a gap is resubscribed at most the limit, then halted with an error naming it', async () => {
     const identity = freshIdentity();
-    await writer.append(TOPIC, identity.orgId, Array.from({ length: 5 }, (_, i) => ({ n: i + 1 })));
+    await harness.writer.append(TOPIC, identity.orgId, Array.from({ length: 5 }, (_, i) => ({ n: i + 1 })));
     // A broken middlebox that always loses the batch holding watermark 3: every replay has a gap.
     const socket = instrumentedWebSocket((text) => text.includes('"sync:update_batch"') && text.includes(`"topic":"${TOPIC}"`) && text.includes('"watermark":3,'));
     const store = new MemoryWatermarkStore();
     store.set(TOPIC, 0);
     const client = new KhalaClient({
-      url: gateway.wsUrl,
-      token: () => syncToken(gateway.keys, identity),
+      url: harness.gateway.wsUrl,
+      token: () => syncToken(harness.gateway.keys, identity),
       topics: [TOPIC, 'runtime.notifications'],
       store,
       WebSocket: socket.WebSocket,
@@ -127,10 +117,10 @@ describe('a new device after retention', () => {
       expect(client.watermark(TOPIC)).toBe(2);
 
       // Still connected and live for the other topic; the halted one is left alone.
-      await writer.append('runtime.notifications', identity.orgId, [{ hello: 1 }]);
+      await harness.writer.append('runtime.notifications', identity.orgId, [{ hello: 1 }]);
       await eventually(() => client.watermark('runtime.notifications') === 1);
-      await writer.append(TOPIC, identity.orgId, [{ n: 6 }]);
-      await writer.append('runtime.notifications', identity.orgId, [{ hello: 2 }]);
+      await harness.writer.append(TOPIC, identity.orgId, [{ n: 6 }]);
+      await harness.writer.append('runtime.notifications', identity.orgId, [{ hello: 2 }]);
       await eventually(() => client.watermark('runtime.notifications') === 2);
       expect(socket.subscribes()).toBe(afterHalt);
       expect(closes).toEqual([]);

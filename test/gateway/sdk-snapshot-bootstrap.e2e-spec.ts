@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { KhalaClient, MemoryWatermarkStore, SnapshotDocument, Update, WebSocketConstructor } from '@khala/khala-client';
-import { freshIdentity, JournalWriter, startGateway, syncToken, TestGateway } from './support/gateway-harness';
+import { freshIdentity, syncToken, useGatewayAndWriter } from './support/gateway-harness';
 import { eventually } from './support/conditions';
 
 /**
@@ -9,31 +9,21 @@ import { eventually } from './support/conditions';
  * nothing missing. Summaries and journal rows are written together, as the projector does.
  */
 describe('khala-client: stale cursor → snapshot bootstrap → live', () => {
-  let gateway: TestGateway;
-  let writer: JournalWriter;
+  const harness = useGatewayAndWriter();
 
-  beforeAll(async () => {
-    gateway = await startGateway();
-    writer = await JournalWriter.open();
-  });
-  afterAll(async () => {
-    await writer.close();
-    await gateway.stop();
-  });
-
-  const writeSummary = (orgId: string, runId: string, status: string, version: number) => writer.writeRunSummary(orgId, runId, version, { status });
+  const writeSummary = (orgId: string, runId: string, status: string, version: number) => harness.writer.writeRunSummary(orgId, runId, version, { status });
 
   it('rebuilds from the snapshot and then applies live updates in order', async () => {
     const identity = freshIdentity();
     for (let i = 0; i < 12; i++) await writeSummary(identity.orgId, `r${i}_${identity.orgId}`, 'created', 1);
     await writeSummary(identity.orgId, `r0_${identity.orgId}`, 'finished', 2);
-    await writer.prune('runtime.run_summaries', identity.orgId, 10);
+    await harness.writer.prune('runtime.run_summaries', identity.orgId, 10);
 
     const store = new MemoryWatermarkStore();
     store.set('runtime.run_summaries', 2); // below the retention floor (9)
     const client = new KhalaClient({
-      url: gateway.wsUrl,
-      token: () => syncToken(gateway.keys, identity),
+      url: harness.gateway.wsUrl,
+      token: () => syncToken(harness.gateway.keys, identity),
       topics: ['runtime.run_summaries'],
       store,
       WebSocket: WebSocket as unknown as WebSocketConstructor,

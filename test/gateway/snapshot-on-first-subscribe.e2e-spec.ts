@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { KhalaClient, MemoryWatermarkStore, SnapshotDocument, Update, WebSocketConstructor } from '@khala/khala-client';
 import { RawPhoenixClient } from '../support/phoenix-client';
-import { freshIdentity, JournalWriter, socketUrl, startGateway, syncToken, TestGateway, TestIdentity } from './support/gateway-harness';
+import { freshIdentity, socketUrl, syncToken, TestIdentity, useGatewayAndWriter } from './support/gateway-harness';
 import { eventually, withinDeadline } from './support/conditions';
 
 /**
@@ -12,17 +12,7 @@ import { eventually, withinDeadline } from './support/conditions';
  */
 describe('first subscribe to a snapshot topic', () => {
   const TOPIC = 'runtime.run_summaries';
-  let gateway: TestGateway;
-  let writer: JournalWriter;
-
-  beforeAll(async () => {
-    gateway = await startGateway();
-    writer = await JournalWriter.open();
-  });
-  afterAll(async () => {
-    await writer.close();
-    await gateway.stop();
-  });
+  const harness = useGatewayAndWriter();
 
   /**
    * Six runs, 40 summary versions: rows 1-20 touch every run, rows 21-40 only runs 0-2. Retention
@@ -35,16 +25,16 @@ describe('first subscribe to a snapshot topic', () => {
     const write = (runId: string) => {
       const version = (versions.get(runId) ?? 0) + 1;
       versions.set(runId, version);
-      return writer.writeRunSummary(identity.orgId, runId, version, { status: `v${version}` });
+      return harness.writer.writeRunSummary(identity.orgId, runId, version, { status: `v${version}` });
     };
     for (let row = 1; row <= 20; row++) await write(runs[(row - 1) % 6]);
     for (let row = 21; row <= 40; row++) await write(runs[(row - 21) % 3]);
-    await writer.prune(TOPIC, identity.orgId, 21);
+    await harness.writer.prune(TOPIC, identity.orgId, 21);
     return { identity, runs };
   }
 
   async function readModel(orgId: string): Promise<Map<string, { doc_version: number; payload_hash: string }>> {
-    const { rows } = await writer.db.query<{ run_id: string; doc_version: string; payload_hash: string }>(
+    const { rows } = await harness.writer.db.query<{ run_id: string; doc_version: string; payload_hash: string }>(
       'SELECT run_id, doc_version, payload_hash FROM runtime.run_summaries WHERE org_id = $1',
       [orgId],
     );
@@ -53,7 +43,7 @@ describe('first subscribe to a snapshot topic', () => {
 
   it('answers a cursorless subscribe with stale_cursor (cursor_missing) and the snapshot plan, not a partial replay', async () => {
     const { identity } = await sixRunsHalfRetained();
-    const client = await RawPhoenixClient.connect(socketUrl(gateway, await syncToken(gateway.keys, identity)));
+    const client = await RawPhoenixClient.connect(socketUrl(harness.gateway, await syncToken(harness.gateway.keys, identity)));
     try {
       expect(await client.join()).toMatchObject({ status: 'ok' });
       const reply = await client.request('sync:v1', 'sync:subscribe', { topics: [TOPIC] });
@@ -71,10 +61,10 @@ describe('first subscribe to a snapshot topic', () => {
 
       // Also when nothing was retained away, and when nothing was written yet: one rule for every new client.
       const fresh = freshIdentity();
-      await writer.writeRunSummary(fresh.orgId, `only_${fresh.orgId}`, 1);
+      await harness.writer.writeRunSummary(fresh.orgId, `only_${fresh.orgId}`, 1);
       const empty = freshIdentity();
       for (const identityWithoutCursor of [fresh, empty]) {
-        const other = await RawPhoenixClient.connect(socketUrl(gateway, await syncToken(gateway.keys, identityWithoutCursor)));
+        const other = await RawPhoenixClient.connect(socketUrl(harness.gateway, await syncToken(harness.gateway.keys, identityWithoutCursor)));
         try {
           expect(await other.join()).toMatchObject({ status: 'ok' });
           expect((await other.request('sync:v1', 'sync:subscribe', { topics: [TOPIC] }))[4]).toMatchObject({
@@ -93,8 +83,8 @@ describe('first subscribe to a snapshot topic', () => {
   it('an SDK client with an empty store rebuilds all six runs from the snapshot, then goes live', async () => {
     const { identity, runs } = await sixRunsHalfRetained();
     const client = new KhalaClient({
-      url: gateway.wsUrl,
-      token: () => syncToken(gateway.keys, identity),
+      url: harness.gateway.wsUrl,
+      token: () => syncToken(harness.gateway.keys, identity),
       topics: [TOPIC],
       store: new MemoryWatermarkStore(),
       WebSocket: WebSocket as unknown as WebSocketConstructor,
@@ -119,7 +109,7 @@ describe('first subscribe to a snapshot topic', () => {
       expect(state).toEqual(await readModel(identity.orgId));
       expect(client.watermark(TOPIC)).toBe(40);
 
-      await writer.writeRunSummary(identity.orgId, runs[5], 4, { status: 'finished' });
+      await harness.writer.writeRunSummary(identity.orgId, runs[5], 4, { status: 'finished' });
       await eventually(() => live.length === 1);
       expect(live[0]).toMatchObject({ watermark: 41, doc_key: `run_summary:${runs[5]}`, payload: { status: 'finished' } });
       expect(state).toEqual(await readModel(identity.orgId));

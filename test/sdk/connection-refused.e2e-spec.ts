@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { KeyRing, TokenService } from '@khala/auth';
 import { ConnectionRefusedError, KhalaClient, SyncErrorPayload, WebSocketConstructor } from '@khala/khala-client';
-import { ALL_SCOPES, freshIdentity, JournalWriter, startGateway, syncToken, TestGateway } from '../gateway/support/gateway-harness';
+import { ALL_SCOPES, freshIdentity, syncToken, useGatewayAndWriter } from '../gateway/support/gateway-harness';
 
 /**
  * docs/protocol/README.md §1, §10: a connection the gateway refuses (HTTP 401 at the handshake:
@@ -9,17 +9,7 @@ import { ALL_SCOPES, freshIdentity, JournalWriter, startGateway, syncToken, Test
  * start(); the client stops instead of reconnecting forever.
  */
 describe('khala-client: a refused connection', () => {
-  let gateway: TestGateway;
-  let writer: JournalWriter;
-
-  beforeAll(async () => {
-    gateway = await startGateway();
-    writer = await JournalWriter.open();
-  });
-  afterAll(async () => {
-    await writer.close();
-    await gateway.stop();
-  });
+  const harness = useGatewayAndWriter();
 
   /** A client whose every token comes from `token`, recording what it emits and how often it connects. */
   function refusedClient(token: () => string | Promise<string>) {
@@ -31,7 +21,7 @@ describe('khala-client: a refused connection', () => {
       }
     }
     const client = new KhalaClient({
-      url: gateway.wsUrl,
+      url: harness.gateway.wsUrl,
       WebSocket: Counting as unknown as WebSocketConstructor,
       topics: ['runtime.notifications'],
       // Were a refusal retried, it would be retried at once and many times over.
@@ -55,7 +45,7 @@ describe('khala-client: a refused connection', () => {
     ['a token signed by another deployment', async () => (await new TokenService(KeyRing.generate()).issueSyncToken(freshIdentity(), ALL_SCOPES, 300)).token],
     [
       'an expired token',
-      async () => (await new TokenService(gateway.keys, () => Math.floor(Date.now() / 1000) - 3600).issueSyncToken(freshIdentity(), ALL_SCOPES, 300)).token,
+      async () => (await new TokenService(harness.gateway.keys, () => Math.floor(Date.now() / 1000) - 3600).issueSyncToken(freshIdentity(), ALL_SCOPES, 300)).token,
     ],
   ])('%s: HTTP 401 at the handshake rejects start() with connection_refused, once, and the client stops', async (_case, issue) => {
     const token = await issue();
@@ -70,8 +60,8 @@ describe('khala-client: a refused connection', () => {
 
   it('a revoked session: the join error is an error event and reauth_required, start() rejects, no reconnect', async () => {
     const identity = freshIdentity();
-    await writer.revoke(identity, 'stolen_laptop');
-    const token = await syncToken(gateway.keys, identity);
+    await harness.writer.revoke(identity, 'stolen_laptop');
+    const token = await syncToken(harness.gateway.keys, identity);
     const { client, seen } = refusedClient(() => token);
     await expect(client.start()).rejects.toThrow('reauth required: stolen_laptop');
     await settle();
@@ -101,7 +91,7 @@ describe('khala-client: a refused connection', () => {
     const flaky = refusedClient(async () => {
       calls += 1;
       if (calls === 1) throw new Error('network down');
-      return syncToken(gateway.keys, identity);
+      return syncToken(harness.gateway.keys, identity);
     });
     await flaky.client.start();
     expect({ reconnects: flaky.seen.reconnects, status: flaky.client.status }).toEqual({ reconnects: 1, status: 'live' });

@@ -30,6 +30,23 @@ export async function startGateway(extraEnv: Record<string, string> = {}, keys =
 }
 
 /** A real second (or third) gateway process, started from its own entry point (apps/khala-gateway/src/main.ts). */
+/**
+ * A gateway and a journal writer for the whole test file: started before its tests, stopped after.
+ * Read them inside tests (`harness.gateway`), not at module load.
+ */
+export function useGatewayAndWriter(): { readonly gateway: TestGateway; readonly writer: JournalWriter } {
+  const harness = {} as { gateway: TestGateway; writer: JournalWriter };
+  beforeAll(async () => {
+    harness.gateway = await startGateway();
+    harness.writer = await JournalWriter.open();
+  });
+  afterAll(async () => {
+    await harness.writer?.close();
+    await harness.gateway?.stop();
+  });
+  return harness;
+}
+
 export async function startGatewayProcess(keys: KeyRing, extraEnv: Record<string, string> = {}): Promise<{ wsUrl: string; stop(): Promise<void> }> {
   const root = join(__dirname, '../../..');
   const child: ChildProcess = fork(join(root, 'apps/khala-gateway/src/main.ts'), [], {
