@@ -1,70 +1,9 @@
-import { ChildProcess, fork } from 'node:child_process';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import { Writable } from 'node:stream';
 import { correlationIdFrom, createLogger } from '@khala/platform';
 import { RawPhoenixClient } from '../support/phoenix-client';
-import { testDatabaseUrl } from '../support/test-database';
+import { LoggedSystem, startLoggedSystem } from '../support/processes/logged-system';
 import { jsonCall, rawRequest } from './support/http';
-
-const ROOT = join(__dirname, '../..');
-
-interface System {
-  urls: { control: string; runtime: string; gateway: string };
-  output(): string;
-  stop(): Promise<void>;
-}
-
-/** `npm start`'s entry point (apps/embedded/src/main.ts) as a real process, every log line it writes captured. */
-async function startLoggedSystem(): Promise<System> {
-  let output = '';
-  const child: ChildProcess = fork(join(ROOT, 'apps/embedded/src/main.ts'), [], {
-    cwd: ROOT,
-    execArgv: ['-r', '@swc-node/register'],
-    env: {
-      ...process.env,
-      SWC_NODE_PROJECT: join(ROOT, 'tsconfig.json'),
-      DATABASE_URL: testDatabaseUrl(),
-      DATA_DIR: 'memory',
-      CONTROL_PORT: '0',
-      RUNTIME_PORT: '0',
-      KHALA_PORT: '0',
-      // Everything the apps can say, framework messages included.
-      LOG_LEVEL: 'trace',
-    },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const urls = await new Promise<System['urls']>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`system did not start: ${output.slice(-2000)}`)), 45_000);
-    const check = () => {
-      const url = (name: string) => new RegExp(`^\\s+${name}\\s+(http://\\S+)`, 'm').exec(output)?.[1];
-      const [control, runtime, gateway] = [url('control'), url('runtime'), url('gateway')];
-      if (control && runtime && gateway) {
-        clearTimeout(timer);
-        child.stdout!.off('data', check);
-        resolve({ control, runtime, gateway });
-      }
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`system exited with ${code}: ${output.slice(-2000)}`));
-    });
-  });
-  return {
-    urls,
-    output: () => output,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-      }),
-  };
-}
 
 /**
  * Tokens and passwords never reach a log line (docs/protocol/README.md §1): a realistic session (signup,
@@ -74,11 +13,12 @@ async function startLoggedSystem(): Promise<System> {
  * and for anything shaped like one.
  */
 describe('no credentials in logs', () => {
-  let system: System;
+  let system: LoggedSystem;
 
   beforeAll(async () => {
-    system = await startLoggedSystem();
-  }, 90_000);
+    // Everything the apps can say, framework messages included.
+    system = await startLoggedSystem({ LOG_LEVEL: 'trace' });
+  }, 120_000);
   afterAll(async () => {
     await system?.stop();
   });
@@ -141,14 +81,20 @@ describe('no credentials in logs', () => {
     await socket.close();
     const headerSocket = new WebSocket(`${wsBase}?vsn=2.0.0`, { headers: { authorization: `Bearer ${syncToken}` } });
     await new Promise((resolve, reject) => headerSocket.once('open', resolve).once('error', reject));
-    headerSocket.close();
+    await new Promise((resolve) => {
+      headerSocket.once('close', resolve); // the server has handled the close (and logged what it logs of it)
+      headerSocket.close();
+    });
     await expect(RawPhoenixClient.connect(`${wsBase}?token=${forged}&vsn=2.0.0`)).rejects.toMatchObject({ status: 401 });
     await expect(RawPhoenixClient.connect(`${wsBase}?token=${access}&vsn=2.0.0`)).rejects.toMatchObject({ status: 401 });
 
     // Credentials sent where they do not belong: as a correlation id (API tokens match its charset).
     expect((await jsonCall(runtime, 'GET', '/api/runtime/runs', undefined, access, { 'x-correlation-id': apiToken.json.token })).status).toBe(200);
 
-    await new Promise((resolve) => setTimeout(resolve, 500)); // let the last log lines flush
+    // Lines reach the pipe in the order they were logged: once this request's line is there, so is every earlier one.
+    const flushMarker = `logs-flush-${suffix}`;
+    expect((await jsonCall(runtime, 'GET', '/api/runtime/runs', undefined, access, { 'x-correlation-id': flushMarker })).status).toBe(200);
+    await system.logged(`"correlation_id":"${flushMarker}"`);
     const output = system.output();
     const lines = output.split('\n');
     // The run is real: request logs are there (so an empty capture cannot pass).
@@ -169,7 +115,7 @@ describe('no credentials in logs', () => {
       if (line.startsWith('{') && /"(password|authorization|token|access_token)":"(?!\[redacted\])/.test(line)) leaks.push(`credential field: ${line.slice(0, 400)}`);
     }
     expect(leaks).toEqual([]);
-  });
+  }, 120_000);
 });
 
 describe('the redaction layer', () => {
