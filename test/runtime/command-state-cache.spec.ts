@@ -44,24 +44,30 @@ async function storedFrames(store: EventStore, runId: string): Promise<{ ids: st
   return { ids, revisions };
 }
 
-describe('commands decided from a cached stream state', () => {
-  let dbA: Database;
-  let dbB: Database;
-  let a: Instance;
-  let b: Instance;
+/**
+ * Two instances of one org for the tests of the enclosing describe block, each on a pool of its
+ * own (`poolSize` connections), opened before its tests and closed after them.
+ */
+function useTwoInstances(poolSize: number): { a: Instance; b: Instance } {
+  const instances = {} as { a: Instance; b: Instance };
+  const databases: Database[] = [];
   beforeAll(async () => {
-    dbA = await connectTestDatabase({ max: 4 });
-    dbB = await connectTestDatabase({ max: 4 });
+    databases.push(await connectTestDatabase({ max: poolSize }), await connectTestDatabase({ max: poolSize }));
     const orgId = `org_${randomUUID().slice(0, 8)}`;
-    a = new Instance(new PostgresEventStore(dbA), orgId);
-    b = new Instance(new PostgresEventStore(dbB), orgId);
+    instances.a = new Instance(new PostgresEventStore(databases[0]), orgId);
+    instances.b = new Instance(new PostgresEventStore(databases[1]), orgId);
   });
   afterAll(async () => {
-    await dbA.close();
-    await dbB.close();
+    await Promise.all(databases.map((database) => database.close()));
   });
+  return instances;
+}
+
+describe('commands decided from a cached stream state', () => {
+  const instances = useTwoInstances(4);
 
   it('alternating instances: every append lands at the next revision, a repeated frame is not stored twice', async () => {
+    const { a, b } = instances;
     const runId = await a.createRun();
     expect((await a.append(runId, ['start', 'run.started'])).revision).toBe(1n);
     expect((await b.append(runId, ['f1'])).revision).toBe(2n); // b reads the stream (nothing cached)
@@ -74,6 +80,7 @@ describe('commands decided from a cached stream state', () => {
   });
 
   it('a rule that another instance made true is enforced even though this instance last saw the run open', async () => {
+    const { a, b } = instances;
     const runId = await a.createRun();
     await a.append(runId, ['start', 'run.started'], ['f1']);
     await b.append(runId, ['done', 'run.finished']);
@@ -85,23 +92,10 @@ describe('commands decided from a cached stream state', () => {
 });
 
 describeWithConcurrentPostgres('commands decided from cached stream states, racing', () => {
-  let dbA: Database;
-  let dbB: Database;
-  let a: Instance;
-  let b: Instance;
-  beforeAll(async () => {
-    dbA = await connectTestDatabase({ max: 8 });
-    dbB = await connectTestDatabase({ max: 8 });
-    const orgId = `org_${randomUUID().slice(0, 8)}`;
-    a = new Instance(new PostgresEventStore(dbA), orgId);
-    b = new Instance(new PostgresEventStore(dbB), orgId);
-  });
-  afterAll(async () => {
-    await dbA.close();
-    await dbB.close();
-  });
+  const instances = useTwoInstances(8);
 
   it('two instances appending to one run at once: each accepted frame stored once, revisions dense', async () => {
+    const { a, b } = instances;
     const runId = await a.createRun();
     await a.append(runId, ['start', 'run.started']);
     await b.append(runId, ['warm']); // both instances now hold a state of the run
