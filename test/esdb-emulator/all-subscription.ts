@@ -9,7 +9,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { StreamIdentifier, UUID } from '@eventstore/db-client/generated/shared_pb';
 import { ReadReq, ReadResp } from '@eventstore/db-client/generated/streams_pb';
-import { EmulatorLog, LoggedEvent } from './emulator-log';
+import { EmulatorLog, LoggedEvent, LogPosition, positionOf } from './emulator-log';
 
 /** The server's default filter search window: one checkpoint per window × multiplier scanned events. */
 const DEFAULT_SEARCH_WINDOW = 32;
@@ -35,14 +35,14 @@ export function subscribeToAll(log: EmulatorLog, call: ReadCall, options: ReadRe
   const { keep, checkpointEvery } = compileFilter(options);
   let scannedSinceCheckpoint = 0;
   let lastScanned: LoggedEvent | undefined;
-  let wentLiveAt: bigint | undefined;
+  let wentLiveAt: LogPosition | undefined;
   let live = false;
   let closed = false;
 
-  const sendCheckpoint = (position: bigint) => {
+  const sendCheckpoint = (position: LogPosition) => {
     scannedSinceCheckpoint = 0;
-    const text = position.toString();
-    return call.write(new ReadResp().setCheckpoint(new ReadResp.Checkpoint().setCommitPosition(text).setPreparePosition(text)));
+    const checkpoint = new ReadResp.Checkpoint().setCommitPosition(position.commit.toString()).setPreparePosition(position.prepare.toString());
+    return call.write(new ReadResp().setCheckpoint(checkpoint));
   };
   /** Returns false when the call's buffer is full (catch-up then waits for 'drain'). */
   const scan = (event: LoggedEvent, next: LoggedEvent | undefined): boolean => {
@@ -51,16 +51,16 @@ export function subscribeToAll(log: EmulatorLog, call: ReadCall, options: ReadRe
     let writable = true;
     if (keep(event)) writable = call.write(eventResponse(event));
     if (checkpointEvery !== undefined && scannedSinceCheckpoint >= checkpointEvery) {
-      let position = lastScanned.position;
+      let position = positionOf(lastScanned);
       if (live && quirks.staleLiveCheckpoints && wentLiveAt !== undefined) position = wentLiveAt;
-      else if (!live && quirks.checkpointAtNextEvent && next) position = next.position;
+      else if (!live && quirks.checkpointAtNextEvent && next) position = positionOf(next);
       writable = sendCheckpoint(position) && writable;
     }
     return writable;
   };
 
   call.write(new ReadResp().setConfirmation(new ReadResp.SubscriptionConfirmation().setSubscriptionId(`FAKE-${Math.random().toString(16).slice(2)}`)));
-  const from = all.hasStart() ? 'start' : all.hasEnd() ? (log.lastPosition() ?? 'start') : BigInt(all.getPosition()!.getCommitPosition());
+  const from = all.hasStart() ? 'start' : all.hasEnd() ? (log.lastPosition() ?? 'start') : requestedPosition(all.getPosition()!);
   let index = log.indexAfter(from);
   let stopLive: (() => void) | undefined;
 
@@ -84,7 +84,7 @@ export function subscribeToAll(log: EmulatorLog, call: ReadCall, options: ReadRe
     // The end of the log and the registration for live events happen in one synchronous turn,
     // so no append can fall between them.
     live = true;
-    wentLiveAt = lastScanned?.position ?? (from === 'start' ? undefined : from);
+    wentLiveAt = lastScanned ? positionOf(lastScanned) : from === 'start' ? undefined : from;
     call.write(new ReadResp().setCaughtUp(new ReadResp.CaughtUp()));
     stopLive = log.onAppended((events) => {
       events.forEach((event, position) => scan(event, events[position + 1]));
@@ -114,10 +114,15 @@ export function eventResponse(event: LoggedEvent): ReadResp {
     .setStreamIdentifier(new StreamIdentifier().setStreamName(Buffer.from(event.stream, 'utf8')))
     .setStreamRevision(event.revision.toString())
     .setPreparePosition(event.position.toString())
-    .setCommitPosition(event.position.toString())
+    .setCommitPosition(event.commit.toString())
     .setData(event.data)
     .setCustomMetadata(event.customMetadata);
   recorded.getMetadataMap().set('type', event.type).set('content-type', event.contentType).set('created', event.createdTicks);
-  const readEvent = new ReadResp.ReadEvent().setEvent(recorded).setCommitPosition(event.position.toString());
+  const readEvent = new ReadResp.ReadEvent().setEvent(recorded).setCommitPosition(event.commit.toString());
   return new ReadResp().setEvent(readEvent);
+}
+
+/** A `$all` position from a read request: both halves, since events of one write share a commit position. */
+export function requestedPosition(position: ReadReq.Options.Position): LogPosition {
+  return { commit: BigInt(position.getCommitPosition()), prepare: BigInt(position.getPreparePosition()) };
 }

@@ -12,6 +12,7 @@ import { AllStreamPosition, StreamIdentifier, UUID } from '@eventstore/db-client
 import { AppendReq, BatchAppendReq, BatchAppendResp } from '@eventstore/db-client/generated/streams_pb';
 import { EmulatorLog, ExpectedRevision, ProposedEvent } from './emulator-log';
 import { AppendRefusal, appendSize, notLeaderError, refusalStatus } from './append-refusals';
+import { AccessVerdict, accessCallError, StreamAccess } from './access-control';
 
 /** The server's default write timeout: a pending (not yet final) append waits at most this long. */
 const SERVER_WRITE_TIMEOUT_MS = 2_000;
@@ -24,6 +25,8 @@ export interface AppendPolicy {
   /** Milliseconds to hold the acknowledgement of the next write (a fault hook). */
   takeAckDelay(): number;
   leader: () => { host: string; port: number };
+  /** May the call's credentials do this (a secure server checks every append)? */
+  authorize(metadata: grpc.Metadata, access: StreamAccess, stream: string): AccessVerdict;
 }
 
 interface PendingAppend {
@@ -103,6 +106,17 @@ export function serveBatchAppend(call: BatchCall, policy: AppendPolicy, onReques
   });
 
   function write(entry: PendingAppend): void {
+    const verdict = policy.authorize(call.metadata, '$w', entry.stream);
+    // Bad credentials fail the whole call (the server refuses the request itself); a stream the
+    // user may not write is that append's AccessDenied status.
+    if (verdict === 'not_authenticated') {
+      call.emit('error', accessCallError(verdict));
+      return;
+    }
+    if (verdict === 'access_denied') {
+      refuse(entry.correlationId, entry.stream, { kind: 'access_denied' });
+      return;
+    }
     const refusal = policy.takeRefusal(entry.stream);
     if (refusal === 'not_leader') {
       // The server fails the whole call with the leader's address; the client reconnects there.
@@ -129,7 +143,7 @@ export function serveBatchAppend(call: BatchCall, policy: AppendPolicy, onReques
         if (outcome.currentRevision === undefined) success.setNoStream(new ProtoEmpty());
         else success.setCurrentRevision(outcome.currentRevision.toString());
         if (outcome.position === undefined) success.setNoPosition(new ProtoEmpty());
-        else success.setPosition(new AllStreamPosition().setCommitPosition(outcome.position.toString()).setPreparePosition(outcome.position.toString()));
+        else success.setPosition(new AllStreamPosition().setCommitPosition(outcome.position.commit.toString()).setPreparePosition(outcome.position.prepare.toString()));
         response.setSuccess(success);
       });
     };

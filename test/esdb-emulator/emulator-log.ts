@@ -17,8 +17,14 @@ export interface LoggedEvent extends ProposedEvent {
   stream: string;
   /** 0-based, as in EventStoreDB. */
   revision: bigint;
-  /** Log position; the emulator writes one record per event, so commit = prepare = position. */
+  /** The record's own log position: its prepare position. */
   position: bigint;
+  /**
+   * The commit position of the write it belongs to: the position of the write's first record, so
+   * every event of a multi-event append shares it and only the first has commit = prepare (a
+   * server's implicit transaction; `$all` is ordered by commit, then prepare).
+   */
+  commit: bigint;
   /** 100 ns ticks since the Unix epoch, which the client divides by 10,000 into a Date. */
   createdTicks: string;
 }
@@ -41,8 +47,25 @@ export type ExpectedRevision =
   | { kind: 'stream_exists' }
   | { kind: 'revision'; revision: bigint };
 
+/** A position in `$all`, as the protocol carries it. */
+export interface LogPosition {
+  commit: bigint;
+  prepare: bigint;
+}
+
+/** `$all` order: commit position, then prepare position. */
+export function compareLogPositions(a: LogPosition, b: LogPosition): number {
+  if (a.commit !== b.commit) return a.commit < b.commit ? -1 : 1;
+  if (a.prepare !== b.prepare) return a.prepare < b.prepare ? -1 : 1;
+  return 0;
+}
+
+export function positionOf(event: LoggedEvent): LogPosition {
+  return { commit: event.commit, prepare: event.position };
+}
+
 export type AppendOutcome =
-  | { ok: true; currentRevision: bigint | undefined; position: bigint | undefined }
+  | { ok: true; currentRevision: bigint | undefined; position: LogPosition | undefined }
   | { ok: false; currentRevision: bigint | undefined };
 
 // Real log positions start after the server's own records and grow by record size; mimic both so
@@ -84,7 +107,7 @@ export class EmulatorLog {
     const current = existing.length && !softDeleted ? BigInt(existing.length - 1) : undefined;
     const replay = softDeleted ? undefined : findReplay(existing, expected, proposed);
     if (replay === 'corrupt') return { ok: false, currentRevision: current };
-    if (replay) return { ok: true, currentRevision: replay.revision, position: replay.position };
+    if (replay) return { ok: true, currentRevision: replay.revision, position: positionOf(replay) };
     if (!matches(expected, current)) return { ok: false, currentRevision: current };
     if (proposed.length === 0) return { ok: true, currentRevision: current, position: undefined };
 
@@ -92,7 +115,7 @@ export class EmulatorLog {
     const last = written[written.length - 1];
     // Recreating a soft-deleted stream: the server moves truncate-before to the first new event.
     if (softDeleted) this.writeMetadata(stream, { ...this.metadataOf(stream), $tb: Number(written[0].revision) });
-    return { ok: true, currentRevision: last.revision, position: last.position };
+    return { ok: true, currentRevision: last.revision, position: positionOf(last) };
   }
 
   /** Soft delete: metadata `$tb` past every revision; the stream reads as absent and can be recreated. */
@@ -121,11 +144,12 @@ export class EmulatorLog {
       stream,
       revision: 9223372036854775807n,
       position,
+      commit: position,
       createdTicks: (BigInt(Date.now()) * 10_000n).toString(),
     };
     this.log.push(record);
     for (const listener of this.listeners) listener([record]);
-    return { ok: true, currentRevision: current, position };
+    return { ok: true, currentRevision: current, position: positionOf(record) };
   }
 
   private currentRevision(stream: string): bigint | undefined {
@@ -149,16 +173,17 @@ export class EmulatorLog {
     }
   }
 
-  private writeMetadata(stream: string, metadata: StreamMetadata): bigint {
+  private writeMetadata(stream: string, metadata: StreamMetadata): LogPosition {
     const [record] = this.write(`$$${stream}`, [
       { id: randomUUID(), type: '$metadata', contentType: 'application/json', data: Buffer.from(JSON.stringify(metadata)), customMetadata: new Uint8Array() },
     ]);
-    return record.position;
+    return positionOf(record);
   }
 
   /** Writes records at the end of the log (no expectation) and tells the listeners, links included. */
   private write(stream: string, proposed: ProposedEvent[]): LoggedEvent[] {
     const existing = this.streams.get(stream) ?? [];
+    const commit = this.nextPosition;
     const written: LoggedEvent[] = proposed.map((event, index) => {
       const position = this.nextPosition;
       this.nextPosition += RECORD_OVERHEAD + BigInt(event.data.length + event.customMetadata.length);
@@ -167,6 +192,7 @@ export class EmulatorLog {
         stream,
         revision: BigInt(existing.length + index),
         position,
+        commit,
         createdTicks: (BigInt(Date.now()) * 10_000n).toString(),
       };
     });
@@ -197,6 +223,8 @@ export class EmulatorLog {
         stream: category,
         revision: BigInt(existing.length + index),
         position,
+        // The projection writes each link on its own: commit = prepare.
+        commit: position,
         createdTicks: event.createdTicks,
       };
     });
@@ -252,13 +280,13 @@ export class EmulatorLog {
    * $all read as the server does it: forwards from a position includes the event at it; backwards
    * returns events before it.
    */
-  readAll(from: bigint | 'start' | 'end', backwards: boolean, count: number, keep: (event: LoggedEvent) => boolean): LoggedEvent[] {
+  readAll(from: LogPosition | 'start' | 'end', backwards: boolean, count: number, keep: (event: LoggedEvent) => boolean): LoggedEvent[] {
     const out: LoggedEvent[] = [];
     if (!backwards) {
       if (from === 'end') return out;
       for (const event of this.log) {
         if (out.length >= count) break;
-        if (from !== 'start' && event.position < from) continue;
+        if (from !== 'start' && compareLogPositions(positionOf(event), from) < 0) continue;
         if (keep(event)) out.push(event);
       }
       return out;
@@ -266,25 +294,25 @@ export class EmulatorLog {
     if (from === 'start') return out;
     for (let index = this.log.length - 1; index >= 0 && out.length < count; index--) {
       const event = this.log[index];
-      if (from !== 'end' && event.position >= from) continue;
+      if (from !== 'end' && compareLogPositions(positionOf(event), from) >= 0) continue;
       if (keep(event)) out.push(event);
     }
     return out;
   }
 
   /** Events strictly after `after` (a subscription's exclusive start). */
-  eventsAfter(after: bigint | 'start'): LoggedEvent[] {
-    return after === 'start' ? [...this.log] : this.log.filter((event) => event.position > after);
+  eventsAfter(after: LogPosition | 'start'): LoggedEvent[] {
+    return after === 'start' ? [...this.log] : this.log.filter((event) => compareLogPositions(positionOf(event), after) > 0);
   }
 
   /** Index in the log of the first event strictly after `after` (the log only grows, so indexes stay valid). */
-  indexAfter(after: bigint | 'start'): number {
+  indexAfter(after: LogPosition | 'start'): number {
     if (after === 'start') return 0;
     let low = 0;
     let high = this.log.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (this.log[middle].position <= after) low = middle + 1;
+      if (compareLogPositions(positionOf(this.log[middle]), after) <= 0) low = middle + 1;
       else high = middle;
     }
     return low;
@@ -300,8 +328,9 @@ export class EmulatorLog {
     return this.log[index];
   }
 
-  lastPosition(): bigint | undefined {
-    return this.log[this.log.length - 1]?.position;
+  lastPosition(): LogPosition | undefined {
+    const last = this.log[this.log.length - 1];
+    return last && positionOf(last);
   }
 
   onAppended(listener: (events: LoggedEvent[]) => void): () => void {

@@ -9,9 +9,10 @@ import { Empty } from '@eventstore/db-client/generated/shared_pb';
 import { IStreamsServer } from '@eventstore/db-client/generated/streams_grpc_pb';
 import { AppendReq, AppendResp, DeleteReq, DeleteResp, ReadReq, ReadResp, TombstoneReq, TombstoneResp } from '@eventstore/db-client/generated/streams_pb';
 import { EmulatorLog, ExpectedRevision, ProposedEvent } from './emulator-log';
-import { compileFilter, eventResponse, ReadCall, subscribeToAll, SubscriptionQuirks } from './all-subscription';
+import { compileFilter, eventResponse, ReadCall, requestedPosition, subscribeToAll, SubscriptionQuirks } from './all-subscription';
 import { AppendRefusal, appendSize, DEFAULT_MAX_APPEND_SIZE, notLeaderError, refusalCallError } from './append-refusals';
 import { AppendPolicy, serveBatchAppend, toProposed } from './batch-append';
+import { AccessVerdict, accessCallError, EmulatorAccessControl, StreamAccess } from './access-control';
 
 
 export interface StreamsFaults {
@@ -41,6 +42,8 @@ export interface StreamsServiceOptions {
   leader: () => { host: string; port: number };
   /** Checkpoints as some server versions sent them (see all-subscription.ts). */
   subscriptionQuirks?: SubscriptionQuirks;
+  /** Credentials and stream access checked on every call (a secure server); absent: everything allowed. */
+  access?: EmulatorAccessControl;
 }
 
 export function createStreamsService(
@@ -51,6 +54,8 @@ export function createStreamsService(
   const subscriptions = new Set<ReadCall>();
   let nextAckDelayMs = 0;
   let nextRefusal: AppendRefusal | 'not_leader' | undefined;
+  const authorize = (metadata: grpc.Metadata, access: StreamAccess, stream: string): AccessVerdict =>
+    service.access ? service.access.authorize(metadata, access, stream) : 'allowed';
   const policy: AppendPolicy = {
     log,
     maxAppendSize: service.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
@@ -65,12 +70,15 @@ export function createStreamsService(
       return delay;
     },
     leader: service.leader,
+    authorize,
   };
 
   const implementation: Partial<IStreamsServer> = {
     read(call: ReadCall) {
       const options = call.request.getOptions();
       if (!options) return call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'FAKE emulator: no read options' });
+      const readVerdict = authorize(call.metadata, '$r', options.hasAll() ? '$all' : streamName(options.getStream()!.getStreamIdentifier()!));
+      if (readVerdict !== 'allowed') return call.emit('error', accessCallError(readVerdict));
       if (options.hasSubscription()) {
         if (!options.hasAll()) {
           return call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'FAKE emulator: stream subscriptions are not emulated' });
@@ -100,7 +108,7 @@ export function createStreamsService(
         return call.end();
       }
       const all = options.getAll()!;
-      const from = all.hasStart() ? 'start' : all.hasEnd() ? 'end' : BigInt(all.getPosition()!.getCommitPosition());
+      const from = all.hasStart() ? 'start' : all.hasEnd() ? 'end' : requestedPosition(all.getPosition()!);
       const { keep } = compileFilter(options);
       for (const event of log.readAll(from, backwards, count, keep)) call.write(eventResponse(event));
       call.end();
@@ -118,6 +126,8 @@ export function createStreamsService(
         if (!header) return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'FAKE emulator: append without options' });
         const stream = Buffer.from(header.getStreamIdentifier()!.getStreamName_asU8()).toString('utf8');
         const expected = toExpected(header);
+        const verdict = authorize(call.metadata, '$w', stream);
+        if (verdict !== 'allowed') return callback(accessCallError(verdict));
         if (appendSize(proposed) > policy.maxAppendSize) {
           return callback(refusalCallError({ kind: 'max_append_size_exceeded', maxAppendSize: policy.maxAppendSize }, stream));
         }
@@ -134,7 +144,7 @@ export function createStreamsService(
           if (outcome.currentRevision === undefined) success.setNoStream(new Empty());
           else success.setCurrentRevision(outcome.currentRevision.toString());
           if (outcome.position === undefined) success.setNoPosition(new Empty());
-          else success.setPosition(new AppendResp.Position().setCommitPosition(outcome.position.toString()).setPreparePosition(outcome.position.toString()));
+          else success.setPosition(new AppendResp.Position().setCommitPosition(outcome.position.commit.toString()).setPreparePosition(outcome.position.prepare.toString()));
           response.setSuccess(success);
         } else {
           response.setWrongExpectedVersion(wrongExpectedVersion(expected, outcome.currentRevision));
@@ -149,22 +159,26 @@ export function createStreamsService(
       const options = call.request.getOptions()!;
       const stream = Buffer.from(options.getStreamIdentifier()!.getStreamName_asU8()).toString('utf8');
       const expected = deleteExpectation(options);
+      const verdict = authorize(call.metadata, '$d', stream);
+      if (verdict !== 'allowed') return callback(accessCallError(verdict));
       const outcome = log.softDelete(stream, expected);
       if ('deleted' in outcome) return callback(refusalCallError({ kind: 'stream_deleted' }, stream));
       if (!outcome.ok) return callback(wrongExpectedVersionCallError(stream, expected, outcome.currentRevision));
-      const position = String(outcome.position);
-      callback(null, new DeleteResp().setPosition(new DeleteResp.Position().setCommitPosition(position).setPreparePosition(position)));
+      const { commit, prepare } = outcome.position!;
+      callback(null, new DeleteResp().setPosition(new DeleteResp.Position().setCommitPosition(String(commit)).setPreparePosition(String(prepare))));
     },
 
     tombstone(call, callback) {
       const options = call.request.getOptions()!;
       const stream = Buffer.from(options.getStreamIdentifier()!.getStreamName_asU8()).toString('utf8');
       const expected = deleteExpectation(options);
+      const verdict = authorize(call.metadata, '$d', stream);
+      if (verdict !== 'allowed') return callback(accessCallError(verdict));
       const outcome = log.tombstone(stream, expected);
       if ('deleted' in outcome) return callback(refusalCallError({ kind: 'stream_deleted' }, stream));
       if (!outcome.ok) return callback(wrongExpectedVersionCallError(stream, expected, outcome.currentRevision));
-      const position = String(outcome.position);
-      callback(null, new TombstoneResp().setPosition(new TombstoneResp.Position().setCommitPosition(position).setPreparePosition(position)));
+      const { commit, prepare } = outcome.position!;
+      callback(null, new TombstoneResp().setPosition(new TombstoneResp.Position().setCommitPosition(String(commit)).setPreparePosition(String(prepare))));
     },
 
     batchAppend(call) {
@@ -226,4 +240,8 @@ function wrongExpectedVersionCallError(stream: string, expected: ExpectedRevisio
   if (current !== undefined) metadata.set('actual-version', current.toString());
   const details = `WrongExpectedVersion: stream ${stream}`;
   return Object.assign(new Error(details), { code: grpc.status.FAILED_PRECONDITION, details, metadata }) as grpc.ServiceError;
+}
+
+function streamName(identifier: { getStreamName_asU8(): Uint8Array }): string {
+  return Buffer.from(identifier.getStreamName_asU8()).toString('utf8');
 }

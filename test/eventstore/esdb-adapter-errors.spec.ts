@@ -48,7 +48,7 @@ describe.each([
   });
 
   it.each([
-    ['access_denied', 'ACCESS_DENIED', 503],
+    ['access_denied', 'ACCESS_DENIED', 403],
     ['stream_deleted', 'STREAM_DELETED', 409],
     ['timeout', 'UNAVAILABLE', 503],
   ] as const)('a server %s refusal → %s → HTTP %i', async (kind, code, status) => {

@@ -20,7 +20,7 @@ export interface EventStoreErrorDetails {
   actual?: ActualRevision;
   /** APPEND_TOO_LARGE: the store's limit in bytes. */
   maxAppendSize?: number;
-  /** UNAVAILABLE: why (`deadline_exceeded`, `not_leader`, `unreachable`). */
+  /** UNAVAILABLE: why (`deadline_exceeded`, `not_leader`, `unreachable`, `not_authenticated`). */
   reason?: string;
 }
 
@@ -30,9 +30,10 @@ const KINDS: Record<EventStoreErrorCode, ErrorKind> = {
   UNAVAILABLE: 'unavailable',
   INVALID_ARGUMENT: 'invalid',
   APPEND_TOO_LARGE: 'too_large',
-  // The app's own store credentials were refused: a deployment fault the caller cannot fix, and
-  // not an internal error of this request either; answered as retryable unavailability.
-  ACCESS_DENIED: 'unavailable',
+  // The store's ACLs or stream policies do not let this app write (or read) that stream: the
+  // EventStoreDB side of the row-level security that keeps control and runtime apart (INV-04/05).
+  // Bad credentials are not this: they are UNAVAILABLE with reason not_authenticated.
+  ACCESS_DENIED: 'forbidden',
   STREAM_DELETED: 'conflict',
 };
 

@@ -36,6 +36,18 @@ export interface EsdbSubscriptionStats {
   positions: Position[];
 }
 
+/** `kurrentdb[+discover]://` → `esdb[+discover]://`, the spelling @eventstore/db-client parses. */
+export function toEsdbConnectionString(url: string): string {
+  return url.replace(/^kurrentdb(\+discover)?:\/\//, (_match, discover: string | undefined) => `esdb${discover ?? ''}://`);
+}
+
+/** Ends the client's calls and its channel (dispose() leaves the channel and its timers open). */
+export async function disposeEsdbClient(client: EventStoreDBClient): Promise<void> {
+  await client.dispose();
+  const channel = await (client as unknown as { getChannel?: () => Promise<{ close(): void }> }).getChannel?.();
+  channel?.close();
+}
+
 export class EsdbEventStore implements EventStore {
   private readonly reconnectDelayMs: number;
   private readonly subscriptions = new Set<EsdbSubscription>();
@@ -48,10 +60,13 @@ export class EsdbEventStore implements EventStore {
     this.reconnectDelayMs = options.reconnectDelayMs ?? 250;
   }
 
-  /** Accepts `esdb://`, `esdb+discover://` and the KurrentDB spellings of the same. */
+  /**
+   * Accepts `esdb://`, `esdb+discover://` and the KurrentDB spellings of the same, with what a
+   * secure cluster needs in the URL: `username:password@` (sent on every call) and
+   * `?tls=true&tlsCAFile=/path/ca.crt` (the CA that signed the nodes' certificates).
+   */
   static connect(url: string, options: EsdbEventStoreOptions = {}): EsdbEventStore {
-    const esdbUrl = url.replace(/^kurrentdb(\+discover)?:\/\//, (_match, discover: string | undefined) => `esdb${discover ?? ''}://`);
-    return new EsdbEventStore(EventStoreDBClient.connectionString(esdbUrl), options);
+    return new EsdbEventStore(EventStoreDBClient.connectionString(toEsdbConnectionString(url)), options);
   }
 
   async append(stream: string, events: NewEvent[], { expectedRevision }: AppendOptions): Promise<AppendResult> {
@@ -151,10 +166,7 @@ export class EsdbEventStore implements EventStore {
   }
 
   async close(): Promise<void> {
-    await this.client.dispose();
-    // dispose() ends the calls but leaves the channel (and its timers) open.
-    const channel = await (this.client as unknown as { getChannel?: () => Promise<{ close(): void }> }).getChannel?.();
-    channel?.close();
+    await disposeEsdbClient(this.client);
   }
 
   private async positionOfRevision(stream: string, revision: bigint): Promise<Position> {

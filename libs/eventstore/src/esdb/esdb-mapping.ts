@@ -100,6 +100,14 @@ export function toPortError(error: unknown, stream?: string, expected?: string):
     });
   }
   if (error instanceof AccessDeniedError) {
+    // The client reports bad credentials (gRPC UNAUTHENTICATED) as AccessDenied too; they are a
+    // deployment fault (the app cannot use its store at all), not a refusal of this stream.
+    if (grpcCodeOf(error) === GRPC_UNAUTHENTICATED) {
+      return new EventStoreError('UNAVAILABLE', 'EventStoreDB unavailable (not_authenticated): the credentials in EVENTSTORE_URL were refused', {
+        stream,
+        reason: 'not_authenticated',
+      });
+    }
     return new EventStoreError('ACCESS_DENIED', `EventStoreDB denied this app access${stream ? ` to ${stream}` : ''}`, { stream });
   }
   if (error instanceof StreamDeletedError) {
@@ -114,6 +122,13 @@ export function toPortError(error: unknown, stream?: string, expected?: string):
     return new EventStoreError('UNAVAILABLE', `EventStoreDB unavailable (${reason}): ${(error as Error).message}`, { stream, reason });
   }
   return error;
+}
+
+const GRPC_UNAUTHENTICATED = 16;
+
+function grpcCodeOf(error: unknown): number | undefined {
+  const raw = (error as { _raw?: { code?: unknown } })._raw;
+  return typeof raw?.code === 'number' ? raw.code : undefined;
 }
 
 /** Failures worth retrying (or resubscribing after): the server is unreachable, restarting, or slow. */
