@@ -39,6 +39,8 @@ export class SyncConnections implements OnModuleInit, OnApplicationShutdown {
   private readonly revoked: Counter;
   private readonly expired: Counter;
   private readonly rejectedFrames: Counter<'code'>;
+  private readonly staleCursors: Counter<'reason'>;
+  private readonly authFailures: Counter<'reason'>;
 
   constructor(
     private readonly journal: JournalRepository,
@@ -66,6 +68,29 @@ export class SyncConnections implements OnModuleInit, OnApplicationShutdown {
       help: 'Client frames refused',
       labelNames: ['code'],
       registers,
+    });
+    this.staleCursors = new Counter({
+      name: 'khala_gateway_stale_cursors_total',
+      help: 'stale_cursor replies and pushes (the client must resync those topics from a snapshot), per reason code',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.authFailures = new Counter({
+      name: 'khala_gateway_auth_failures_total',
+      help: 'Sync sockets refused at the upgrade (token or Origin) and joins refused for a revoked session, per reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    const sessions = this.sessions;
+    new Gauge({
+      name: 'khala_gateway_subscriptions',
+      help: 'Topics subscribed over all open sync sockets',
+      registers,
+      collect() {
+        let topics = 0;
+        for (const session of sessions) topics += session.subscriptionCount;
+        this.set(topics);
+      },
     });
   }
 
@@ -112,6 +137,10 @@ export class SyncConnections implements OnModuleInit, OnApplicationShutdown {
         feeds: this.feeds,
         revocationReason: (sessionId) => this.revocations.reasonFor(sessionId),
         onSlowConsumer: (action) => this.slowConsumers.inc({ action }),
+        onStaleCursor: (reasons) => {
+          for (const reason of reasons) this.staleCursors.inc({ reason });
+        },
+        onJoinRefused: (reason) => this.authFailures.inc({ reason }),
         onBatchSent: (updates) => {
           this.batches.inc();
           this.updates.inc(updates);
@@ -199,6 +228,14 @@ export class SyncConnections implements OnModuleInit, OnApplicationShutdown {
     } else {
       socket.send(encodeFrame(null, null, 'phoenix', 'sync:error', error.toPayload()));
     }
+  }
+
+  /**
+   * A sync socket refused at the upgrade: `reason` is the AuthError code (a bounded set, anything
+   * else is counted as invalid_token) or origin_not_allowed.
+   */
+  countRefusedUpgrade(reason: string): void {
+    this.authFailures.inc({ reason });
   }
 
   /** Sockets refused before a session exists (no principal: should not happen behind verifyClient). */

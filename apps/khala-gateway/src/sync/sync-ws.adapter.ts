@@ -5,6 +5,7 @@ import { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { AuthError, bearerToken, SyncPrincipal, TokenService } from '@khala/auth';
 import { OriginPolicy } from '@khala/platform';
+import { SyncConnections } from './sync-connections';
 
 const PRINCIPAL = Symbol('sync principal');
 
@@ -20,6 +21,9 @@ type VerifyCallback = (result: boolean, code?: number, message?: string, headers
  * gateway has no @SubscribeMessage handlers, so binding none saves an rxjs pipeline per message.
  */
 export class SyncWsAdapter extends WsAdapter {
+  /** Counts refused upgrades (khala_gateway_auth_failures_total). */
+  private readonly refusals: SyncConnections;
+
   constructor(
     app: INestApplicationContext,
     private readonly tokens: TokenService,
@@ -27,6 +31,7 @@ export class SyncWsAdapter extends WsAdapter {
     private readonly origins: OriginPolicy = new OriginPolicy([]),
   ) {
     super(app, { messageParser: () => undefined });
+    this.refusals = app.get(SyncConnections);
   }
 
   override create(port: number, options: Record<string, unknown> = {}) {
@@ -72,6 +77,7 @@ export class SyncWsAdapter extends WsAdapter {
   private readonly verifyClient = (info: { req: IncomingMessage; origin?: string }, callback: VerifyCallback): void => {
     const json = { 'Content-Type': 'application/json' };
     if (!this.origins.allows(info.req.headers)) {
+      this.refusals.countRefusedUpgrade('origin_not_allowed');
       callback(false, 403, JSON.stringify({ code: 'origin_not_allowed', message: 'this Origin may not open sync sockets' }), json);
       return;
     }
@@ -84,6 +90,7 @@ export class SyncWsAdapter extends WsAdapter {
       },
       (error: unknown) => {
         const code = error instanceof AuthError ? error.code : 'invalid_token';
+        this.refusals.countRefusedUpgrade(code);
         const message = error instanceof AuthError ? error.message : 'token is invalid';
         callback(false, 401, JSON.stringify({ code, message }), json);
       },

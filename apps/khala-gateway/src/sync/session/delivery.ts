@@ -44,7 +44,7 @@ export class TopicDelivery implements FeedListener {
   private round = 0;
 
   constructor(
-    private readonly deps: Pick<SessionDeps, 'journal' | 'feeds' | 'onBatchSent' | 'onError'>,
+    private readonly deps: Pick<SessionDeps, 'journal' | 'feeds' | 'onBatchSent' | 'onError' | 'onStaleCursor'>,
     private readonly transport: SessionTransport,
     private readonly backpressure: Backpressure,
     private readonly hooks: DeliveryHooks,
@@ -245,7 +245,9 @@ export class TopicDelivery implements FeedListener {
     // Told once: the reset notice and a delivery attempt may both find the same pruned cursor.
     if (this.hooks.isClosed() || this.subs.get(sub.topic) !== sub) return;
     this.stop(sub.topic);
-    this.transport.send(this.hooks.encoder().push('sync:error', 'sync_error', sub.topic, prunedCursorPush(sub.topic, sub.cursor, state, policy)));
+    const push = prunedCursorPush(sub.topic, sub.cursor, state, policy);
+    this.deps.onStaleCursor?.(push.reason_codes ?? []);
+    this.transport.send(this.hooks.encoder().push('sync:error', 'sync_error', sub.topic, push));
   }
 
   private async policyOf(topic: string): Promise<TopicPolicy> {

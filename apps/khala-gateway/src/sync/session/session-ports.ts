@@ -26,6 +26,10 @@ export interface SessionDeps {
   revocationReason(sessionId: string): Promise<string | undefined>;
   onSlowConsumer?(action: 'throttle' | 'disconnect'): void;
   onBatchSent?(updates: number): void;
+  /** A stale_cursor reply or push went out (the client must resync those topics); its reason codes. */
+  onStaleCursor?(reasons: readonly string[]): void;
+  /** The join was refused because the token's session is revoked. */
+  onJoinRefused?(reason: 'session_revoked'): void;
   onError?(error: unknown): void;
 }
 

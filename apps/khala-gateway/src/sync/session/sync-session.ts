@@ -69,6 +69,11 @@ export class SyncSession {
     return this.principal.sessionId;
   }
 
+  /** Topics this session is subscribed to now (the gateway's subscriptions gauge sums them at scrape). */
+  get subscriptionCount(): number {
+    return this.delivery.subscriptions.size;
+  }
+
   /** Handles one parsed client frame. State-changing events run one at a time, in arrival order. */
   handle(message: PhoenixMessage): Promise<void> {
     this.lastActivityAt = Date.now();
@@ -111,7 +116,9 @@ export class SyncSession {
   }
 
   private replyError(message: PhoenixMessage, error: SyncError): void {
-    this.transport.send(replyFrame(message, 'error', error.toPayload()));
+    const payload = error.toPayload();
+    if (payload.code === 'stale_cursor') this.deps.onStaleCursor?.(payload.reason_codes as string[]);
+    this.transport.send(replyFrame(message, 'error', payload));
   }
 
   // ------------------------------------------------------------------ join / leave
@@ -121,6 +128,7 @@ export class SyncSession {
     const revoked = this.revokedReason ?? (await this.revokedAtOpen)?.reason ?? (await this.deps.revocationReason(this.principal.sessionId));
     if (revoked !== undefined) {
       // §2: the join of a revoked session fails with reauth_required; nothing more can happen here.
+      this.deps.onJoinRefused?.('session_revoked');
       this.replyError(message, new SyncError('reauth_required', 'the session of this token was revoked', { reauth_required: true, reason: revoked }));
       return this.close(CLOSE.reauth, 'reauth required');
     }
@@ -217,7 +225,11 @@ export class SyncSession {
       if (plan.kind === 'replay') this.startTopic(pending, plan, batchSize);
       else if (plan.kind === 'ahead') pending.refused.push({ topic: topic.topic, code: 'bad_subscription', message: 'resume_after is ahead of the head watermark' });
       // The other topics are already subscribed, so this one learns it as a push (as a cursor pruned mid-replay does).
-      else this.push('sync:error', 'sync_error', topic.topic, staleCursorPush(plan));
+      else {
+        const push = staleCursorPush(plan);
+        this.deps.onStaleCursor?.(push.reason_codes ?? []);
+        this.push('sync:error', 'sync_error', topic.topic, push);
+      }
     } finally {
       pending.deciding -= 1;
     }
