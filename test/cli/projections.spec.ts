@@ -168,10 +168,12 @@ describe('oa projections (operators)', () => {
         'failures',
         projection.name,
       ]);
+      // A parked failure needs an operator: exit 2, as status exits 2 for the same projection.
       expect(failures).toMatchObject({
-        code: 0,
+        code: 2,
         body: [{ event_id: firstPoison.id, status: 'parked', app: 'runtime' }],
       });
+      expect((await oaJson(['projections', 'status', projection.name])).code).toBe(2);
 
       expect(await oaJson(['projections', 'skip', projection.name, firstPoison.id])).toMatchObject({
         code: 0,
@@ -196,6 +198,12 @@ describe('oa projections (operators)', () => {
         'the retried event and the rest are applied',
       );
       expect(applied).toEqual(['First', 'Middle', 'Unprojectable', 'Last']);
+      // Nothing parked any more: both checks exit 0, whatever else they list.
+      expect(await oaJson(['projections', 'failures', projection.name])).toMatchObject({ code: 0, body: [] });
+      const history = await oaJson<{ status: string }[]>(['projections', 'failures', projection.name, '--status', 'all']);
+      expect(history.code).toBe(0);
+      expect(history.body.map((row) => row.status).sort()).toEqual(['retried', 'skipped']);
+      expect((await oaJson(['projections', 'status', projection.name])).code).toBe(0);
       const again = await oa(['projections', 'skip', projection.name, secondPoison.id]);
       expect(again.code).toBe(1);
       expect(again.stderr).toContain(`no parked failure ${secondPoison.id}`);

@@ -173,6 +173,13 @@ describe('oa projections rebuild (blue/green, live)', () => {
     expect(rebuild.code).toBe(0);
     expect(rebuild.body.status).toBe('swapped');
     expect(written).toBeGreaterThan(0);
+    // Events appended while it ran were rebuilt too: the total grew with them, never below done.
+    const progress = rebuild.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{"progress"'))
+      .map((line) => JSON.parse(line) as { done: number; total: number; finished: boolean });
+    for (const line of progress) expect(line.done).toBeLessThanOrEqual(line.total);
+    expect(progress[progress.length - 1]).toMatchObject({ finished: true, total: progress[progress.length - 1].done });
     await caughtUp();
 
     const head = await headOf(identity.orgId);

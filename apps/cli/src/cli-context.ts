@@ -2,15 +2,16 @@ import { EsdbEventStore, EventStore, PostgresEventStore } from '@khala/eventstor
 import { Database, loadEnv } from '@khala/platform';
 import { CliEnv } from './cli.env';
 import { EmbeddedDatabase, openEmbeddedDatabase } from './embedded-database';
+import { EXIT, ExitCode } from './exit-codes';
 
 /**
  * What every command needs: the admin database (DATABASE_URL, or the embedded PGlite in DATA_DIR,
  * through the server that owns it when one runs: see openEmbeddedDatabase),
- * output as text or JSON, and exit codes scripts can rely on (0 ok, 1 error, 2 check failed).
+ * output as text or JSON, and exit codes scripts can rely on (see exit-codes.ts).
  */
 export class CliContext {
   json = false;
-  exitCode = 0;
+  exitCode: ExitCode = EXIT.ok;
   private loadedEnv?: CliEnv;
 
   /** Validated on first use, so `oa --help` works whatever the environment holds. */
@@ -19,12 +20,25 @@ export class CliContext {
     return this.loadedEnv;
   }
 
+  /** The command's result, on stdout. */
   output(data: unknown, text: string): void {
-    process.stdout.write(this.json ? `${JSON.stringify(data, bigintReplacer)}\n` : `${text}\n`);
+    process.stdout.write(this.render(data, text));
   }
 
-  fail(code: number): void {
+  /**
+   * A summary of a command whose stdout already carries its data (`--out -`), or a message about
+   * a failure: on stderr, so stdout stays parseable.
+   */
+  notice(data: unknown, text: string): void {
+    process.stderr.write(this.render(data, text));
+  }
+
+  fail(code: ExitCode): void {
     this.exitCode = code;
+  }
+
+  private render(data: unknown, text: string): string {
+    return this.json ? `${JSON.stringify(data, bigintReplacer)}\n` : `${text}\n`;
   }
 
   async withAdminDatabase<T>(work: (db: Database, url: string) => Promise<T>): Promise<T> {

@@ -7,12 +7,16 @@ import { migrateCommand } from './commands/migrate.command';
 import { projectionsCommand } from './commands/projections.command';
 import { replayCommand } from './commands/replay.command';
 import { stateCommand } from './commands/state.command';
+import { EXIT, EXIT_CODES_HELP } from './exit-codes';
+import { cliVersion } from './version';
 
 /** `oa`: the operators' and analysts' CLI. */
 export function buildProgram(context: CliContext): Command {
   const program = new Command('oa')
     .description('Khala operator and analyst CLI')
+    .version(cliVersion(), '-V, --version', 'print the version and exit')
     .option('--json', 'machine-readable JSON output')
+    .addHelpText('after', EXIT_CODES_HELP)
     .hook('preAction', (command) => {
       context.json = Boolean(command.optsWithGlobals().json);
     });
@@ -33,6 +37,6 @@ async function main(): Promise<void> {
 if (require.main === module) {
   main().catch((error: Error) => {
     process.stderr.write(`oa: ${error.message}\n`);
-    process.exitCode = 1;
+    process.exitCode = EXIT.failed;
   });
 }

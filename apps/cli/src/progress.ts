@@ -3,30 +3,41 @@ import { SingleBar } from 'cli-progress';
 /**
  * A progress bar with rate and ETA on a terminal; JSON progress lines on stderr otherwise, so
  * scripts can parse progress and stdout stays clean for data.
+ *
+ * The total is counted when the work starts, but the work may see more: a rebuild or replay
+ * reads on to the store head, which moves while it runs (events appended meanwhile), and the
+ * backlog count is capped. So the total grows to what has been seen: done never passes total.
  */
 export class Progress {
   private bar?: SingleBar;
   private started = Date.now();
   private lastLine = 0;
   private count = 0;
+  private total: number | undefined;
 
   constructor(
     private readonly label: string,
-    private readonly total: number | undefined,
+    initialTotal: number | undefined,
     private readonly interactive = Boolean(process.stderr.isTTY),
+    private readonly stream: NodeJS.WritableStream = process.stderr,
   ) {
+    this.total = initialTotal;
     if (interactive) {
       this.bar = new SingleBar({
         format: `${label} [{bar}] {percentage}% | {value}/{total} | {rate}/s | ETA {eta_formatted}`,
-        stream: process.stderr,
+        stream: this.stream,
         hideCursor: true,
       });
-      this.bar.start(total ?? 0, 0, { rate: 0 });
+      this.bar.start(initialTotal ?? 0, 0, { rate: 0 });
     }
   }
 
   tick(by = 1): void {
     this.count += by;
+    if (this.total !== undefined && this.count > this.total) {
+      this.total = this.count;
+      this.bar?.setTotal(this.total);
+    }
     const now = Date.now();
     if (this.bar) {
       this.bar.update(this.count, { rate: this.rate(now) });
@@ -48,7 +59,7 @@ export class Progress {
   private line(now: number, done: boolean): void {
     const rate = this.rate(now);
     const eta = this.total && rate > 0 ? Math.max(0, Math.round((this.total - this.count) / rate)) : null;
-    process.stderr.write(
+    this.stream.write(
       `${JSON.stringify({ progress: this.label, done: this.count, total: this.total ?? null, rate_per_s: rate, eta_s: eta, finished: done })}\n`,
     );
   }

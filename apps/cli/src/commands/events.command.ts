@@ -40,7 +40,7 @@ export function eventsCommand(context: CliContext): Command {
   withSelection(events.command('export').description('export events to a file (ndjson or csv) with progress'))
     .argument('[stream]', 'a stream name such as run-<id>; omit with --all')
     .addOption(new Option('--format <format>', 'output format').choices(['ndjson', 'csv']).default('ndjson'))
-    .requiredOption('--out <file>', 'where to write ("-" for stdout)')
+    .requiredOption('--out <file>', 'where to write ("-": stdout carries only the events; progress and the summary go to stderr)')
     .action((stream: string | undefined, options: SelectionOptions & { format: 'ndjson' | 'csv'; out: string }) =>
       withEventStore(context, async (store, db) => {
         const total = db && !stream && !options.since && !options.until ? await countEvents(db, options) : undefined;
@@ -58,7 +58,11 @@ export function eventsCommand(context: CliContext): Command {
           out.end();
           await once(out, 'finish');
         }
-        context.output({ exported: count, out: options.out }, `exported ${count} events to ${options.out}`);
+        const summary = { exported: count, out: options.out };
+        const text = `exported ${count} events to ${options.out === '-' ? 'stdout' : options.out}`;
+        // With --out -, stdout is the data: the summary must not become its last line.
+        if (out === process.stdout) context.notice(summary, text);
+        else context.output(summary, text);
       }),
     );
   return events;

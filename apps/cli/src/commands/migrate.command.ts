@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { Database, detectSchemaDrift, migrateUp, migrationStatus, redactDatabaseUrl } from '@khala/platform';
 import { CliContext } from '../cli-context';
+import { EXIT } from '../exit-codes';
 
 /** `oa migrate up|verify|status` (INV-09). verify exits 2 on drift and prints the difference. */
 export function migrateCommand(context: CliContext): Command {
@@ -54,7 +55,7 @@ export function migrateCommand(context: CliContext): Command {
           ...drift.missing.map((line) => `- ${line}   (in the migrations, not in the database)`),
         ];
         context.output(report, lines.join('\n'));
-        if (!ok) context.fail(2);
+        if (!ok) context.fail(EXIT.attention);
       }),
     );
   return migrate;

@@ -17,6 +17,7 @@ import {
   setPaused,
 } from '@khala/projections';
 import { CliContext, withStoreAndDatabase } from '../cli-context';
+import { EXIT } from '../exit-codes';
 import { CatalogEntry, CliError, findProjection, projectionCatalog } from '../projections/catalog';
 import { rebuildCommand } from './rebuild.command';
 
@@ -53,7 +54,7 @@ export function projectionsCommand(context: CliContext): Command {
   projections
     .command('status')
     .description(
-      'checkpoint, lag, leader, paused and parked failures; exits 2 when a projection has parked failures or is paused',
+      'checkpoint, lag, leader, paused and parked failures; exits 2 when a projection has parked failures or is paused, 0 when all are healthy',
     )
     .argument('[name]', 'one projection (default: all)')
     .action((name: string | undefined) =>
@@ -72,7 +73,7 @@ export function projectionsCommand(context: CliContext): Command {
             'parked',
           ]),
         );
-        if (rows.some((row) => row.parked > 0 || row.paused)) context.fail(2);
+        if (rows.some((row) => row.parked > 0 || row.paused)) context.fail(EXIT.attention);
       }),
     );
 
@@ -99,7 +100,7 @@ export function projectionsCommand(context: CliContext): Command {
 
   projections
     .command('failures')
-    .description('parked poison events')
+    .description('parked poison events (or retried/skipped ones); exits 2 when it lists a parked failure, 0 when there is none')
     .argument('[name]', 'one projection (default: all)')
     .addOption(
       new Option('--status <status>', 'which failures')
@@ -131,6 +132,8 @@ export function projectionsCommand(context: CliContext): Command {
                 .join('\n')
             : 'no failures',
         );
+        // Same rule as status: a parked event halts (or is skipped by) its projection until an operator acts.
+        if (rows.some((row) => row.status === 'parked')) context.fail(EXIT.attention);
       }),
     );
 

@@ -1,17 +1,15 @@
 import { Command } from 'commander';
 import { measureBacklog, rebuildProjection, rebuildResumePoint, rebuildStream } from '@khala/projections';
 import { CliContext, withStoreAndDatabase } from '../cli-context';
+import { EXIT } from '../exit-codes';
 import { CliError, tableProjection } from '../projections/catalog';
 import { Progress } from '../progress';
-
-/** Exit code of a rebuild that stopped before its swap (Ctrl-C, --stop-after-batches): run it again to resume. */
-export const EXIT_INTERRUPTED = 3;
 
 export function rebuildCommand(context: CliContext): Command {
   return new Command('rebuild')
     .description(
       'blue/green rebuild into shadow tables while the live projection keeps serving; atomic swap, one journal row per changed document. ' +
-        `Resumable: exits ${EXIT_INTERRUPTED} when interrupted; run it again to continue.`,
+        `Resumable: exits ${EXIT.interrupted} when interrupted; run it again to continue. Exits 0 once swapped.`,
     )
     .argument('<name>', 'run_summaries | run_events | codex_worker_summaries | codex_worker_events')
     .option(
@@ -64,7 +62,7 @@ export function rebuildCommand(context: CliContext): Command {
                   `${result.removed_documents} removed, ${result.journal_rows} journal rows${options.reset ? `, ${result.reset_topics} topics reset` : ''}`
                 : `${name} rebuild interrupted at ${result.checkpoint ?? 'the start'}; run the same command again to resume`;
             context.output(result, summary);
-            if (result.status !== 'swapped') context.fail(EXIT_INTERRUPTED);
+            if (result.status !== 'swapped') context.fail(EXIT.interrupted);
           } finally {
             process.removeListener('SIGINT', onSignal);
             process.removeListener('SIGTERM', onSignal);

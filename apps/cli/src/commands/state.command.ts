@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { Decider, DomainEvent } from '@khala/eventstore';
 import { tryRead } from '@khala/projections';
 import { CliContext, withEventStore } from '../cli-context';
+import { EXIT } from '../exit-codes';
 import { CliError } from '../projections/catalog';
 import { codexWorkerDecider } from '../../../runtime/src/codex-workers/domain/codex-worker.decider';
 import { runDecider } from '../../../runtime/src/runs/domain/run.decider';
@@ -76,8 +77,11 @@ export function stateCommand(context: CliContext): Command {
           revision = recorded.revision;
         }
         if (revision === undefined) {
-          context.output({ stream, revision: null, state: null }, `stream ${stream} has no events`);
-          context.fail(1);
+          // --json keeps its parseable answer on stdout; the text is a message, so it goes to stderr.
+          const empty = { stream, revision: null, state: null };
+          if (context.json) context.output(empty, '');
+          else context.notice(empty, `stream ${stream} has no events`);
+          context.fail(EXIT.failed);
           return;
         }
         const result = { stream, revision: revision.toString(), state, ...(unreadable.length ? { unreadable } : {}) };
