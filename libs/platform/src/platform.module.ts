@@ -9,6 +9,7 @@ import { HealthController, ReadinessRegistry } from './health/health';
 import { createLogger } from './logging/logger';
 import { createMetricsRegistry, METRICS_REGISTRY, MetricsController } from './metrics/metrics';
 import { APP_ENV, APP_NAME, DATABASE, LOGGER } from './platform.tokens';
+import { tracingProviders } from './tracing/tracing.providers';
 
 export interface PlatformOptions {
   app: AppName;
@@ -64,6 +65,7 @@ export class PlatformModule {
           },
         },
         DatabaseLifecycle,
+        ...tracingProviders(options.env),
       ],
       exports: [APP_NAME, APP_ENV, LOGGER, METRICS_REGISTRY, DATABASE, ReadinessRegistry],
     };

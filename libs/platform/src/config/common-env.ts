@@ -43,6 +43,14 @@ export class CommonEnv extends DataSourceEnv {
   @IsString()
   CORS_ORIGINS?: string;
 
+  /**
+   * OpenTelemetry: the OTLP/HTTP collector's base URL (`http://otel-collector:4318`); spans go to
+   * `<url>/v1/traces`. Unset: tracing is off and the no-op API costs the request path nothing.
+   */
+  @IsOptional()
+  @Matches(/^https?:\/\//, { message: 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL' })
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 

@@ -2,6 +2,7 @@ import { LoggerService } from '@nestjs/common';
 import pino, { Logger } from 'pino';
 import { currentCorrelationId } from './correlation';
 import { redactCredentials } from './credentials';
+import { activeTraceIds } from '../tracing/tracing';
 
 /**
  * Paths that may carry credentials. Tokens must never reach a log line (docs/protocol/README.md §2), so
@@ -29,7 +30,9 @@ export function createLogger(app: string, level: string, destination?: pino.Dest
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       mixin: () => {
         const correlationId = currentCorrelationId();
-        return correlationId ? { correlation_id: correlationId } : {};
+        const ids = activeTraceIds();
+        if (!ids) return correlationId ? { correlation_id: correlationId } : {};
+        return correlationId ? { correlation_id: correlationId, ...ids } : ids;
       },
       timestamp: pino.stdTimeFunctions.isoTime,
       // The last line of defence: field-name redaction misses a token inside an error message or a
