@@ -87,7 +87,8 @@ describe('access and sync tokens over HTTP', () => {
           'runtime.notifications',
         ],
       });
-      expect((data.expires_at as number) - (data.issued_at as number)).toBe(300);
+      // The response's instants are RFC 3339 (UTC, Z); the claims inside the token stay NumericDate seconds.
+      expect(Date.parse(data.expires_at as string) - Date.parse(data.issued_at as string)).toBe(300_000);
       const principal = await new TokenService(system.keys).verifySyncToken(data.token as string);
       expect(principal).toMatchObject({ userId: user.user_id, orgId: user.org_id, sessionId: user.session_id, deviceId: user.device_id });
       const claims = JSON.parse(Buffer.from((data.token as string).split('.')[1], 'base64url').toString()) as Record<string, unknown>;

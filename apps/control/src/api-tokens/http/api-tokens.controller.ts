@@ -3,6 +3,7 @@ import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { AccessTokenGuard, CurrentPrincipal, Principal } from '@khala/auth';
 import { ApiErrors, currentCorrelationId } from '@khala/platform';
+import { rfc3339 } from '@khala/platform/time/rfc3339';
 import { ControlReadModels } from '../../identity/queries/control-read-models.repository';
 import { requireSession } from '../../shared/require-session';
 import { CONTROL_COMMAND, SESSION_ONLY } from '../../shared/http/control-errors.openapi';
@@ -29,7 +30,7 @@ export class ApiTokensController {
   @ApiErrors(SESSION_ONLY, CONTROL_COMMAND, { 422: ['invalid_scope'] })
   async issue(@CurrentPrincipal() principal: Principal, @Body() body: IssueApiTokenDto) {
     const issued = await this.commands.execute(new IssueApiToken(principal, body.name, body.scopes, currentCorrelationId() ?? 'none'));
-    return { token_id: issued.tokenId, token: issued.token, name: issued.name, scopes: issued.scopes, created_at: issued.createdAt };
+    return { token_id: issued.tokenId, token: issued.token, name: issued.name, scopes: issued.scopes, created_at: rfc3339(issued.createdAt) };
   }
 
   @Get()

@@ -4,6 +4,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from
 import type { Request } from 'express';
 import { AccessTokenGuard, CurrentPrincipal, Principal } from '@khala/auth';
 import { ApiErrors, currentCorrelationId } from '@khala/platform';
+import { rfc3339FromEpochSeconds } from '@khala/platform/time/rfc3339';
 import { ControlError } from '../../control.error';
 import { CONTROL_COMMAND, SESSION_ONLY, SIGNED_IN } from '../../shared/http/control-errors.openapi';
 import { Me, RevokedSessions, SessionGrantResponse, SessionList } from '../../shared/http/control.responses';
@@ -28,7 +29,7 @@ function grantBody(grant: SessionGrant) {
     device_id: grant.deviceId,
     access_token: grant.accessToken,
     token_type: 'Bearer',
-    expires_at: grant.expiresAt,
+    expires_at: rfc3339FromEpochSeconds(grant.expiresAt),
   };
 }
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Database, DATABASE } from '@khala/platform';
+import { rfc3339, rfc3339OrNull } from '@khala/platform/time/rfc3339';
 
 export interface UserView {
   user_id: string;
@@ -31,11 +32,8 @@ export interface ApiTokenView {
   revoked_at: string | null;
 }
 
-/**
- * A timestamptz column as RFC 3339 in UTC with `Z` and milliseconds, the one format of every
- * response (to_json would render the session's time zone offset, e.g. `+00:00`).
- */
-const rfc3339 = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+/** timestamptz columns arrive as Dates; rfc3339 renders them (to_json would give `+00:00`). */
+type Stamped<T, K extends keyof T> = Omit<T, K> & { [key in K]: T[key] extends string ? Date : Date | null };
 
 /** Reads of control's read models; every query is scoped to the calling user. */
 @Injectable()
@@ -60,22 +58,20 @@ export class ControlReadModels {
   }
 
   async sessions(userId: string): Promise<SessionView[]> {
-    const { rows } = await this.db.query<SessionView>(
-      `SELECT session_id, org_id, device_id, ${rfc3339('started_at')} AS started_at,
-              ${rfc3339('revoked_at')} AS revoked_at
+    const { rows } = await this.db.query<Stamped<SessionView, 'started_at' | 'revoked_at'>>(
+      `SELECT session_id, org_id, device_id, started_at, revoked_at
          FROM control.sessions s WHERE user_id = $1 ORDER BY s.started_at DESC LIMIT 200`,
       [userId],
     );
-    return rows;
+    return rows.map((row) => ({ ...row, started_at: rfc3339(row.started_at), revoked_at: rfc3339OrNull(row.revoked_at) }));
   }
 
   async apiTokens(userId: string): Promise<ApiTokenView[]> {
-    const { rows } = await this.db.query<ApiTokenView>(
-      `SELECT token_id, name, org_id, scopes, ${rfc3339('created_at')} AS created_at,
-              ${rfc3339('revoked_at')} AS revoked_at
+    const { rows } = await this.db.query<Stamped<ApiTokenView, 'created_at' | 'revoked_at'>>(
+      `SELECT token_id, name, org_id, scopes, created_at, revoked_at
          FROM control.api_tokens t WHERE user_id = $1 ORDER BY t.created_at DESC LIMIT 200`,
       [userId],
     );
-    return rows;
+    return rows.map((row) => ({ ...row, created_at: rfc3339(row.created_at), revoked_at: rfc3339OrNull(row.revoked_at) }));
   }
 }

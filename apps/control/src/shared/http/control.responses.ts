@@ -13,7 +13,7 @@ export class SessionGrantResponse {
   @ApiProperty() device_id!: string;
   @ApiProperty({ description: 'send as `Authorization: Bearer <access_token>`' }) access_token!: string;
   @ApiProperty({ enum: ['Bearer'] }) token_type!: 'Bearer';
-  @ApiProperty({ description: 'when the access token expires, in seconds since the Unix epoch (the JWT `exp`)' }) expires_at!: number;
+  @ApiProperty({ ...TIMESTAMP, description: 'when the access token expires (its JWT `exp` claim); RFC 3339, UTC' }) expires_at!: string;
 }
 
 export class RevokedSessions {
@@ -84,9 +84,9 @@ export class ApiTokenRevoked {
 export class SyncToken {
   @ApiProperty({ description: 'the token the sync socket and GET /api/sync/snapshot take' }) token!: string;
   @ApiProperty({ enum: ['Bearer'] }) token_type!: string;
-  @ApiProperty({ description: 'seconds' }) expires_in!: number;
-  @ApiProperty({ description: 'seconds since the Unix epoch (the JWT `iat`)' }) issued_at!: number;
-  @ApiProperty({ description: 'seconds since the Unix epoch (the JWT `exp`)' }) expires_at!: number;
+  @ApiProperty({ description: 'lifetime in seconds (a duration, as OAuth 2.0 `expires_in`)' }) expires_in!: number;
+  @ApiProperty({ ...TIMESTAMP, description: 'when the token was issued (its JWT `iat` claim); RFC 3339, UTC' }) issued_at!: string;
+  @ApiProperty({ ...TIMESTAMP, description: 'when the token expires (its JWT `exp` claim); RFC 3339, UTC' }) expires_at!: string;
   @ApiProperty() issuer!: string;
   @ApiProperty() audience!: string;
   @ApiProperty() subject!: string;

@@ -3,6 +3,7 @@ import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AccessTokenGuard, CurrentPrincipal, Principal, RequireScope } from '@khala/auth';
 import { ApiErrors, JSON_BODY, SCOPED } from '@khala/platform';
+import { rfc3339FromEpochSeconds } from '@khala/platform/time/rfc3339';
 import { SIGNED_IN } from '../../shared/http/control-errors.openapi';
 import { SyncTokenIssued } from '../../shared/http/control.responses';
 import { IssueSyncToken } from '../commands/issue-sync-token/issue-sync-token.command';
@@ -28,8 +29,8 @@ export class SyncTokensController {
         token: issued.token,
         token_type: issued.tokenType,
         expires_in: issued.expiresIn,
-        issued_at: issued.issuedAt,
-        expires_at: issued.expiresAt,
+        issued_at: rfc3339FromEpochSeconds(issued.issuedAt),
+        expires_at: rfc3339FromEpochSeconds(issued.expiresAt),
         issuer: issued.issuer,
         audience: issued.audience,
         subject: issued.subject,

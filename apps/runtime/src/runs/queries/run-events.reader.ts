@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_STORE, EventStore, EventStoreError, RecordedEvent } from '@khala/eventstore';
+import { rfc3339 } from '@khala/platform/time/rfc3339';
 import { runStream } from '../domain/run.decider';
 
 export interface RunEventView {
@@ -36,7 +37,7 @@ export class RunEventsReader {
           type: event.type,
           data: event.data,
           metadata: event.metadata,
-          recorded_at: event.created.toISOString(),
+          recorded_at: rfc3339(event.created),
         });
       }
     } catch (error) {
