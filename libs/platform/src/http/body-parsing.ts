@@ -25,7 +25,9 @@ export function jsonBodyMiddleware(limitBytes: number): (RequestHandler | ((err:
     }
     next();
   };
-  const parse = json({ limit: limitBytes, strict: true, type: 'application/json' });
+  // Not strict: a bare string, number or null is valid JSON, and notAnObject says what is wrong with
+  // it (strict parsing would call it "not valid JSON").
+  const parse = json({ limit: limitBytes, strict: false, type: 'application/json' });
   const answerParseErrors = (err: unknown, _req: Request, res: Response, next: NextFunction) => {
     const error = toRequestError(err, limitBytes);
     if (!error) return next(err);
@@ -57,12 +59,15 @@ export function jsonBodyMiddleware(limitBytes: number): (RequestHandler | ((err:
 }
 
 /**
- * Every body of ours is a JSON object. Strict parsing already refuses bare strings and numbers;
- * an array would otherwise reach validation as an object with keys "0", "1", … and be answered
+ * Every body of ours is a JSON object; any other JSON value gets one message naming what it is.
+ * An array would otherwise reach validation as an object with keys "0", "1", … and be answered
  * with one message per element ("property 0 should not exist") instead of what is wrong.
  */
-function notAnObject(body: unknown): string | undefined {
-  return Array.isArray(body) ? 'the request body must be a JSON object, not an array' : undefined;
+export function notAnObject(body: unknown): string | undefined {
+  if (body === undefined) return undefined; // no body at all: the route's validation decides
+  if (body !== null && typeof body === 'object' && !Array.isArray(body)) return undefined;
+  const kind = body === null ? 'null' : Array.isArray(body) ? 'an array' : `a ${typeof body}`;
+  return `the request body must be a JSON object, not ${kind}`;
 }
 
 const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
