@@ -20,6 +20,7 @@ import {
 } from '../event-store.port';
 import { ActualRevision, EventStoreError } from '../event-store.error';
 import { commitHorizon, HORIZON_SETTING, HORIZON_STATEMENT } from './commit-horizon';
+import { GroupCommit } from './group-commit';
 import { Waker } from './waker';
 
 export const APPENDED_CHANNEL = 'eventstore_appended';
@@ -28,13 +29,25 @@ const PAGE_SIZE = 500;
 const SUBSCRIPTION_PAGE_SIZE = 2000;
 const START: Position = { commit: 0n, prepare: 0n };
 const APPEND_SQL = 'SELECT outcome, revision, transaction_id, position FROM eventstore.append_events($1, $2, $3, $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])';
+const GROUP_APPEND_SQL =
+  'SELECT member, outcome, revision, transaction_id, position FROM eventstore.append_to_streams($1::text[], $2::text[], $3::text[], $4::int[], $5::uuid[], $6::text[], $7::jsonb[], $8::jsonb[])';
 
 interface AppendRow {
-  outcome: 'appended' | 'replayed' | 'empty';
+  /** 'conflict' only from a group member: its expectation failed and it wrote nothing. */
+  outcome: 'appended' | 'replayed' | 'empty' | 'conflict';
   revision: string;
   transaction_id: string | null;
   position: string | null;
 }
+
+/** One append of a group commit (migrations/0016). */
+interface GroupMember {
+  stream: string;
+  events: NewEvent[];
+  expectedRevision: ExpectedRevision;
+}
+type GroupRow = AppendRow & { member: number };
+type Settled = { result: AppendResult } | { failed: unknown };
 
 interface EventRow {
   event_id: string;
@@ -67,7 +80,15 @@ const HEAD_SQL = `
 export interface PostgresEventStoreOptions {
   /** Fallback poll interval for subscriptions (NOTIFY is only a wake-up hint). */
   pollIntervalMs?: number;
+  /**
+   * Group commits in flight at once (group-commit.ts): appends arriving while this many are on
+   * their way wait and go together as the next one. Each holds one pooled connection.
+   */
+  appendGroupsInFlight?: number;
 }
+
+/** Appends per group: a bound on one transaction's size and on the locks it holds at once. */
+const MAX_GROUP_MEMBERS = 64;
 
 /**
  * The embedded default and single-node production event store. Global order is commit order:
@@ -75,21 +96,75 @@ export interface PostgresEventStoreOptions {
  */
 export class PostgresEventStore implements EventStore {
   private readonly pollIntervalMs: number;
+  private readonly groups: GroupCommit<GroupMember, Settled>;
 
   constructor(
     private readonly db: Database,
     options: PostgresEventStoreOptions = {},
   ) {
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
+    this.groups = new GroupCommit((members) => this.appendGroup(members), options.appendGroupsInFlight ?? 2, MAX_GROUP_MEMBERS);
   }
 
+  /**
+   * Appends of concurrent commands share a round trip and a commit (group-commit.ts), each with
+   * its own expectation and outcome; an append with nothing to write reads the head instead.
+   */
   async append(stream: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
     validateStreamName(stream);
-    // One autocommit statement is its own transaction: one round trip, no BEGIN/COMMIT.
-    const result = await this.appendWithin(this.db, stream, events, options);
+    if (events.length === 0) return this.appendWithin(this.db, stream, events, options);
+    const settled = await this.groups.submit({ stream, events, expectedRevision: options.expectedRevision });
+    if ('failed' in settled) throw settled.failed;
     // Committed by now: wake subscribers (this process's at once, others' by a batched NOTIFY).
-    if (events.length > 0) this.db.notifyCommitted(APPENDED_CHANNEL, stream);
-    return result;
+    this.db.notifyCommitted(APPENDED_CHANNEL, stream);
+    return settled.result;
+  }
+
+  /**
+   * One group as one autocommit statement (its own transaction). Members go in stream id order, so
+   * groups in flight lock streams in one order and never deadlock. If the statement fails as a
+   * whole (a reused event id, say), it wrote nothing: each member is then appended alone, so one
+   * member's error is its own.
+   */
+  private async appendGroup(members: GroupMember[]): Promise<Settled[]> {
+    const order = members.map((_, index) => index).sort((a, b) => compareText(members[a].stream, members[b].stream) || a - b);
+    const sorted = order.map((index) => members[index]);
+    let rows: GroupRow[];
+    try {
+      ({ rows } = await this.hotQuery<GroupRow>(this.db, 'eventstore_append_group', GROUP_APPEND_SQL, [
+        sorted.map((member) => member.stream),
+        sorted.map((member) => streamCategory(member.stream)),
+        sorted.map((member) => expectationText(member.expectedRevision)),
+        sorted.map((member) => member.events.length),
+        sorted.flatMap((member) => member.events.map((event) => event.id)),
+        sorted.flatMap((member) => member.events.map((event) => event.type)),
+        sorted.flatMap((member) => member.events.map((event) => JSON.stringify(event.data))),
+        sorted.flatMap((member) => member.events.map((event) => JSON.stringify(event.metadata))),
+      ]));
+    } catch (error) {
+      // A lost connection leaves it unknown whether the group committed, exactly as for a single
+      // append: the caller's retry with the same event ids is recognised as a replay.
+      if (isConnectionError(error)) return members.map(() => ({ failed: error }));
+      return Promise.all(members.map((member) => this.appendAlone(member)));
+    }
+    const settled: Settled[] = new Array(members.length);
+    for (const row of rows) {
+      const member = order[row.member - 1];
+      const { stream, expectedRevision } = members[member];
+      settled[member] =
+        row.outcome === 'conflict'
+          ? { failed: EventStoreError.wrongExpectedVersion(stream, String(expectedRevision), actualRevision(BigInt(row.revision))) }
+          : { result: { nextExpectedRevision: BigInt(row.revision), position: toPosition({ transaction_id: row.transaction_id!, position: row.position! }) } };
+    }
+    return settled;
+  }
+
+  private async appendAlone({ stream, events, expectedRevision }: GroupMember): Promise<Settled> {
+    try {
+      return { result: await this.appendWithin(this.db, stream, events, { expectedRevision }) };
+    } catch (error) {
+      return { failed: error };
+    }
   }
 
   /**
@@ -114,7 +189,7 @@ export class PostgresEventStore implements EventStore {
       } = await this.hotQuery<AppendRow>(client, 'eventstore_append', APPEND_SQL, [
         stream,
         streamCategory(stream),
-        typeof expectedRevision === 'bigint' ? expectedRevision.toString() : expectedRevision,
+        expectationText(expectedRevision),
         events.map((event) => event.id),
         events.map((event) => event.type),
         events.map((event) => JSON.stringify(event.data)),
@@ -390,6 +465,16 @@ class PostgresSubscription implements Subscription {
       this.unlisten?.();
     }
   }
+}
+
+/** An expectation as eventstore.append_events reads it: 'any' | 'no_stream' | 'stream_exists' | a revision in decimal. */
+function expectationText(expected: ExpectedRevision): string {
+  return typeof expected === 'bigint' ? expected.toString() : expected;
+}
+
+/** Code-unit order, the same in every process (localeCompare is not). */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function actualRevision(current: bigint): ActualRevision {
