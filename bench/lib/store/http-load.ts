@@ -3,8 +3,10 @@
  *
  * Closed loop: `concurrency` lanes, each sending its next command when the previous one has been
  * answered. In a closed loop the intended send time of a request IS its actual send time (there is
- * no schedule to fall behind), so latency is measured per request, from just before `fetch` to the
- * end of the response body; throughput is what the server sustains at that many requests in flight.
+ * no schedule to fall behind), so latency is measured per request, from just before the request is
+ * written to the end of the response body; throughput is what the server sustains at that many
+ * requests in flight. Each lane has its own keep-alive socket (keep-alive-client.ts): `fetch` cost
+ * this process more CPU per request than the server spent answering it.
  *
  * Each lane owns one run at a time: POST /runs (RunCreated), one run.started frame, then one
  * run.text_delta frame per request, and a new run after `eventsPerRun` events; every command
@@ -14,6 +16,7 @@
  */
 import { LatencyHistogram } from '../../lib/histogram';
 import { reply } from './child-process';
+import { KeepAliveConnection } from './keep-alive-client';
 
 export interface LoadConfig {
   runtime: string;
@@ -57,22 +60,16 @@ async function main(config: LoadConfig): Promise<LoadResult> {
   const warmupEnd = started + config.warmupSeconds * 1000;
   const end = warmupEnd + config.seconds * 1000;
 
-  async function send(path: string, body: unknown): Promise<{ status: number; json?: Record<string, unknown>; outcome: string }> {
+  async function send(connection: KeepAliveConnection, path: string, body: unknown): Promise<{ status: number; json?: Record<string, unknown>; outcome: string }> {
     const sentAt = performance.now();
     let outcome: string;
     let status = 0;
     let json: Record<string, unknown> | undefined;
     try {
-      const response = await fetch(`${config.runtime}${path}`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
+      const response = await connection.request('POST', path, headers, JSON.stringify(body));
       status = response.status;
-      const textBody = await response.text();
       answered++;
-      json = safeJson(textBody);
+      json = safeJson(response.body);
       outcome = status < 300 ? 'ok' : `${status} ${String(json?.code ?? 'unparsable')}`;
     } catch (error) {
       outcome = (error as Error).name === 'TimeoutError' ? 'timeout' : `error ${(error as Error).message}`;
@@ -88,11 +85,12 @@ async function main(config: LoadConfig): Promise<LoadResult> {
 
   await Promise.all(
     Array.from({ length: config.concurrency }, async () => {
+      const connection = new KeepAliveConnection(config.runtime, REQUEST_TIMEOUT_MS);
       let run: AcceptedRun | undefined;
       let frame = 0;
       while (performance.now() < end) {
         if (!run || run.items.length >= config.eventsPerRun) {
-          const created = await send('/api/runtime/runs', { thread_id: 'bench' });
+          const created = await send(connection, '/api/runtime/runs', { thread_id: 'bench' });
           if (created.outcome !== 'ok') continue;
           run = { runId: String(created.json!.run_id), items: ['created'], revisions: [Number(created.json!.revision)] };
           runs.push(run);
@@ -102,12 +100,13 @@ async function main(config: LoadConfig): Promise<LoadResult> {
         const frameId = frame === 0 ? 'start' : `f${frame}`;
         const type = frame === 0 ? 'run.started' : 'run.text_delta';
         frame += 1;
-        const answer = await send(`/api/runtime/runs/${run.runId}/frames`, { frames: [{ frame_id: frameId, type, payload: frame === 1 ? {} : { text } }] });
+        const answer = await send(connection, `/api/runtime/runs/${run.runId}/frames`, { frames: [{ frame_id: frameId, type, payload: frame === 1 ? {} : { text } }] });
         if (answer.outcome === 'ok') {
           run.items.push(frameId);
           run.revisions.push(Number(answer.json!.revision));
         }
       }
+      connection.close();
     }),
   );
   return { histogram: histogram.encode(), ok, answered, errors, seconds: config.seconds, runs };
