@@ -207,9 +207,14 @@ describeWithConcurrentPostgres('one writer per projection (real Postgres)', () =
       expectDense(settled);
       expect(settled.map((row) => row.doc_key)).toEqual(await storeOrder(dbA, categories.run));
       expect(events.length).toBe(total);
-      const summaries = await journalOf(dbA, 'runtime.run_summaries', orgId);
-      expectDense(summaries);
-      const docs = await dbA.query<{ document: { frame_count: number; status: string } }>(`SELECT document FROM runtime.run_summaries WHERE org_id = $1`, [orgId]);
+      // The summaries are another projection, which may still be behind the run events one: wait
+      // until every run's summary has folded its last event (RunFinished), then count.
+      const docs = await eventually(
+        () => dbA.query<{ document: { frame_count: number; status: string } }>(`SELECT document FROM runtime.run_summaries WHERE org_id = $1`, [orgId]),
+        ({ rows }) => rows.length === 16 && rows.every((row) => row.document.status === 'succeeded'),
+        'every run summary finished',
+      );
+      expectDense(await journalOf(dbA, 'runtime.run_summaries', orgId));
       // A double-applied batch would count frames twice.
       expect(docs.rows.map((row) => row.document.frame_count)).toEqual(Array(16).fill(6));
       expect([...a, ...b].some((runner) => /checkpoint moved/.test(runner.lastError ?? ''))).toBe(true);
