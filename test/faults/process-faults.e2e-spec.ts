@@ -110,9 +110,18 @@ describeWithConcurrentPostgres('faults: process crashes and a full disk under lo
         cluster.gateways = [survivor];
         const restoredAt = Date.now();
         // Every socket of the dead gateway closed and was replaced through the proxy, then all live.
-        // Liveness bounds, not timings: on 2 shared cores the survivor's 1,000 joins take tens of seconds.
-        await waitUntil(() => proxy.accepted - acceptedBefore >= 2 * fleet.subscribers.length, 150_000, 'every subscriber to reconnect');
-        await waitUntil(() => fleet.live === fleet.subscribers.length, 150_000, 'every subscriber to be live again');
+        // Liveness bounds, not timings: on 2 shared cores the survivor's 1,000 joins take tens of
+        // seconds (the proxy queues them so that none waits on a SYN retransmit, tcp-proxy.ts).
+        const where = () => {
+          const statuses = new Map<string, number>();
+          for (const { client } of fleet.subscribers) statuses.set(client.status, (statuses.get(client.status) ?? 0) + 1);
+          return `; subscribers by status ${JSON.stringify(Object.fromEntries(statuses))}, proxy accepted ${proxy.accepted - acceptedBefore}, queued ${proxy.queued}`;
+        };
+        const explained = (error: Error) => {
+          throw new Error(error.message + where());
+        };
+        await waitUntil(() => proxy.accepted - acceptedBefore >= 2 * fleet.subscribers.length, 150_000, 'every subscriber to reconnect').catch(explained);
+        await waitUntil(() => fleet.live === fleet.subscribers.length, 150_000, 'every subscriber to be live again').catch(explained);
         return {
           restoredAt,
           faultMs: restoredAt - killedAt,
