@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { context as traceContext, Context } from '@opentelemetry/api';
+import { tracingEnabled } from '@khala/platform/tracing/tracing';
+import { endAppendSpans, startAppendSpans } from './append-tracing';
 import { Decider, DomainEvent, RuleViolation } from './decider';
 import { deterministicEventId } from './event-id';
 import { EventStoreError, isWrongExpectedVersion } from './event-store.error';
@@ -70,6 +73,8 @@ interface CommandJob {
   decider: Decider<unknown, DomainEvent, unknown>;
   command: unknown;
   context: CommandContext<DomainEvent> & { commandKey: string };
+  /** The trace context the command was sent in (its handler's span), when tracing is on. */
+  trace?: Context;
 }
 type Job = QueuedJob<CommandJob, CommandOutcome<unknown>>;
 
@@ -133,6 +138,7 @@ export class CommandExecutor {
       decider: decider as unknown as CommandJob['decider'],
       command,
       context: { ...(context as CommandContext<DomainEvent>), commandKey: context.commandKey ?? randomUUID() },
+      trace: tracingEnabled() ? traceContext.active() : undefined,
     };
     if (this.options.queue) return this.queueFor(store).submit(stream, item) as Promise<CommandOutcome<State>>;
     return new Promise<CommandOutcome<unknown>>((resolve, reject) => {
@@ -198,11 +204,19 @@ export class CommandExecutor {
         return rest;
       }
       let result: AppendResult;
+      const expectedRevision = base.revision < 0n ? 'no_stream' : base.revision;
+      const spans = tracingEnabled()
+        ? startAppendSpans(
+            stream,
+            String(expectedRevision),
+            plan.decisions.map((decision) => ({ parent: decision.job.item.trace, events: 'failed' in decision ? [] : decision.events })),
+          )
+        : undefined;
       try {
-        result = await store.append(stream, plan.events, {
-          expectedRevision: base.revision < 0n ? 'no_stream' : base.revision,
-        });
+        result = await store.append(stream, plan.events, { expectedRevision });
+        if (spans) endAppendSpans(spans, result);
       } catch (error) {
+        if (spans) endAppendSpans(spans, { error });
         cache.forget(stream);
         if (!isWrongExpectedVersion(error)) {
           for (const job of taken) job.reject(error);

@@ -1,9 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import { formatTraceparent } from '@khala/platform/tracing/traceparent';
+import { flushTraces, inSpan, startTracing, stopTracing } from '@khala/platform/tracing/tracing';
 import {
   AppendOptions,
   AppendResult,
+  CommandExecutor,
   comparePositions,
+  Decider,
   deterministicEventId,
   EventFilter,
   EventStore,
@@ -454,8 +459,55 @@ export function describeEventStoreConformance(name: string, target: ConformanceT
         );
       });
     });
+
+    describe('trace context', () => {
+      it("keeps the traceparent of a command's append span in its events' metadata, for stream reads, $all and subscriptions", async () => {
+        const exporter = new InMemorySpanExporter();
+        startTracing({ endpoint: 'http://127.0.0.1:9', serviceName: 'conformance', exporter });
+        try {
+          const category = freshCategory();
+          const stream = `${category}-traced`;
+          const from = await headOrStart();
+          const watcher = subscribe({ fromPosition: from, filter: { streamPrefixes: [`${category}-`] } });
+          const executor = new CommandExecutor({
+            maxAttempts: 3,
+            refusal: (violation) => violation,
+            conflict: (name) => new Error(`conflict on ${name}`),
+          });
+          const outcome = await inSpan('command Probe', {}, () =>
+            executor.execute(store, stream, probeDecider, { count: 2 }, { correlationId: 'corr-traced', actor: 'user:conformance' }),
+          );
+          await flushTraces();
+          const spans = exporter.getFinishedSpans();
+          const command = spans.find((span) => span.name === 'command Probe')!;
+          const append = spans.find((span) => span.name === 'eventstore append')!;
+          expect(append.parentSpanContext?.spanId).toBe(command.spanContext().spanId);
+          expect(append.spanContext().traceId).toBe(command.spanContext().traceId);
+          const traceparent = formatTraceparent(append.spanContext());
+          expect(outcome.appendedEvents.map((event) => event.metadata.traceparent)).toEqual([traceparent, traceparent]);
+
+          const read = await collect(store.readStream(stream));
+          expect(read.map((event) => event.metadata)).toEqual([0, 1].map(() => expect.objectContaining({ correlation_id: 'corr-traced', traceparent })));
+          const ids = read.map((event) => event.id);
+          await untilVisible(read[1].position);
+          const all = await collect(store.readAll({ fromPosition: from, filter: { streamPrefixes: [`${category}-`] } }));
+          expect(all.map((event) => event.metadata.traceparent)).toEqual([traceparent, traceparent]);
+          await watcher.untilEvents(ids);
+          expect(watcher.events().map((event) => event.metadata.traceparent)).toEqual([traceparent, traceparent]);
+        } finally {
+          await stopTracing();
+        }
+      });
+    });
   });
 }
+
+/** Appends `count` probe events per command: just enough of a decider for the executor. */
+const probeDecider: Decider<{ count: number }, { type: string; data: Record<string, unknown> }, number> = {
+  initialState: () => 0,
+  evolve: (state) => state + 1,
+  decide: (command, state) => Array.from({ length: command.count }, (_, index) => ({ type: 'ConformanceTraced', data: { index: state + index } })),
+};
 
 function assertStrictlyIncreasing(events: RecordedEvent[]): void {
   for (let index = 1; index < events.length; index++) {

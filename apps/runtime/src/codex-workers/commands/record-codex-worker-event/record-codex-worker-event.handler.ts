@@ -1,5 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import { TracedCommand } from '@khala/platform/tracing/traced-command';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { commandKey } from '../../../shared/command-key';
 import { runtimeCommands } from '../../../shared/runtime-commands';
@@ -11,6 +12,7 @@ import { CodexWorkerCommandResult, RecordCodexWorkerEvent } from './record-codex
 export class RecordCodexWorkerEventHandler implements ICommandHandler<RecordCodexWorkerEvent, CodexWorkerCommandResult> {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
+  @TracedCommand()
   async execute(command: RecordCodexWorkerEvent): Promise<CodexWorkerCommandResult> {
     const stream = await resolveCodexWorkerStream(this.store, command.orgId, command.workerId);
     const outcome = await runtimeCommands.execute(

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import { TracedCommand } from '@khala/platform/tracing/traced-command';
 import { v5 as uuidv5 } from 'uuid';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { commandKey } from '../../../shared/command-key';
@@ -15,6 +16,7 @@ const WORKER_ID_NAMESPACE = '4b0f7f0e-9a51-5d43-8c1e-2f7a3c9b6d10';
 export class StartCodexWorkerHandler implements ICommandHandler<StartCodexWorker, StartCodexWorkerResult> {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
+  @TracedCommand()
   async execute(command: StartCodexWorker): Promise<StartCodexWorkerResult> {
     // Without a client-chosen id, an idempotency key fixes the id so a retry finds the same worker.
     const workerId =

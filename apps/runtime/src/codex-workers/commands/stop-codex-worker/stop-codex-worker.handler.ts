@@ -1,5 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import { TracedCommand } from '@khala/platform/tracing/traced-command';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { commandKey } from '../../../shared/command-key';
 import { runtimeCommands } from '../../../shared/runtime-commands';
@@ -12,6 +13,7 @@ import { StopCodexWorker } from './stop-codex-worker.command';
 export class StopCodexWorkerHandler implements ICommandHandler<StopCodexWorker, CodexWorkerCommandResult> {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
+  @TracedCommand()
   async execute(command: StopCodexWorker): Promise<CodexWorkerCommandResult> {
     const stream = await resolveCodexWorkerStream(this.store, command.orgId, command.workerId);
     const outcome = await runtimeCommands.execute(

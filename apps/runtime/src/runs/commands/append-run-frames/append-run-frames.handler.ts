@@ -1,5 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import { TracedCommand } from '@khala/platform/tracing/traced-command';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { commandId, commandKey, streamScopedEventId } from '../../../shared/command-key';
 import { runtimeCommands } from '../../../shared/runtime-commands';
@@ -23,6 +24,7 @@ function frameEventId(runId: string, frameId: string): string {
 export class AppendRunFramesHandler implements ICommandHandler<AppendRunFrames, AppendRunFramesResult> {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
+  @TracedCommand()
   async execute(command: AppendRunFrames): Promise<AppendRunFramesResult> {
     const stream = runStream(command.runId);
     const key = commandKey(`${stream}:frames`, command.orgId, command.idempotencyKey);

@@ -1,5 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import { TracedCommand } from '@khala/platform/tracing/traced-command';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { commandKey } from '../../../shared/command-key';
 import { runtimeCommands } from '../../../shared/runtime-commands';
@@ -11,6 +12,7 @@ import { CancelRun, CancelRunResult } from './cancel-run.command';
 export class CancelRunHandler implements ICommandHandler<CancelRun, CancelRunResult> {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
+  @TracedCommand()
   async execute(command: CancelRun): Promise<CancelRunResult> {
     const stream = runStream(command.runId);
     const outcome = await runtimeCommands.execute(

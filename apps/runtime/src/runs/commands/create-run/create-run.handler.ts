@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import { TracedCommand } from '@khala/platform/tracing/traced-command';
 import { v5 as uuidv5 } from 'uuid';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
 import { runtimeCommands } from '../../../shared/runtime-commands';
@@ -13,6 +14,7 @@ const RUN_ID_NAMESPACE = '0d3e3c56-2b7a-5a1e-8d1c-6c3f3c7d9e21';
 export class CreateRunHandler implements ICommandHandler<CreateRun, CreateRunResult> {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
+  @TracedCommand()
   async execute(command: CreateRun): Promise<CreateRunResult> {
     // With an idempotency key the run id is derived from it, so a retried create lands on the
     // same stream and finds its own RunCreated instead of creating a second run.
