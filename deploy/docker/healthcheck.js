@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The image's HEALTHCHECK. One image runs every app, so this finds which app the container runs
 // (the node process whose command line names an app's entry file) and asks that app's readiness
-// route on its own port. Processes without HTTP (projector-worker, oa) count as healthy while they
-// run. The port keys and defaults are checked against the apps' env classes by test/deploy.
+// route on its own port (the projector worker's small listener answers the same path). Processes
+// without HTTP (oa) count as healthy while they run. The port keys and defaults are checked against the apps' env classes by test/deploy.
 'use strict';
 const { readdirSync, readFileSync } = require('node:fs');
 const http = require('node:http');
@@ -12,6 +12,7 @@ const APP_HTTP = {
   'dist/apps/control/src/main.js': { portKey: 'CONTROL_PORT', defaultPort: 3001 },
   'dist/apps/runtime/src/main.js': { portKey: 'RUNTIME_PORT', defaultPort: 3002 },
   'dist/apps/khala-gateway/src/main.js': { portKey: 'KHALA_PORT', defaultPort: 3003 },
+  'dist/apps/runtime/src/projector-worker.js': { portKey: 'PROJECTOR_WORKER_PORT', defaultPort: 3004 },
 };
 const READINESS_PATH = '/health/ready';
 

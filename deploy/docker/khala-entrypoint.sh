@@ -25,7 +25,7 @@ khala image: docker run khala:<tag> <command> [args]
   control            control plane (CONTROL_PORT, default 3001)
   runtime            runtime commands; RUNTIME_PROJECTORS=off when projector-worker runs them (RUNTIME_PORT, 3002)
   gateway            khala-gateway, sync:v1 WebSocket (KHALA_PORT, 3003)
-  projector-worker   runtime projectors without HTTP
+  projector-worker   runtime projectors; /metrics and /health only (PROJECTOR_WORKER_PORT, 3004)
   embedded           all three apps in one process (development: PGlite in DATA_DIR unless DATABASE_URL)
   oa <args>          operator CLI, e.g. `oa migrate up` (needs the admin DATABASE_URL)
 Guide: docs/deploy.md

@@ -149,7 +149,8 @@ describe('Dockerfile', () => {
       expect({ entry: app.entry, ...probe.APP_HTTP[app.entry] }).toEqual({ entry: app.entry, portKey: app.port!.key, defaultPort: app.port!.defaultValue });
       expect(probe.appOf(`node ${posix.join(IMAGE_APP_DIR, app.entry)}`)).toBe(app.entry);
     }
-    expect(probe.appOf(`node ${posix.join(IMAGE_APP_DIR, apps.get('projector-worker')!.entry)}`)).toBeUndefined();
+    expect(httpApps.map((app) => app.command)).toContain('projector-worker');
+    expect(probe.appOf(`node ${posix.join(IMAGE_APP_DIR, apps.get('oa')!.entry)}`)).toBeUndefined();
   });
 });
 

@@ -223,7 +223,7 @@ describe('Kubernetes manifests', () => {
 
     it('expose the port the app listens on, named http, and probe the real health routes on it', () => {
       const { live, ready } = platformRoutes();
-      expect(httpContainers().map(({ app }) => app.command).sort()).toEqual(['control', 'gateway', 'runtime']);
+      expect(httpContainers().map(({ app }) => app.command).sort()).toEqual(['control', 'gateway', 'projector-worker', 'runtime']);
       for (const { owner, container, app } of httpContainers()) {
         const port = listeningPort(app, environmentOf(container).literal);
         expect({ owner, ports: container.ports }).toEqual({ owner, ports: [{ name: 'http', containerPort: port }] });
@@ -234,7 +234,8 @@ describe('Kubernetes manifests', () => {
     });
 
     it('drain: a preStop pause within the grace period, so endpoints are removed before SIGTERM', () => {
-      for (const { owner, template, container } of httpContainers()) {
+      // The projector worker has no Service (nothing routes to it): a pause would only delay the standby's takeover.
+      for (const { owner, template, container } of httpContainers().filter(({ app }) => app.command !== 'projector-worker')) {
         const preStop = container.lifecycle?.preStop?.exec?.command;
         expect({ owner, preStop: preStop?.[0] }).toEqual({ owner, preStop: 'sleep' });
         expect(Number(preStop![1])).toBeLessThan(template.spec.terminationGracePeriodSeconds ?? 30);

@@ -5,21 +5,25 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import { KeyRing } from '@khala/auth';
-import { createHttpApp, Database, loadEnv, METRICS_REGISTRY, migrateUp } from '@khala/platform';
+import { createHttpApp, Database, listenOn, loadEnv, METRICS_REGISTRY, migrateUp } from '@khala/platform';
 import { CliEnv } from '../../apps/cli/src/cli.env';
 import { ControlEnv } from '../../apps/control/src/control.env';
 import { ControlModule } from '../../apps/control/src/control.module';
 import { createGatewayApp } from '../../apps/khala-gateway/src/gateway.app';
 import { GatewayEnv } from '../../apps/khala-gateway/src/gateway.env';
 import { ProjectorWorkerEnv } from '../../apps/runtime/src/projector-worker.env';
+import { ProjectorWorker, startProjectorWorker } from '../../apps/runtime/src/projector-worker-process';
 import { RuntimeEnv } from '../../apps/runtime/src/runtime.env';
 import { RuntimeModule } from '../../apps/runtime/src/runtime.module';
 import { testDatabaseUrl } from '../support/test-database';
+import { declaredNames, exposedSeries, parsePromql, problemsOf, SeriesLabels } from './support/prometheus-text';
 
 const ROOT = join(__dirname, '..', '..');
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 /** The reference of every key and series; the other docs only mention them. */
 const OPERATIONS = 'docs/operations.md';
+/** The Grafana dashboard shipped with the deploy artifacts. */
+const DASHBOARD = 'deploy/grafana/khala-dashboard.json';
 const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
 
 /**
@@ -64,28 +68,24 @@ function promqlSpans(markdown: string): string[] {
   const live = markdown.split(/^## \d+\. Gaps/m)[0];
   return [...live.matchAll(/`([^`\n]+)`/g)]
     .map((match) => match[1])
-    .filter((span) => /[a-z_]+\{[a-z_]+(=|!=|=~)"|\b(rate|sum|max|min|avg|increase)\s*(by\s*\([^)]*\)\s*)?\(/.test(span));
+    .filter((span) => /[a-z_]+\{[a-z_]+(=|!=|=~)"|\b(rate|sum|max|min|avg|increase|topk|deriv|histogram_quantile)\s*(by\s*\([^)]*\)\s*)?\(/.test(span));
 }
 
-interface Selector {
-  metric: string;
-  labels: Record<string, string>;
-  grouping: string[];
+interface GrafanaPanel {
+  title?: string;
+  targets?: { expr?: string }[];
+  panels?: GrafanaPanel[];
 }
 
-export function parsePromql(span: string): Selector[] {
-  const grouping = [...span.matchAll(/\bby\s*\(([^)]*)\)/g)].flatMap((match) => match[1].split(',').map((label) => label.trim()).filter(Boolean));
-  const withoutGrouping = span.replace(/\bby\s*\([^)]*\)/g, '');
-  const selectors: Selector[] = [];
-  for (const match of withoutGrouping.matchAll(/([a-z_:][a-z0-9_:]*)\s*(\{([^}]*)\})?\s*(?=[[){\s]|$)/g)) {
-    const [, metric, , matchers] = match;
-    if (!metric.includes('_') && !matchers) continue; // functions, keywords, durations
-    if (/^(rate|sum|max|min|avg|increase|for|and|or)$/.test(metric)) continue;
-    const labels: Record<string, string> = {};
-    for (const [, name, value] of (matchers ?? '').matchAll(/([a-z_]+)\s*(?:=~|!=|=)\s*"([^"]*)"/g)) labels[name] = value;
-    selectors.push({ metric, labels, grouping });
-  }
-  return selectors;
+/** Every PromQL expression of the Grafana dashboard's panels (rows' nested panels included). */
+function dashboardExpressions(): { panel: string; expr: string }[] {
+  const dashboard = JSON.parse(read(DASHBOARD)) as { panels: GrafanaPanel[] };
+  const walk = (panels: GrafanaPanel[]): { panel: string; expr: string }[] =>
+    panels.flatMap((panel) => [
+      ...(panel.targets ?? []).filter((target) => target.expr).map((target) => ({ panel: panel.title ?? '?', expr: target.expr! })),
+      ...walk(panel.panels ?? []),
+    ]);
+  return walk(dashboard.panels);
 }
 
 describe('docs that are true', () => {
@@ -110,10 +110,22 @@ describe('docs that are true', () => {
     });
   });
 
-  describe('metrics in the PromQL', () => {
+  describe('metrics in the PromQL (scraped from the running apps)', () => {
     const apps: INestApplication[] = [];
-    /** app label → metric name → its label names (the registry's default `app` included). */
-    const series = new Map<string, Map<string, Set<string>>>();
+    let worker: ProjectorWorker | undefined;
+    /** app label → the series its /metrics exposes → their label names. */
+    const series = new Map<string, SeriesLabels>();
+    /** Every metric name an app declares (histograms by their own name). */
+    const names = new Set<string>();
+
+    async function scrape(url: string, registry: Registry): Promise<void> {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const app = /\bapp="([^"]+)"/.exec(text)?.[1];
+      if (!app) throw new Error(`${url}/metrics has no app label`);
+      const declared = new Map((registry.getMetricsAsArray() as unknown as { name: string; labelNames?: string[] }[]).map((metric) => [metric.name, metric.labelNames ?? []]));
+      series.set(app, exposedSeries(text, declared));
+      for (const name of declaredNames(text)) names.add(name);
+    }
 
     beforeAll(async () => {
       const databaseUrl = testDatabaseUrl();
@@ -130,64 +142,74 @@ describe('docs that are true', () => {
         await createHttpApp(RuntimeModule.forRoot({ env: loadEnv(RuntimeEnv, env), keys }), { title: 'runtime' }),
         await createGatewayApp(loadEnv(GatewayEnv, env), keys),
       );
-      for (const app of apps) {
-        await app.init();
-        const registry = app.get<Registry>(METRICS_REGISTRY);
-        const appLabel = (registry as unknown as { _defaultLabels: { app: string } })._defaultLabels.app;
-        const metrics = new Map<string, Set<string>>();
-        for (const metric of registry.getMetricsAsArray() as unknown as { name: string; labelNames?: string[] }[]) {
-          const labels = new Set(['app', ...(metric.labelNames ?? [])]);
-          metrics.set(metric.name, labels);
-          // A histogram is read as its _bucket (with `le`), _sum and _count series.
-          for (const suffix of ['_bucket', '_sum', '_count']) metrics.set(`${metric.name}${suffix}`, suffix === '_bucket' ? new Set([...labels, 'le']) : labels);
-        }
-        series.set(appLabel, metrics);
-      }
-    });
+      for (const app of apps) await scrape(await listenOn(app, 0, '127.0.0.1'), app.get<Registry>(METRICS_REGISTRY));
+      worker = await startProjectorWorker(loadEnv(ProjectorWorkerEnv, env), { httpPort: 0, host: '127.0.0.1' });
+      await scrape(worker.http.url, worker.metrics);
+    }, 60_000);
     afterAll(async () => {
+      await worker?.stop();
       for (const app of apps.reverse()) await app.close();
     });
 
     it('each app labels its series with its own name, the one the docs use', () => {
-      expect([...series.keys()].sort()).toEqual(['control', 'gateway', 'runtime']);
-      expect(read(OPERATIONS)).toContain('`app` label (`control`, `runtime`, `gateway`)');
+      expect([...series.keys()].sort()).toEqual(['control', 'gateway', 'projector-worker', 'runtime']);
+      expect(read(OPERATIONS)).toContain('`app` label (`control`, `runtime`, `gateway`, `projector-worker`)');
     });
 
-    it('every metric and label of the docs\' PromQL is one the app it names emits', () => {
+    it('every series starts with khala_', () => {
+      expect(names.size).toBeGreaterThan(40);
+      expect([...names].filter((name) => !name.startsWith('khala_'))).toEqual([]);
+    });
+
+    it('exposes what operators alert on: pools, projection stall and tenant lag, gateway resyncs, subscriptions, auth failures, event-loop delay', () => {
+      const expected: [app: string, metric: string, labels: string[]][] = [
+        ...['control', 'runtime', 'gateway', 'projector-worker'].flatMap((app): [string, string, string[]][] => [
+          [app, 'khala_db_pool_clients', ['app', 'pool']],
+          [app, 'khala_db_pool_idle_clients', ['app', 'pool']],
+          [app, 'khala_db_pool_waiting_requests', ['app', 'pool']],
+          [app, 'khala_event_loop_delay_seconds', ['app', 'quantile']],
+        ]),
+        ...['control', 'runtime', 'projector-worker'].flatMap((app): [string, string, string[]][] => [
+          [app, 'khala_projection_stalled', ['app', 'projection']],
+          [app, 'khala_projection_tenant_lag_events', ['app', 'projection', 'tenant']],
+          [app, 'khala_projection_tenant_lag_seconds', ['app', 'projection', 'tenant']],
+        ]),
+        ['gateway', 'khala_gateway_stale_cursors_total', ['app', 'reason']],
+        ['gateway', 'khala_gateway_subscriptions', ['app']],
+        ['gateway', 'khala_gateway_auth_failures_total', ['app', 'reason']],
+      ];
+      const exposed = expected.map(([app, metric]) => [app, metric, [...(series.get(app)?.get(metric) ?? [])].sort()]);
+      expect(exposed).toEqual(expected.map(([app, metric, labels]) => [app, metric, labels.sort()]));
+    });
+
+    it("every metric and label of the docs' PromQL is one the app it names emits", () => {
       const spans = promqlSpans(read(OPERATIONS));
-      expect(spans.length).toBeGreaterThan(4);
-      const wrong: string[] = [];
-      for (const span of spans) {
-        for (const { metric, labels, grouping } of parsePromql(span)) {
-          if (EXTERNAL_SERIES.test(metric)) continue;
-          const app = labels.app;
-          const candidates = app ? (series.has(app) ? [app] : []) : [...series.keys()];
-          if (app && !series.has(app)) wrong.push(`${span}: no app is labelled app="${app}"`);
-          const emitting = candidates.filter((name) => series.get(name)!.has(metric));
-          if (!emitting.length) {
-            wrong.push(`${span}: ${metric} is not emitted${app ? ` by ${app}` : ''}`);
-            continue;
-          }
-          for (const label of [...Object.keys(labels), ...grouping]) {
-            if (!emitting.some((name) => series.get(name)!.get(metric)!.has(label))) wrong.push(`${span}: ${metric} has no label ${label}`);
-          }
-        }
-      }
-      expect(wrong).toEqual([]);
+      expect(spans.length).toBeGreaterThan(10);
+      expect(spans.flatMap((span) => problemsOf(span, series, (metric) => EXTERNAL_SERIES.test(metric)))).toEqual([]);
     });
 
-    it('the check reads PromQL the way the alerts are written', () => {
-      expect(parsePromql('max by (projection) (projection_lag_seconds{app="runtime"}) > 30 for 5m')).toEqual([
-        { metric: 'projection_lag_seconds', labels: { app: 'runtime' }, grouping: ['projection'] },
+    it('every metric and label the Grafana dashboard queries is one the apps emit', () => {
+      const expressions = dashboardExpressions();
+      expect(expressions.length).toBeGreaterThan(15);
+      expect(expressions.flatMap(({ panel, expr }) => problemsOf(expr, series).map((problem) => `${panel}: ${problem}`))).toEqual([]);
+    });
+
+    it('the check reads PromQL the way the alerts and panels are written', () => {
+      expect(parsePromql('max by (projection) (khala_projection_lag_seconds{app=~"runtime|projector-worker"}) > 30 for 5m')).toEqual([
+        { metric: 'khala_projection_lag_seconds', labels: { app: 'runtime|projector-worker' }, grouping: ['projection'] },
       ]);
-      expect(parsePromql('rate(khala_gateway_updates_sent_total[5m])').map((selector) => selector.metric)).toEqual(['khala_gateway_updates_sent_total']);
+      expect(parsePromql('rate(khala_gateway_updates_sent_total[$__rate_interval])').map((selector) => selector.metric)).toEqual(['khala_gateway_updates_sent_total']);
+      expect(parsePromql('khala_process_open_fds / khala_process_max_fds > 0.8').map((selector) => selector.metric)).toEqual(['khala_process_open_fds', 'khala_process_max_fds']);
+      const one = new Map([['runtime', new Map([['khala_x', new Set(['app', 'projection'])]])]]);
+      expect(problemsOf('sum by (tenant) (khala_x{app="runtime"})', one)).toEqual(['sum by (tenant) (khala_x{app="runtime"}): khala_x has no label tenant']);
+      expect(problemsOf('khala_x{app="gateway"}', one)).toEqual(['khala_x{app="gateway"}: no app is labelled app=~"gateway"']);
+      expect(problemsOf('rate(khala_y[5m])', one)).toEqual(['rate(khala_y[5m]): khala_y is not emitted']);
     });
 
-    it('every metric of the docs\' table is one an app emits', () => {
+    it("every metric of the docs' table is one an app emits", () => {
       const table = [...read(OPERATIONS).matchAll(/^\| `([a-z_]+)` \| (counter|gauge|histogram) \|/gm)].map((match) => match[1]);
-      expect(table.length).toBeGreaterThan(10);
-      const emitted = new Set([...series.values()].flatMap((metrics) => [...metrics.keys()]));
-      expect(table.filter((metric) => !emitted.has(metric))).toEqual([]);
+      expect(table.length).toBeGreaterThan(20);
+      expect(table.filter((metric) => !names.has(metric))).toEqual([]);
     });
   });
 });

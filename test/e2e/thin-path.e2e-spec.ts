@@ -20,7 +20,7 @@ describe('thin path: POST run → event store → projector → journal → WebS
       expect(ready.status).toBe(200);
       expect(((await ready.json()) as { status: string }).status).toBe('ok');
       const metrics = await fetch(`${base}/metrics`);
-      expect(await metrics.text()).toContain('process_cpu_user_seconds_total');
+      expect(await metrics.text()).toContain('khala_process_cpu_user_seconds_total');
       expect((await fetch(`${base}/docs-json`)).status).toBe(200);
     }
   });

@@ -42,15 +42,15 @@ describe('EventStoreDB adapter readiness and metrics (FAKE emulator)', () => {
     const subscriber = new SubscriptionCollector(store.subscribeToAll({ filter: { streamPrefixes: [`${category}-`] } }));
     try {
       await subscriber.untilCaughtUp();
-      expect(await registry.metrics()).toMatch(/eventstore_subscription_reconnects_total 0/);
+      expect(await registry.metrics()).toMatch(/khala_eventstore_subscription_reconnects_total 0/);
       emulator.faults.dropSubscriptions();
       await subscriber.until(() => subscriber.caughtUpCount() === 2, 'a second caughtUp');
       // Written to another category: the subscription passes nothing on, so it is behind the head.
       await store.append(`${freshCategory()}-1`, probeEvents(`${category}/other`, 3), { expectedRevision: 'no_stream' });
       const text = await registry.metrics();
-      expect(text).toMatch(/eventstore_subscription_reconnects_total 1/);
-      expect(text).toMatch(/eventstore_subscription_buffered_messages \d+/);
-      const lag = Number(/eventstore_subscription_lag_positions (\d+)/.exec(text)?.[1]);
+      expect(text).toMatch(/khala_eventstore_subscription_reconnects_total 1/);
+      expect(text).toMatch(/khala_eventstore_subscription_buffered_messages \d+/);
+      const lag = Number(/khala_eventstore_subscription_lag_positions (\d+)/.exec(text)?.[1]);
       expect(lag).toBeGreaterThan(0);
     } finally {
       await subscriber.close();
@@ -79,7 +79,7 @@ describe('EventStoreDB adapter readiness and metrics (FAKE emulator)', () => {
     try {
       expect(readiness.all().map((check) => check.name)).toEqual(['event_store']);
       await expect(readiness.all()[0].check()).resolves.toMatchObject({ up: true });
-      expect(await registry.metrics()).toMatch(/eventstore_subscription_lag_positions/);
+      expect(await registry.metrics()).toMatch(/khala_eventstore_subscription_lag_positions/);
     } finally {
       await moduleRef.close();
     }

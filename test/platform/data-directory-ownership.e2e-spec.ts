@@ -151,7 +151,7 @@ async function waitUntilReadable(server: EmbeddedServer, token: string, runId: s
 
 /** The checkpoint (prepare position) the server's projector reports in /metrics (polled until it has one). */
 async function servedCheckpoint(server: EmbeddedServer, projection: string, deadlineMs = 60_000): Promise<number> {
-  const pattern = new RegExp(`^projection_checkpoint_position\\{[^}]*projection="${projection}"[^}]*\\} (\\d+)`, 'm');
+  const pattern = new RegExp(`^khala_projection_checkpoint_position\\{[^}]*projection="${projection}"[^}]*\\} (\\d+)`, 'm');
   const until = Date.now() + deadlineMs;
   let text = '';
   while (Date.now() < until) {

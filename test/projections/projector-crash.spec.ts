@@ -15,7 +15,7 @@ async function startWorker(url: string): Promise<ChildProcess> {
   const child = fork(join(ROOT, 'apps/runtime/src/projector-worker.ts'), [], {
     cwd: ROOT,
     execArgv: ['-r', '@swc-node/register'],
-    env: { ...process.env, SWC_NODE_PROJECT: join(ROOT, 'tsconfig.json'), DATABASE_URL: url, PROJECTOR_BATCH_SIZE: '400', LOG_LEVEL: 'silent', POLL_INTERVAL_MS: '50' },
+    env: { ...process.env, SWC_NODE_PROJECT: join(ROOT, 'tsconfig.json'), DATABASE_URL: url, PROJECTOR_BATCH_SIZE: '400', LOG_LEVEL: 'silent', POLL_INTERVAL_MS: '50', PROJECTOR_WORKER_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   await new Promise<void>((resolve, reject) => {

@@ -1,8 +1,14 @@
-import { IsIn, IsInt, IsOptional, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { RuntimeEnv } from './runtime.env';
 
 /** The projector worker reads runtime's keys plus its own (docs/operations.md). */
 export class ProjectorWorkerEnv extends RuntimeEnv {
+  /** Port of the worker's own HTTP listener: /metrics and /health/{live,ready}, nothing else. */
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PROJECTOR_WORKER_PORT: number = 3004;
+
   /** Events per catch-up batch; unset: the runner's default. */
   @IsOptional()
   @IsInt()

@@ -1,42 +1,24 @@
-import { createEventStore } from '@khala/eventstore';
-import { APP_ROLES, assertSchemaCurrent, createLogger, Database, loadEnv } from '@khala/platform';
-import { RetentionJob } from '@khala/projections';
-import { createRuntimeRunners } from './projections/runtime-projections';
+import { loadEnv } from '@khala/platform';
 import { ProjectorWorkerEnv } from './projector-worker.env';
+import { startProjectorWorker } from './projector-worker-process';
 
 /**
- * Runtime's projectors alone, without HTTP: for a deployment that runs them apart from the API, and
+ * Runtime's projectors alone, without the API: for a deployment that runs them apart from it, and
  * for the crash test that SIGKILLs this process mid-batch. Needs DATABASE_URL (a real Postgres:
  * leases are advisory locks, and embedded PGlite is single-process). Several may run at once; the
- * lease keeps one active per projection.
+ * lease keeps one active per projection. Serves /metrics and /health/{live,ready} on
+ * PROJECTOR_WORKER_PORT.
  *
  * Env: runtime's, plus the worker's own keys (ProjectorWorkerEnv).
  */
 async function main(): Promise<void> {
   const env = loadEnv(ProjectorWorkerEnv);
-  const url = env.RUNTIME_DATABASE_URL ?? env.DATABASE_URL;
-  if (!url) throw new Error('DATABASE_URL is required');
-  const db = await Database.connect({ url, role: APP_ROLES.runtime, applicationName: 'khala-projector-worker' });
-  await assertSchemaCurrent(db);
-  const logger = createLogger('projector-worker', env.LOG_LEVEL);
-  const store = createEventStore({ eventStoreUrl: env.EVENTSTORE_URL, database: db, pollIntervalMs: env.POLL_INTERVAL_MS });
-  const runners = createRuntimeRunners(store, db, logger, {
-    maxBatchSize: env.PROJECTOR_BATCH_SIZE,
-    leaseRetryMs: 200,
-    onCommit:
-      env.PROJECTOR_REPORT_COMMITS === '1'
-        ? (info) => process.stdout.write(`${JSON.stringify({ commit: info.projection, events: info.events, prepare: info.position.prepare.toString() })}\n`)
-        : undefined,
-  });
-  const retention = env.PROJECTOR_RETENTION === 'on' ? new RetentionJob(db, logger) : undefined;
-  for (const runner of runners) runner.start();
-  retention?.start();
-  process.stdout.write(`${JSON.stringify({ started: runners.map((runner) => runner.projection.name), pid: process.pid })}\n`);
+  if (!(env.RUNTIME_DATABASE_URL ?? env.DATABASE_URL)) throw new Error('DATABASE_URL is required');
+  const worker = await startProjectorWorker(env, { httpPort: env.PROJECTOR_WORKER_PORT, host: env.HOST });
+  process.stdout.write(`${JSON.stringify({ started: worker.runners.map((runner) => runner.projection.name), pid: process.pid, http: worker.http.url })}\n`);
 
   const shutdown = async () => {
-    await retention?.stop();
-    await Promise.all(runners.map((runner) => runner.stop()));
-    await db.close();
+    await worker.stop();
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown());

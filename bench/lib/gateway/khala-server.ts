@@ -289,7 +289,7 @@ async function startProjectorWorker(databaseUrl: string): Promise<ChildProcess> 
   const root = path.resolve(__dirname, '../../..');
   const worker = spawn(process.execPath, ['-r', '@swc-node/register', path.join(root, 'apps/runtime/src/projector-worker.ts')], {
     cwd: root,
-    env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', NODE_ENV: process.env.NODE_ENV ?? 'production' },
+    env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', NODE_ENV: process.env.NODE_ENV ?? 'production', PROJECTOR_WORKER_PORT: '0' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {

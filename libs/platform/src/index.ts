@@ -20,5 +20,6 @@ export * from './logging/correlation';
 export * from './logging/credentials';
 export * from './logging/logger';
 export * from './metrics/metrics';
+export * from './metrics/pool-metrics';
 export * from './platform.module';
 export * from './platform.tokens';

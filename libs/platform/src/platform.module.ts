@@ -1,6 +1,7 @@
 import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { CommonEnv } from './config/common-env';
 import { Database } from './database/database';
 import { APP_ROLES, AppName } from './database/database-url';
@@ -8,6 +9,7 @@ import { assertSchemaCurrent } from './database/migrations';
 import { HealthController, ReadinessRegistry } from './health/health';
 import { createLogger } from './logging/logger';
 import { createMetricsRegistry, METRICS_REGISTRY, MetricsController } from './metrics/metrics';
+import { observePool } from './metrics/pool-metrics';
 import { APP_ENV, APP_NAME, DATABASE, LOGGER } from './platform.tokens';
 import { tracingProviders } from './tracing/tracing.providers';
 
@@ -47,7 +49,8 @@ export class PlatformModule {
         ReadinessRegistry,
         {
           provide: DATABASE,
-          useFactory: async () => {
+          inject: [METRICS_REGISTRY],
+          useFactory: async (registry: Registry) => {
             if (!url) throw new Error('DATABASE_URL is not set (the embedded entry point sets it for you)');
             const db = await Database.connect({
               url,
@@ -61,6 +64,7 @@ export class PlatformModule {
               await db.close();
               throw error;
             }
+            observePool(registry, 'main', db.pool);
             return db;
           },
         },

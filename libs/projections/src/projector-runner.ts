@@ -56,7 +56,7 @@ export class ProjectorRunner {
       options.lease ?? new AdvisoryLease(db, projectionLeaseKey(checkpointTable, projection.name));
     this.metrics = projectorMetrics(options.metrics);
     this.leadership = new Leadership(lease, this.progress, options.leaseRetryMs);
-    this.stats = new ProjectorStats(store, db, projection, tables, this.metrics);
+    this.stats = new ProjectorStats(store, db, projection, tables, this.metrics, this.progress);
     this.committer = new BatchCommitter(
       db,
       projection,

@@ -105,9 +105,13 @@ function directEnvReads(dirs: string[]): string[] {
     .map((match) => match[1] ?? match[2]);
 }
 
-/** `listenOn(app, env.X_PORT, …)` in the entry names the port key; the env class holds its default. */
+/**
+ * `listenOn(app, env.X_PORT, …)` in the entry (the projector worker's `httpPort: env.X_PORT`) names
+ * the port key; the env class holds its default.
+ */
 function portOf(source: string, envClasses: EnvClass[]): AppContract['port'] {
-  const key = /listenOn\(\s*\w+,\s*env\.(\w+)/.exec(readRepoFile(source))?.[1];
+  const match = /listenOn\(\s*\w+,\s*env\.(\w+)|httpPort:\s*env\.(\w+)/.exec(readRepoFile(source));
+  const key = match?.[1] ?? match?.[2];
   if (!key) return undefined;
   for (const envClass of envClasses) {
     const value = (new envClass() as Record<string, unknown>)[key];

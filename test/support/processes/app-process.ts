@@ -9,14 +9,14 @@ export const APP_ENTRIES = {
   runtime: { path: 'apps/runtime/src/main.ts', ready: /listening on (http:\/\/\S+)/ },
   gateway: { path: 'apps/khala-gateway/src/main.ts', ready: /listening on (http:\/\/\S+)/ },
   control: { path: 'apps/control/src/main.ts', ready: /listening on (http:\/\/\S+)/ },
-  'projector-worker': { path: 'apps/runtime/src/projector-worker.ts', ready: /"started"/ },
+  'projector-worker': { path: 'apps/runtime/src/projector-worker.ts', ready: /"started".*"http":"(http:\/\/[^"]+)"/ },
 } as const;
 export type AppName = keyof typeof APP_ENTRIES;
 
 export interface AppProcess {
   name: AppName;
   pid: number;
-  /** The HTTP base URL the app printed (undefined for the projector worker). */
+  /** The HTTP base URL the app printed (the projector worker's is its /metrics and health listener). */
   url?: string;
   /** Everything the process wrote so far (stdout and stderr), for failure messages. */
   output(): string;
@@ -42,7 +42,8 @@ export async function startApp(name: AppName, env: Record<string, string>, start
   const entry = APP_ENTRIES[name];
   const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, entry.path)], {
     cwd: ROOT,
-    env: { ...process.env, SWC_NODE_PROJECT: join(ROOT, 'tsconfig.json'), LOG_LEVEL: 'error', ...env },
+    // Port 0 unless the test says otherwise: several workers may run at once (lease standby).
+    env: { ...process.env, SWC_NODE_PROJECT: join(ROOT, 'tsconfig.json'), LOG_LEVEL: 'error', PROJECTOR_WORKER_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const { output, exited } = watchChild(child, running, 100_000);

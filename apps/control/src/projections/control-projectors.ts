@@ -1,7 +1,8 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
-import { Database, DATABASE, LOGGER, ReadinessRegistry } from '@khala/platform';
+import { Database, DATABASE, LOGGER, METRICS_REGISTRY, ReadinessRegistry } from '@khala/platform';
 import { ProjectorRunner } from '@khala/projections';
 import { CONTROL_PROJECTOR_OPTIONS, controlProjections } from './control-projections';
 
@@ -14,10 +15,11 @@ export class ControlProjectors implements OnApplicationBootstrap, OnApplicationS
     @Inject(EVENT_STORE) store: EventStore,
     @Inject(DATABASE) db: Database,
     @Inject(LOGGER) logger: Logger,
+    @Inject(METRICS_REGISTRY) metrics: Registry,
     readiness: ReadinessRegistry,
   ) {
     const [projection] = controlProjections();
-    this.runner = new ProjectorRunner(store, db, projection, logger, CONTROL_PROJECTOR_OPTIONS);
+    this.runner = new ProjectorRunner(store, db, projection, logger, { ...CONTROL_PROJECTOR_OPTIONS, metrics });
     readiness.register({
       name: 'control-projector',
       check: async () => ({ up: this.runner.state !== 'failed', details: { state: this.runner.state } }),

@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createEventStore, EventStore } from '@khala/eventstore';
-import { APP_ROLES, Database, LOGGER, METRICS_REGISTRY, ReadinessRegistry } from '@khala/platform';
+import { APP_ROLES, Database, LOGGER, METRICS_REGISTRY, observePool, ReadinessRegistry } from '@khala/platform';
 import { ProjectorRunner, RetentionJob } from '@khala/projections';
 import { RuntimeEnv } from '../runtime.env';
 import { createRuntimeRunners } from './runtime-projections';
@@ -54,6 +54,7 @@ export class RuntimeProjectors implements OnApplicationBootstrap, OnApplicationS
   ) {
     this.connections = connections;
     const { store, db } = connections;
+    observePool(metrics, 'projectors', db.pool);
     this.runners = createRuntimeRunners(store, db, logger, { metrics });
     this.retention = new RetentionJob(db, logger);
     readiness.register({

@@ -32,7 +32,7 @@ export function esdbReadinessCheck(store: EsdbEventStore, timeoutMs = READINESS_
 export function registerEsdbMetrics(store: EsdbEventStore, registry: Registry): void {
   let counted = 0;
   new Counter({
-    name: 'eventstore_subscription_reconnects_total',
+    name: 'khala_eventstore_subscription_reconnects_total',
     help: 'EventStoreDB $all subscriptions resubscribed after a transient failure',
     registers: [registry],
     collect() {
@@ -42,7 +42,7 @@ export function registerEsdbMetrics(store: EsdbEventStore, registry: Registry): 
     },
   });
   new Gauge({
-    name: 'eventstore_subscription_buffered_messages',
+    name: 'khala_eventstore_subscription_buffered_messages',
     help: 'Messages read from EventStoreDB and not yet taken by the consumers (bounded by the high-water mark)',
     registers: [registry],
     collect() {
@@ -50,7 +50,7 @@ export function registerEsdbMetrics(store: EsdbEventStore, registry: Registry): 
     },
   });
   new Gauge({
-    name: 'eventstore_subscription_lag_positions',
+    name: 'khala_eventstore_subscription_lag_positions',
     help: 'Head commit position minus the furthest-behind open subscription position (log bytes)',
     registers: [registry],
     async collect() {

@@ -1,6 +1,6 @@
 import { comparePositions, EventStore, Position } from '@khala/eventstore';
 import { Database } from '@khala/platform';
-import { measureBacklog } from '../backlog';
+import { measureBacklog, measureTenantBacklog } from '../backlog';
 import { loadCheckpoint } from '../checkpoint-store';
 import { Projection } from '../projection';
 import { countParked } from '../projection-failures';
@@ -10,7 +10,8 @@ import { ProjectorStatus, RunnerProgress, STALLED_AFTER_MS } from './projector-t
 
 /**
  * Lag, parked failures and progress of one projection, measured from the stored checkpoint (so a
- * standby reports the leader's progress too), for status(), readiness and the projection_* metrics.
+ * standby reports the leader's progress too), for status(), readiness and the khala_projection_*
+ * metrics. The per-tenant breakdown is measured only while there is a backlog.
  */
 export class ProjectorStats {
   private lagEvents = 0;
@@ -19,6 +20,8 @@ export class ProjectorStats {
   private observed?: Position;
   private lastProgressAt = Date.now();
   private timer?: NodeJS.Timeout;
+  /** Tenants that have a khala_projection_tenant_lag_* series now (removed once they catch up). */
+  private lagging = new Set<string>();
 
   constructor(
     private readonly store: EventStore,
@@ -26,6 +29,7 @@ export class ProjectorStats {
     private readonly projection: Projection,
     private readonly tables: { checkpointTable: CheckpointTable; failuresTable: FailuresTable },
     private readonly metrics: ProjectorMetrics,
+    private readonly progress: Pick<RunnerProgress, 'state'>,
   ) {}
 
   /** Measures every `everyMs` (0: never) from now until stop(). */
@@ -59,11 +63,34 @@ export class ProjectorStats {
     this.metrics.lagEvents.set({ projection: name }, backlog.events);
     this.metrics.lagSeconds.set({ projection: name }, backlog.ageSeconds);
     this.metrics.parked.set({ projection: name }, this.parked);
+    this.metrics.stalled.set({ projection: name }, this.isStalled() || this.progress.state === 'failed' ? 1 : 0);
     if (stored) this.metrics.checkpoint.set({ projection: name }, Number(stored.prepare));
+    await this.refreshTenantLag(stored, backlog.events > 0);
+  }
+
+  private async refreshTenantLag(checkpoint: Position | undefined, behind: boolean): Promise<void> {
+    const projection = this.projection.name;
+    const tenants = behind ? await measureTenantBacklog(this.store, this.db, this.projection.filter, checkpoint) : [];
+    const now = new Set(tenants.map((entry) => entry.tenant));
+    for (const tenant of this.lagging) {
+      if (now.has(tenant)) continue;
+      this.metrics.tenantLagEvents.remove({ projection, tenant });
+      this.metrics.tenantLagSeconds.remove({ projection, tenant });
+    }
+    for (const { tenant, events, ageSeconds } of tenants) {
+      this.metrics.tenantLagEvents.set({ projection, tenant }, events);
+      this.metrics.tenantLagSeconds.set({ projection, tenant }, ageSeconds);
+    }
+    this.lagging = now;
+  }
+
+  /** A backlog the stored checkpoint has not moved through for STALLED_AFTER_MS. */
+  private isStalled(): boolean {
+    return this.lagEvents > 0 && Date.now() - this.lastProgressAt > STALLED_AFTER_MS;
   }
 
   status(progress: Pick<RunnerProgress, 'state' | 'lastError'>, leader: boolean): ProjectorStatus {
-    const stalled = this.lagEvents > 0 && Date.now() - this.lastProgressAt > STALLED_AFTER_MS;
+    const stalled = this.isStalled();
     return {
       projection: this.projection.name,
       version: this.projection.version,

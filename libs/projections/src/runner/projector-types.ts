@@ -30,7 +30,7 @@ export interface ProjectorOptions {
   lease?: ProjectionLease;
   /** How often a standby tries to take the lease. Default 1000 ms. */
   leaseRetryMs?: number;
-  /** Prometheus registry for projection_* series (default: a private one). */
+  /** Prometheus registry for the khala_projection_* series (default: a private one). */
   metrics?: Registry;
   /** How often lag and parked failures are measured. Default 5000 ms; 0 disables. */
   statsEveryMs?: number;
