@@ -10,6 +10,7 @@ import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { Pool } from 'pg';
 import { LatencyHistogram } from '../../lib/histogram';
 import { reply } from './child-process';
+import { checkEmmettStreams } from './emmett-integrity';
 
 export interface EmmettAppendConfig {
   url: string;
@@ -78,14 +79,7 @@ async function main(config: EmmettAppendConfig): Promise<EmmettAppendResult> {
     }),
   );
   const pool = new Pool({ connectionString: config.url, max: 1 });
-  const integrity = { gaps: 0, duplicates: 0, reorders: 0 };
-  for (const [stream, acknowledged] of Object.entries(streams)) {
-    const { events } = await store.readStream(stream);
-    const seqs = events.map((event) => Number((event.data as { seq: number }).seq));
-    integrity.gaps += Math.max(0, acknowledged - new Set(seqs).size);
-    integrity.duplicates += seqs.length - new Set(seqs).size;
-    integrity.reorders += seqs.filter((seq, index) => index > 0 && seq < seqs[index - 1]).length;
-  }
+  const integrity = await checkEmmettStreams(store, streams);
   const { rows } = await pool.query<{ bytes: string | null }>(
     `SELECT avg(octet_length(message_data::text) + octet_length(message_metadata::text)) AS bytes FROM emt_messages WHERE message_type = 'RunTextDelta'`,
   );

@@ -21,6 +21,12 @@ import { KeepAliveConnection } from './keep-alive-client';
 export interface LoadConfig {
   runtime: string;
   token: string;
+  /**
+   * 'khala' (default): runs and frames as above. 'emmett-http': the same one-event commands to the
+   * Emmett HTTP peer (emmett-http-server.ts), one stream per lane at a time, the expected version
+   * in If-Match; `runtime` is then its URL and `token` is unused.
+   */
+  target?: 'khala' | 'emmett-http';
   concurrency: number;
   warmupSeconds: number;
   seconds: number;
@@ -60,13 +66,13 @@ async function main(config: LoadConfig): Promise<LoadResult> {
   const warmupEnd = started + config.warmupSeconds * 1000;
   const end = warmupEnd + config.seconds * 1000;
 
-  async function send(connection: KeepAliveConnection, path: string, body: unknown): Promise<{ status: number; json?: Record<string, unknown>; outcome: string }> {
+  async function send(connection: KeepAliveConnection, path: string, body: unknown, extraHeaders?: Record<string, string>): Promise<{ status: number; json?: Record<string, unknown>; outcome: string }> {
     const sentAt = performance.now();
     let outcome: string;
     let status = 0;
     let json: Record<string, unknown> | undefined;
     try {
-      const response = await connection.request('POST', path, headers, JSON.stringify(body));
+      const response = await connection.request('POST', path, extraHeaders ? { ...headers, ...extraHeaders } : headers, JSON.stringify(body));
       status = response.status;
       answered++;
       json = safeJson(response.body);
@@ -83,9 +89,33 @@ async function main(config: LoadConfig): Promise<LoadResult> {
     return { status, json, outcome };
   }
 
+  /** A lane of the Emmett HTTP peer: one event per request at the stream's exact version (Emmett's new stream is version 0). */
+  async function emmettLane(lane: number, connection: KeepAliveConnection): Promise<void> {
+    let stream: AcceptedRun | undefined;
+    let streams = 0;
+    while (performance.now() < end) {
+      if (!stream || stream.items.length >= config.eventsPerRun) {
+        stream = { runId: `emmett-c${config.concurrency}-${lane}-${streams++}`, items: [], revisions: [] };
+        runs.push(stream);
+      }
+      const version = stream.items.length;
+      const data = { run_id: stream.runId, seq: version + 1, frame_id: `f${version}`, text };
+      const answer = await send(connection, `/streams/${stream.runId}/events`, { type: 'RunTextDelta', data }, { 'if-match': `W/"${version}"` });
+      if (answer.outcome === 'ok') {
+        stream.items.push(`f${version}`);
+        stream.revisions.push(Number(answer.json!.next_expected_version));
+      }
+    }
+  }
+
   await Promise.all(
-    Array.from({ length: config.concurrency }, async () => {
+    Array.from({ length: config.concurrency }, async (_, lane) => {
       const connection = new KeepAliveConnection(config.runtime, REQUEST_TIMEOUT_MS);
+      if (config.target === 'emmett-http') {
+        await emmettLane(lane, connection);
+        connection.close();
+        return;
+      }
       let run: AcceptedRun | undefined;
       let frame = 0;
       while (performance.now() < end) {
