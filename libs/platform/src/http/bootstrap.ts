@@ -35,6 +35,8 @@ export async function createHttpApp(rootModule: Type<unknown> | object, options:
   const requestDuration = httpRequestHistogram(registry);
   const express = app.getHttpAdapter().getInstance() as { disable(setting: string): void };
   express.disable('x-powered-by');
+  // Every response is `cache-control: no-store`, so a weak ETag (a SHA-1 of each body) helps no one.
+  express.disable('etag');
   app.use((req: Request, res: Response, next: NextFunction) => {
     const correlationId = correlationIdFrom(req.headers['x-correlation-id']);
     res.setHeader('x-correlation-id', correlationId);
