@@ -10,6 +10,7 @@ export * from './database/schema-drift';
 export * from './database/scratch-database';
 export * from './errors/domain-error';
 export * from './health/health';
+export * from './health/shutdown-drain';
 export * from './http/bootstrap';
 export * from './http/error-response';
 export * from './http/http-exception.filter';

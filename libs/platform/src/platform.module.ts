@@ -7,6 +7,7 @@ import { Database } from './database/database';
 import { APP_ROLES, AppName } from './database/database-url';
 import { assertSchemaCurrent } from './database/migrations';
 import { HealthController, ReadinessRegistry } from './health/health';
+import { ShutdownDrain } from './health/shutdown-drain';
 import { createLogger } from './logging/logger';
 import { createMetricsRegistry, METRICS_REGISTRY, MetricsController } from './metrics/metrics';
 import { observePool } from './metrics/pool-metrics';
@@ -21,8 +22,13 @@ export interface PlatformOptions {
 }
 
 class DatabaseLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
+  constructor(
+    @Inject(DATABASE) private readonly db: Database,
+    private readonly drain: ShutdownDrain,
+  ) {}
   async onApplicationShutdown(): Promise<void> {
+    // Projectors writing through this pool finish their batch first.
+    await this.drain.stop();
     await this.db.close();
   }
 }
@@ -47,6 +53,7 @@ export class PlatformModule {
         { provide: LOGGER, useValue: logger },
         { provide: METRICS_REGISTRY, useValue: createMetricsRegistry(options.app) },
         ReadinessRegistry,
+        ShutdownDrain,
         {
           provide: DATABASE,
           inject: [METRICS_REGISTRY],
@@ -71,7 +78,7 @@ export class PlatformModule {
         DatabaseLifecycle,
         ...tracingProviders(options.env),
       ],
-      exports: [APP_NAME, APP_ENV, LOGGER, METRICS_REGISTRY, DATABASE, ReadinessRegistry],
+      exports: [APP_NAME, APP_ENV, LOGGER, METRICS_REGISTRY, DATABASE, ReadinessRegistry, ShutdownDrain],
     };
   }
 }

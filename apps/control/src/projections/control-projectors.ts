@@ -1,14 +1,14 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
-import { Database, DATABASE, LOGGER, METRICS_REGISTRY, ReadinessRegistry } from '@khala/platform';
+import { Database, DATABASE, LOGGER, METRICS_REGISTRY, ReadinessRegistry, ShutdownDrain } from '@khala/platform';
 import { ProjectorRunner } from '@khala/projections';
 import { CONTROL_PROJECTOR_OPTIONS, controlProjections } from './control-projections';
 
 /** Runs control's projector in the control process, checkpointed in control's own schema (INV-04). */
 @Injectable()
-export class ControlProjectors implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ControlProjectors implements OnApplicationBootstrap {
   readonly runner: ProjectorRunner;
 
   constructor(
@@ -17,6 +17,7 @@ export class ControlProjectors implements OnApplicationBootstrap, OnApplicationS
     @Inject(LOGGER) logger: Logger,
     @Inject(METRICS_REGISTRY) metrics: Registry,
     readiness: ReadinessRegistry,
+    drain: ShutdownDrain,
   ) {
     const [projection] = controlProjections();
     this.runner = new ProjectorRunner(store, db, projection, logger, { ...CONTROL_PROJECTOR_OPTIONS, metrics });
@@ -24,13 +25,15 @@ export class ControlProjectors implements OnApplicationBootstrap, OnApplicationS
       name: 'control-projector',
       check: async () => ({ up: this.runner.state !== 'failed', details: { state: this.runner.state } }),
     });
+    drain.onStop({ name: 'control-projector', run: () => this.stop() });
   }
 
   onApplicationBootstrap(): void {
     this.runner.start();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** At shutdown, once HTTP has drained and before the pool it writes through closes: the batch in hand commits, the lease is released. */
+  async stop(): Promise<void> {
     await this.runner.stop();
   }
 }

@@ -1,8 +1,8 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createEventStore, EventStore } from '@khala/eventstore';
-import { APP_ROLES, Database, LOGGER, METRICS_REGISTRY, observePool, ReadinessRegistry } from '@khala/platform';
+import { APP_ROLES, Database, LOGGER, METRICS_REGISTRY, observePool, ReadinessRegistry, ShutdownDrain } from '@khala/platform';
 import { ProjectorRunner, RetentionJob } from '@khala/projections';
 import { RuntimeEnv } from '../runtime.env';
 import { createRuntimeRunners } from './runtime-projections';
@@ -40,7 +40,7 @@ export async function connectProjectors(env: RuntimeEnv, requestStore: EventStor
  * one instance per projection active and the others stand by.
  */
 @Injectable()
-export class RuntimeProjectors implements OnApplicationBootstrap, OnApplicationShutdown {
+export class RuntimeProjectors implements OnApplicationBootstrap {
   readonly runners: ProjectorRunner[];
   readonly retention: RetentionJob;
 
@@ -51,12 +51,14 @@ export class RuntimeProjectors implements OnApplicationBootstrap, OnApplicationS
     @Inject(LOGGER) logger: Logger,
     @Inject(METRICS_REGISTRY) metrics: Registry,
     readiness: ReadinessRegistry,
+    drain: ShutdownDrain,
   ) {
     this.connections = connections;
     const { store, db } = connections;
     observePool(metrics, 'projectors', db.pool);
     this.runners = createRuntimeRunners(store, db, logger, { metrics });
     this.retention = new RetentionJob(db, logger);
+    drain.onStop({ name: 'runtime-projectors', run: () => this.stop() });
     readiness.register({
       name: 'projectors',
       check: async () => {
@@ -89,7 +91,11 @@ export class RuntimeProjectors implements OnApplicationBootstrap, OnApplicationS
     this.retention.start();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /**
+   * At shutdown, once HTTP has drained (an in-flight read-your-writes request waits for these
+   * projectors): each finishes the batch in hand and releases its lease, so a standby takes over now.
+   */
+  async stop(): Promise<void> {
     await this.retention.stop();
     await Promise.all(this.runners.map((runner) => runner.stop()));
     await this.connections.db.close();

@@ -68,4 +68,14 @@ export class CommonEnv extends DataSourceEnv {
   @Min(1)
   @Max(500)
   DATABASE_POOL_MAX: number = 10;
+
+  /**
+   * How long a shutdown (SIGTERM) may drain: sockets closed with 1001 and in-flight HTTP requests
+   * completing share this bound; what is still open then is cut. Keep the orchestrator's grace
+   * period above preStop + this (docs/deploy.md, "Graceful drain").
+   */
+  @IsInt()
+  @Min(0)
+  @Max(600_000)
+  SHUTDOWN_DRAIN_MS: number = 15_000;
 }
