@@ -81,7 +81,7 @@ describe('khala-client reconnects (docs/protocol/README.md §10)', () => {
       token: () => syncToken(gateway.keys, identity),
     });
     const errors: (SyncErrorPayload & { receivedAt: number })[] = [];
-    const scheduled: { delayMs: number; attempt: number }[] = [];
+    const scheduled: { delayMs: number; attempt: number; url: string }[] = [];
     const closes: number[] = [];
     client.on('error', (error) => {
       if (!(error instanceof Error)) errors.push({ ...error, receivedAt: Date.now() });
@@ -100,7 +100,7 @@ describe('khala-client reconnects (docs/protocol/README.md §10)', () => {
       const floodPush = errors.find((error) => error.code === 'rate_limited' && error.action === 'disconnect');
       expect(floodPush).toBeDefined();
       expect(floodPush!.retry_after_ms).toBeGreaterThan(1);
-      expect(scheduled).toEqual([{ delayMs: floodPush!.retry_after_ms, attempt: 1 }]);
+      expect(scheduled).toEqual([{ delayMs: floodPush!.retry_after_ms, attempt: 1, url: gateway.wsUrl }]);
       // Measured where the server sees it: the new upgrade came no sooner than the delay after the
       // client even received the push (the server sent it earlier still).
       expect(upgrades.times[1] - floodPush!.receivedAt).toBeGreaterThanOrEqual(floodPush!.retry_after_ms! - 1);

@@ -8,6 +8,7 @@ import { JournalRepository } from './sync/journal.repository';
 import { JournalWakeups } from './sync/journal-wakeups';
 import { Revocations } from './sync/revocations';
 import { SyncConnections } from './sync/sync-connections';
+import { SyncDrain } from './sync/sync-drain';
 import { TopicFeeds } from './sync/topic-feeds';
 import { SyncAliasGateway, SyncGateway } from './sync/sync.gateway';
 
@@ -21,7 +22,7 @@ export class GatewayModule {
         AuthModule.forRoot(keys),
         SnapshotModule.forRoot(keys),
       ],
-      providers: [JournalRepository, JournalWakeups, EntityOwnership, TopicFeeds, Revocations, SyncConnections, SyncGateway, SyncAliasGateway],
+      providers: [JournalRepository, JournalWakeups, EntityOwnership, TopicFeeds, Revocations, SyncConnections, SyncDrain, SyncGateway, SyncAliasGateway],
     };
   }
 }

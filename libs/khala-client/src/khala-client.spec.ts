@@ -1,5 +1,6 @@
 import { ApplyResult, classifyUpdate } from './apply';
 import { backoffDelay } from './backoff';
+import { reconnectAfterMs } from './going-away';
 import { ResubscribeBudget } from './resubscribe-budget';
 
 describe('classifyUpdate (INV-07)', () => {
@@ -33,5 +34,14 @@ describe('ResubscribeBudget', () => {
     expect([budget.take('a'), budget.take('a'), budget.take('a'), budget.take('a')]).toEqual([true, true, true, false]);
     budget.clear();
     expect(budget.take('a')).toBe(true);
+  });
+});
+
+describe('reconnectAfterMs (close 1001)', () => {
+  it('reads the hint of the reason, means now without one, and caps what a server may ask', () => {
+    expect(reconnectAfterMs('server shutting down; reconnect_after_ms=0')).toBe(0);
+    expect(reconnectAfterMs('reconnect_after_ms=250')).toBe(250);
+    expect(reconnectAfterMs('going away')).toBe(0);
+    expect(reconnectAfterMs('reconnect_after_ms=86400000')).toBe(60_000);
   });
 });

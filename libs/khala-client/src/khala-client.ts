@@ -1,5 +1,6 @@
 import { ApplyResult, classifyUpdate } from './apply';
 import { backoffDelay, BackoffOptions } from './backoff';
+import { ABNORMAL_CLOSURE, GOING_AWAY, reconnectAfterMs } from './going-away';
 import { ConnectionRefusedError, handshakeRefusalStatus, isRefusal } from './connection-refused';
 // The one runtime piece of the contract the SDK uses; its build compiles it into the package.
 import { encodeFrame, parsePhoenixFrame, PHOENIX_TOPIC, PhoenixMessage, SYNC_CHANNEL } from '@khala/contracts/sync/phoenix-frame';
@@ -22,8 +23,12 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
 export type ClientStatus = 'idle' | 'connecting' | 'joined' | 'live' | 'reconnecting' | 'stopped';
 
 export interface KhalaClientOptions {
-  /** ws(s)://host/sync/socket/websocket */
-  url: string;
+  /**
+   * ws(s)://host/sync/socket/websocket, or several gateway instances' URLs: the client starts with
+   * the first and moves to the next when its instance goes away (close 1001), drops the socket
+   * abnormally (1006) or cannot be reached. Watermarks resume on any instance.
+   */
+  url: string | readonly string[];
   /** A fresh sync token (called on every connect, so short-lived tokens are fine). */
   token: () => string | Promise<string>;
   topics: string[];
@@ -64,8 +69,12 @@ export interface KhalaClientEvents {
    * ConnectionRefusedError (`code: 'connection_refused'`, `status` 401/403) means the client stopped.
    */
   error: (error: SyncErrorPayload | Error) => void;
-  /** A reconnect was scheduled after `delayMs` (never sooner than a server-given retry_after_ms / reconnect_after_ms). */
-  reconnect_scheduled: (info: { delayMs: number; attempt: number }) => void;
+  /**
+   * A reconnect was scheduled after `delayMs` (never sooner than a server-given retry_after_ms /
+   * reconnect_after_ms) to `url`. `goingAway`: the instance shut down (close 1001); that costs no
+   * backoff attempt.
+   */
+  reconnect_scheduled: (info: { delayMs: number; attempt: number; url: string; goingAway?: true }) => void;
 }
 
 type Listener<K extends keyof KhalaClientEvents> = KhalaClientEvents[K];
@@ -108,6 +117,8 @@ export class KhalaClient {
   private generation = 0;
   private work: Promise<void> = Promise.resolve();
   private currentStatus: ClientStatus = 'idle';
+  private readonly urls: readonly string[];
+  private urlIndex = 0;
 
   constructor(private readonly options: KhalaClientOptions) {
     this.store = options.store ?? new MemoryWatermarkStore();
@@ -115,6 +126,13 @@ export class KhalaClient {
     const ws = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!ws) throw new Error('no WebSocket implementation: pass options.WebSocket (e.g. the ws package)');
     this.WS = ws;
+    this.urls = typeof options.url === 'string' ? [options.url] : [...options.url];
+    if (this.urls.length === 0) throw new Error('options.url names no gateway');
+  }
+
+  /** The gateway URL the client connects (or will reconnect) to. */
+  get url(): string {
+    return this.urls[this.urlIndex];
   }
 
   get status(): ClientStatus {
@@ -217,8 +235,8 @@ export class KhalaClient {
       }
     }
     if (abandoned()) return;
-    const separator = this.options.url.includes('?') ? '&' : '?';
-    const socket = new this.WS(`${this.options.url}${separator}token=${encodeURIComponent(token)}&vsn=2.0.0`);
+    const separator = this.url.includes('?') ? '&' : '?';
+    const socket = new this.WS(`${this.url}${separator}token=${encodeURIComponent(token)}&vsn=2.0.0`);
     this.socket = socket;
     let opened = false;
     let failure: unknown;
@@ -242,11 +260,14 @@ export class KhalaClient {
       this.resyncing.clear();
       this.awaitingBase.clear();
       if (event.code === 4401) return; // reauth_required: handled by the sync:error push
+      const goingAway = event.code === GOING_AWAY ? { delayMs: reconnectAfterMs(event.reason) } : undefined;
+      // This instance is gone or going: another one serves the same watermarks.
+      if (goingAway || event.code === ABNORMAL_CLOSURE) this.nextUrl();
       // Frames that arrived before the close (a rate_limited or slow_consumer push carrying the
-      // server's delay) are handled first, so the reconnect honours them.
+      // server's delay) are handled first, so the reconnect honours them and resumes after them.
       const generation = this.generation;
       void this.work.then(() => {
-        if (generation === this.generation) this.scheduleReconnect();
+        if (generation === this.generation) this.scheduleReconnect(goingAway);
       });
     };
   }
@@ -260,6 +281,7 @@ export class KhalaClient {
     }
     const detail = (failure as { message?: unknown } | undefined)?.message;
     this.emit('error', new Error(`could not open the sync socket (close ${close.code}${typeof detail === 'string' && detail ? `: ${detail}` : ''})`));
+    this.nextUrl();
     this.scheduleReconnect();
   }
 
@@ -270,15 +292,25 @@ export class KhalaClient {
     this.stop();
   }
 
-  private scheduleReconnect(): void {
+  /**
+   * `goingAway`: the server closed with 1001 (it is shutting down, docs/protocol/README.md §9). That
+   * is no failure of this client or link, so the delay is the server's hint (0: now) and the backoff
+   * does not grow.
+   */
+  private scheduleReconnect(goingAway?: { delayMs: number }): void {
     if (this.stopped) return;
     this.setStatus('reconnecting');
-    const delay = Math.max(this.minReconnectDelayMs, backoffDelay(this.attempt, this.options.backoff ?? { initialMs: 250, maxMs: 30_000 }));
+    const wanted = goingAway ? goingAway.delayMs : backoffDelay(this.attempt, this.options.backoff ?? { initialMs: 250, maxMs: 30_000 });
+    const delay = Math.max(this.minReconnectDelayMs, wanted);
     this.minReconnectDelayMs = 0;
-    this.attempt += 1;
+    if (!goingAway) this.attempt += 1;
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => void this.connect(), delay);
-    this.emit('reconnect_scheduled', { delayMs: delay, attempt: this.attempt });
+    this.emit('reconnect_scheduled', { delayMs: delay, attempt: this.attempt, url: this.url, ...(goingAway && { goingAway: true as const }) });
+  }
+
+  private nextUrl(): void {
+    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
   }
 
   private join(): void {
@@ -482,7 +514,7 @@ export class KhalaClient {
 
   private async bootstrapFromSnapshot(topic: string, snapshotUrl: string): Promise<number> {
     const fetchImpl = this.options.fetch ?? globalThis.fetch;
-    const base = this.options.httpBaseUrl ?? new URL(this.options.url.replace(/^ws/, 'http')).origin;
+    const base = this.options.httpBaseUrl ?? new URL(this.url.replace(/^ws/, 'http')).origin;
     const token = await this.options.token();
     let pageToken: string | undefined;
     let watermark = 0;

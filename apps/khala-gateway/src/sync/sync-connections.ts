@@ -12,7 +12,7 @@ import { JournalRepository } from './journal.repository';
 import { InboundLimiter } from './rate-limiter';
 import { Revocations } from './revocations';
 import { SyncError } from './sync.error';
-import { CLOSE } from './session/session-ports';
+import { CLOSE, GOING_AWAY_REASON } from './session/session-ports';
 import { SyncSession } from './session/sync-session';
 import { TopicFeeds } from './topic-feeds';
 
@@ -30,6 +30,8 @@ const CLOSE_GRACE_MS = 1000;
 @Injectable()
 export class SyncConnections implements OnModuleInit, OnApplicationShutdown {
   private readonly sessions = new Set<SyncSession>();
+  /** Waiters for the last socket to close (the shutdown drain). */
+  private readonly emptied = new Set<() => void>();
   private heartbeatTimer?: NodeJS.Timeout;
   private idleTimer?: NodeJS.Timeout;
   private readonly connections: Gauge;
@@ -127,6 +129,18 @@ export class SyncConnections implements OnModuleInit, OnApplicationShutdown {
     return this.sessions.size;
   }
 
+  /**
+   * The shutdown drain: every socket is closed with 1001 and the reconnect hint, and this resolves
+   * once all have closed. A socket whose peer does not answer the close is terminated after
+   * CLOSE_GRACE_MS, so the wait is bounded.
+   */
+  async goAway(): Promise<void> {
+    if (this.sessions.size === 0) return;
+    const closed = new Promise<void>((resolve) => this.emptied.add(resolve));
+    for (const session of this.sessions) session.close(CLOSE.goingAway, GOING_AWAY_REASON);
+    await closed;
+  }
+
   accept(socket: WebSocket, principal: SyncPrincipal): void {
     let closeTimer: NodeJS.Timeout | undefined;
     const session = new SyncSession(
@@ -216,6 +230,10 @@ export class SyncConnections implements OnModuleInit, OnApplicationShutdown {
       unwatch();
       session.dispose();
       if (this.sessions.delete(session)) this.connections.dec();
+      if (this.sessions.size === 0) {
+        for (const resolve of this.emptied) resolve();
+        this.emptied.clear();
+      }
     });
   }
 

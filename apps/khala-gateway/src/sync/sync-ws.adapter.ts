@@ -4,7 +4,8 @@ import type { Duplex } from 'node:stream';
 import { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { AuthError, bearerToken, SyncPrincipal, TokenService } from '@khala/auth';
-import { OriginPolicy } from '@khala/platform';
+import { OriginPolicy, ShutdownDrain } from '@khala/platform';
+import { CLOSE, GOING_AWAY_REASON } from './session/session-ports';
 import { SyncConnections } from './sync-connections';
 
 const PRINCIPAL = Symbol('sync principal');
@@ -23,6 +24,7 @@ type VerifyCallback = (result: boolean, code?: number, message?: string, headers
 export class SyncWsAdapter extends WsAdapter {
   /** Counts refused upgrades (khala_gateway_auth_failures_total). */
   private readonly refusals: SyncConnections;
+  private readonly drain: ShutdownDrain;
 
   constructor(
     app: INestApplicationContext,
@@ -32,6 +34,18 @@ export class SyncWsAdapter extends WsAdapter {
   ) {
     super(app, { messageParser: () => undefined });
     this.refusals = app.get(SyncConnections);
+    this.drain = app.get(ShutdownDrain);
+  }
+
+  /**
+   * Nest's close() terminates every socket (1006: clients see a network failure and back off). The
+   * shutdown drain has closed the sessions' sockets with 1001 already; any socket left (one that
+   * never became a session) gets the same close, and is terminated if it does not finish in time.
+   */
+  override async close(server: WsServerLike): Promise<void> {
+    const stopped = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+    await Promise.all([...server.clients].map((socket) => closeGoingAway(socket)));
+    await stopped;
   }
 
   override create(port: number, options: Record<string, unknown> = {}) {
@@ -57,6 +71,8 @@ export class SyncWsAdapter extends WsAdapter {
       const servers = (this.wsServersRegistry.get(port) ?? []) as { path: string; handleUpgrade: WsServerUpgrade; emit(event: string, ...args: unknown[]): boolean }[];
       const server = servers.find((candidate) => candidate.path === pathname);
       if (!server) return refuseUpgrade(socket, 404, 'not_found', 'no WebSocket endpoint at this path');
+      // A client that reaches this instance while it drains goes to another one (its retry, or the proxy's next pick).
+      if (this.drain.draining) return refuseUpgrade(socket, 503, 'draining', 'this gateway is shutting down; connect to another instance');
       server.handleUpgrade(request, socket, head, (ws) => server.emit('connection', ws, request));
     });
     return httpServer;
@@ -96,6 +112,34 @@ export class SyncWsAdapter extends WsAdapter {
       },
     );
   };
+}
+
+/** How long close() waits for a peer to answer the close before terminating the socket. */
+const CLOSE_WAIT_MS = 1000;
+
+interface WsSocketLike {
+  readonly readyState: number;
+  close(code: number, reason: string): void;
+  terminate(): void;
+  once(event: 'close', listener: () => void): void;
+}
+interface WsServerLike {
+  clients: Set<WsSocketLike>;
+  close(callback: (error?: Error) => void): void;
+}
+
+function closeGoingAway(socket: WsSocketLike): Promise<void> {
+  const CLOSED = 3;
+  if (socket.readyState === CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => socket.terminate(), CLOSE_WAIT_MS);
+    timer.unref();
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.close(CLOSE.goingAway, GOING_AWAY_REASON);
+  });
 }
 
 type WsServerUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer, done: (ws: unknown) => void) => void;

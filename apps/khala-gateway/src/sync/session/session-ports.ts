@@ -37,4 +37,11 @@ export interface SessionDeps {
  * Close codes (4000-4999 are the application's): clients reconnect on all but reauth; after
  * tokenExpired they reconnect with a fresh sync token (same session, resume from watermarks).
  */
-export const CLOSE = { reauth: 4401, idle: 4408, rateLimited: 4428, slowConsumer: 4429, tokenExpired: 4440 } as const;
+export const CLOSE = { goingAway: 1001, reauth: 4401, idle: 4408, rateLimited: 4428, slowConsumer: 4429, tokenExpired: 4440 } as const;
+
+/**
+ * The reason sent with 1001 when this instance shuts down: another instance can take the client at
+ * once, so it should reconnect without backoff (docs/protocol/README.md §9) and resume from its
+ * watermarks. The `reconnect_after_ms=0` hint is machine-readable; the text is for people.
+ */
+export const GOING_AWAY_REASON = 'server shutting down; reconnect_after_ms=0';
