@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { TracedCommand } from '@khala/platform/tracing/traced-command';
-import { v5 as uuidv5 } from 'uuid';
-import { EVENT_STORE, EventStore } from '@khala/eventstore';
+import { EVENT_STORE, EventStore, nameBasedUuid } from '@khala/eventstore';
 import { commandKey } from '../../../shared/command-key';
 import { runtimeCommands } from '../../../shared/runtime-commands';
 import { codexWorkerDecider } from '../../domain/codex-worker.decider';
@@ -22,7 +21,7 @@ export class StartCodexWorkerHandler implements ICommandHandler<StartCodexWorker
     const workerId =
       command.workerId ??
       (command.idempotencyKey
-        ? `wkr_${uuidv5(`${command.orgId}:${command.idempotencyKey}`, WORKER_ID_NAMESPACE)}`
+        ? `wkr_${nameBasedUuid(`${command.orgId}:${command.idempotencyKey}`, WORKER_ID_NAMESPACE)}`
         : `wkr_${randomUUID()}`);
     const stream = await resolveCodexWorkerStream(this.store, command.orgId, workerId);
     const occurredAt = new Date().toISOString();

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { TracedCommand } from '@khala/platform/tracing/traced-command';
-import { v5 as uuidv5 } from 'uuid';
-import { EVENT_STORE, EventStore } from '@khala/eventstore';
+import { EVENT_STORE, EventStore, nameBasedUuid } from '@khala/eventstore';
 import { runtimeCommands } from '../../../shared/runtime-commands';
 import { runDecider, runStream } from '../../domain/run.decider';
 import { CreateRun, CreateRunResult } from './create-run.command';
@@ -19,7 +18,7 @@ export class CreateRunHandler implements ICommandHandler<CreateRun, CreateRunRes
     // With an idempotency key the run id is derived from it, so a retried create lands on the
     // same stream and finds its own RunCreated instead of creating a second run.
     const runId = command.idempotencyKey
-      ? `run_${uuidv5(`${command.orgId}:${command.idempotencyKey}`, RUN_ID_NAMESPACE)}`
+      ? `run_${nameBasedUuid(`${command.orgId}:${command.idempotencyKey}`, RUN_ID_NAMESPACE)}`
       : `run_${randomUUID()}`;
     const outcome = await runtimeCommands.execute(
       this.store,
