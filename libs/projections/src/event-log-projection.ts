@@ -34,6 +34,7 @@ export interface EventLogEntry {
   type: string;
   encoded: EncodedDocument;
   correlationId: string | null;
+  traceparent: string | null;
 }
 
 /** The pure part: one immutable document per event, seq = stream revision + 1. */
@@ -60,6 +61,7 @@ export function eventLogEntries(model: Pick<EventLogModel, 'entityId' | 'include
       type: event.type,
       encoded: encodeDocument(document),
       correlationId: typeof event.metadata?.correlation_id === 'string' ? event.metadata.correlation_id : null,
+      traceparent: typeof event.metadata?.traceparent === 'string' ? event.metadata.traceparent : null,
     });
   }
   return entries;
@@ -107,7 +109,7 @@ export class EventLogProjection implements Projection {
       return [];
     }
     const journal: JournalAppend[] = entries.flatMap((entry) => {
-      const row = { orgId: entry.orgId, docKey: eventDocKey(docKeyPrefix, entry.id, entry.seq), docVersion: 1, encoded: entry.encoded, correlationId: entry.correlationId };
+      const row = { orgId: entry.orgId, docKey: eventDocKey(docKeyPrefix, entry.id, entry.seq), docVersion: 1, encoded: entry.encoded, correlationId: entry.correlationId, traceparent: entry.traceparent };
       return [{ topic: classTopic, ...row }, { topic: this.model.entityTopic(entry.id), ...row }];
     });
     // One statement: the upsert, then journal rows only for what it wrote (new or changed content).

@@ -45,6 +45,8 @@ export interface JournalAppend {
   docVersion: number;
   encoded: EncodedDocument;
   correlationId?: string | null;
+  /** W3C trace context of the event the row was written for (its metadata's `traceparent`). */
+  traceparent?: string | null;
 }
 
 /**
@@ -69,8 +71,8 @@ export function journalAppendCtes(
   const p = (offset: number) => `$${firstParam + offset}`;
   return {
     sql: `journal_in AS (
-        SELECT * FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bigint[], ${p(4)}::text[], ${p(5)}::text[], ${p(6)}::boolean[], ${p(7)}::text[])
-          WITH ORDINALITY AS j(topic, org_id, doc_key, doc_version, payload, payload_hash, hydration_required, correlation_id, ord)
+        SELECT * FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bigint[], ${p(4)}::text[], ${p(5)}::text[], ${p(6)}::boolean[], ${p(7)}::text[], ${p(8)}::text[])
+          WITH ORDINALITY AS j(topic, org_id, doc_key, doc_version, payload, payload_hash, hydration_required, correlation_id, traceparent, ord)
          ${keepIf ? `WHERE ${keepIf}` : ''}
       ),
       journal_groups AS (SELECT topic, org_id, count(*) AS n FROM journal_in GROUP BY topic, org_id),
@@ -85,8 +87,8 @@ export function journalAppendCtes(
           FROM journal_in j JOIN journal_groups g USING (topic, org_id) JOIN journal_heads h USING (topic, org_id)
       ),
       journal_rows AS (
-        INSERT INTO khala.journal (topic, org_id, watermark, doc_key, doc_version, payload, payload_hash, hydration_required, correlation_id)
-        SELECT topic, org_id, watermark, doc_key, doc_version, payload, payload_hash, hydration_required, correlation_id
+        INSERT INTO khala.journal (topic, org_id, watermark, doc_key, doc_version, payload, payload_hash, hydration_required, correlation_id, traceparent)
+        SELECT topic, org_id, watermark, doc_key, doc_version, payload, payload_hash, hydration_required, correlation_id, traceparent
           FROM journal_watermarks ORDER BY ord
       )`,
     params: [
@@ -98,6 +100,7 @@ export function journalAppendCtes(
       entries.map((entry) => entry.encoded.hash),
       pointer,
       entries.map((entry) => entry.correlationId ?? fallbackCorrelation),
+      entries.map((entry) => entry.traceparent ?? null),
     ],
   };
 }
@@ -133,6 +136,7 @@ export function committedJournalRows(
       payload: pointer ? null : entry.encoded.text,
       payloadHash: entry.encoded.hash,
       hydrationRequired: pointer,
+      traceparent: entry.traceparent ?? null,
     };
   });
 }

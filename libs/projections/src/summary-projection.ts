@@ -41,6 +41,8 @@ export interface SummaryChange<D> {
   encoded: EncodedDocument;
   docVersion: number;
   correlationId: string | null;
+  /** W3C trace context of the entity's last event in the batch (the one whose revision is docVersion - 1). */
+  traceparent: string | null;
   /** Index of the entity's last event in the batch: journal rows follow event order. */
   order: number;
 }
@@ -89,6 +91,7 @@ export function foldSummaries<D extends SummaryDocument>(
       encoded,
       docVersion: Number(last.revision) + 1,
       correlationId: typeof last.metadata?.correlation_id === 'string' ? last.metadata.correlation_id : null,
+      traceparent: typeof last.metadata?.traceparent === 'string' ? last.metadata.traceparent : null,
       order,
     });
   }
@@ -132,6 +135,7 @@ export class SummaryProjection<D extends SummaryDocument> implements Projection 
       docVersion: change.docVersion,
       encoded: change.encoded,
       correlationId: change.correlationId,
+      traceparent: change.traceparent,
     }));
     const journal = this.model.journal === false ? undefined : journalAppendCtes(entries);
     const p = (index: number) => `$${(journal?.params.length ?? 0) + index}`;

@@ -8,6 +8,8 @@ export interface JournalRow {
   payload: string | null;
   payload_hash: string;
   hydration_required: boolean;
+  /** W3C trace context of the event the row was written for (NULL when tracing was off). */
+  traceparent?: string | null;
 }
 
 /** Delivery policy of a topic class (khala.topic_classes). */
@@ -60,7 +62,7 @@ export class JournalRepository {
 
   private async queryAfter(topic: string, orgId: string, after: number, limit: number): Promise<JournalRow[]> {
     const { rows } = await this.db.query<JournalRow & { watermark: string; doc_version: string }>(
-      `SELECT watermark, doc_key, doc_version, payload, payload_hash, hydration_required FROM khala.journal
+      `SELECT watermark, doc_key, doc_version, payload, payload_hash, hydration_required, traceparent FROM khala.journal
         WHERE topic = $1 AND org_id = $2 AND watermark > $3 ORDER BY watermark LIMIT $4`,
       [topic, orgId, after, limit],
     );
@@ -75,10 +77,10 @@ export class JournalRepository {
     const result = feeds.map((): JournalRow[] => []);
     if (feeds.length === 0) return result;
     const { rows } = await this.db.query<JournalRow & { i: string; watermark: string; doc_version: string }>(
-      `SELECT k.i, j.watermark, j.doc_key, j.doc_version, j.payload, j.payload_hash, j.hydration_required
+      `SELECT k.i, j.watermark, j.doc_key, j.doc_version, j.payload, j.payload_hash, j.hydration_required, j.traceparent
          FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS k(topic, org_id, after, i)
         CROSS JOIN LATERAL (
-          SELECT watermark, doc_key, doc_version, payload, payload_hash, hydration_required FROM khala.journal
+          SELECT watermark, doc_key, doc_version, payload, payload_hash, hydration_required, traceparent FROM khala.journal
            WHERE topic = k.topic AND org_id = k.org_id AND watermark > k.after ORDER BY watermark LIMIT $4) j
         ORDER BY k.i, j.watermark`,
       [feeds.map((feed) => feed.topic), feeds.map((feed) => feed.orgId), feeds.map((feed) => feed.after), limit],
@@ -182,5 +184,6 @@ function toJournalRow(row: JournalRow & { watermark: string | number; doc_versio
     payload: row.payload,
     payload_hash: row.payload_hash,
     hydration_required: row.hydration_required,
+    traceparent: row.traceparent ?? null,
   };
 }

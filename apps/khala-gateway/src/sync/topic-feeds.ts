@@ -406,5 +406,6 @@ function toJournalRow(row: CommittedJournalRow): JournalRow {
     payload: row.payload,
     payload_hash: row.payloadHash,
     hydration_required: row.hydrationRequired,
+    traceparent: row.traceparent ?? null,
   };
 }

@@ -20,6 +20,8 @@ export interface CommittedJournalRow {
   payload: string | null;
   payloadHash: string;
   hydrationRequired: boolean;
+  /** W3C trace context of the event the row was written for, when tracing was on (the gateway's delivery span links to it). */
+  traceparent?: string | null;
 }
 
 /** The detail of a journal wake-up from this process: the rows its commit wrote, in watermark order per (topic, org). */

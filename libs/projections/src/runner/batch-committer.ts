@@ -1,6 +1,7 @@
 import { CommittedJournalRow } from '@khala/contracts';
 import { comparePositions, Position, RecordedEvent } from '@khala/eventstore';
 import { Database } from '@khala/platform';
+import { tracingEnabled } from '@khala/platform/tracing/tracing';
 import type { Logger } from 'pino';
 import { checkpointFenceStatement, fenceSucceeded } from '../checkpoint-store';
 import { tryRead } from '../event-reader';
@@ -10,6 +11,7 @@ import { isPaused, pausedIn, pausedStatement } from '../projection-controls';
 import { failureStatus, isSkipped, parkFailure } from '../projection-failures';
 import { CheckpointTable, ControlsTable, FailuresTable } from '../projection-tables';
 import { ProjectorMetrics } from '../projector-metrics';
+import { BatchTrace } from './batch-tracing';
 import { Leadership } from './leadership';
 import { ProjectorStats } from './projector-stats';
 import { ProjectorOptions, RunnerProgress } from './projector-types';
@@ -168,31 +170,39 @@ export class BatchCommitter {
     const started = performance.now();
     const { name, version } = this.projection;
     let written: readonly CommittedJournalRow[] | undefined;
-    await this.db.transaction(
-      async (tx, [fence, paused]) => {
-        if (!fenceSucceeded(fence))
-          throw new LeadershipLost('the checkpoint moved under this instance (another writer)');
-        if (pausedIn(paused)) throw new ProjectionPaused(`projection ${name} is paused`);
-        if (park)
-          await parkFailure(tx, name, park.event, park.error, park.attempts, this.tables.failuresTable);
-        if (events.length) written = (await this.projection.project(tx, events)) ?? undefined;
-      },
-      {
-        // BEGIN, the fence, then the pause check, in one round trip. The pause check runs after the
-        // fence has the checkpoint row lock: `oa projections pause` waits for that lock, so once it
-        // returns no batch that saw "not paused" can still be in flight.
-        openWith: [
-          checkpointFenceStatement(
-            name,
-            version,
-            this.progress.lastCommitted,
-            position,
-            this.tables.checkpointTable,
-          ),
-          pausedStatement(name, this.tables.controlsTable),
-        ],
-      },
-    );
+    const traced = tracingEnabled() && events.length ? new BatchTrace(this.projection, events) : undefined;
+    try {
+      await this.db.transaction(
+        async (tx, [fence, paused]) => {
+          if (!fenceSucceeded(fence))
+            throw new LeadershipLost('the checkpoint moved under this instance (another writer)');
+          if (pausedIn(paused)) throw new ProjectionPaused(`projection ${name} is paused`);
+          if (park)
+            await parkFailure(tx, name, park.event, park.error, park.attempts, this.tables.failuresTable);
+          if (events.length)
+            written = (await (traced ? traced.project(this.projection, tx, events) : this.projection.project(tx, events))) ?? undefined;
+        },
+        {
+          // BEGIN, the fence, then the pause check, in one round trip. The pause check runs after the
+          // fence has the checkpoint row lock: `oa projections pause` waits for that lock, so once it
+          // returns no batch that saw "not paused" can still be in flight.
+          openWith: [
+            checkpointFenceStatement(
+              name,
+              version,
+              this.progress.lastCommitted,
+              position,
+              this.tables.checkpointTable,
+            ),
+            pausedStatement(name, this.tables.controlsTable),
+          ],
+        },
+      );
+    } catch (error) {
+      traced?.end(error);
+      throw error;
+    }
+    traced?.end();
     // After the commit, not inside it: a NOTIFY in the batch would hold the cluster-wide notify
     // lock through the commit (see committed-notices.ts). Gateways in this process wake at once.
     // The rows the batch wrote go with it: this process's gateway delivers them without a read.

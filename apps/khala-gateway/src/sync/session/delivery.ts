@@ -2,7 +2,9 @@ import { resolveTopic } from '@khala/contracts';
 import type { TopicPolicy, TopicState } from '../journal.repository';
 import type { FeedChunk, FeedListener, TopicFeed } from '../topic-feeds';
 import { batchLength, EncodedRow, encodeRow, MAX_BATCH_UPDATES } from '../update-batch';
+import { tracingEnabled } from '@khala/platform/tracing/tracing';
 import type { Backpressure } from './backpressure';
+import { startDeliverySpan } from './delivery-tracing';
 import type { FrameEncoder } from './frame-encoder';
 import { DEFAULT_POLICY, prunedCursorPush, ReplayPlan } from './resume-plan';
 import type { SessionDeps, SessionTransport } from './session-ports';
@@ -221,7 +223,9 @@ export class TopicDelivery implements FeedListener {
     const last = batch[batch.length - 1].watermark;
     const replayComplete = live || last >= sub.target;
     const head = Math.max(available, last);
+    const span = tracingEnabled() ? startDeliverySpan(sub.topic, this.hooks.orgId, batch) : undefined;
     this.transport.send(this.hooks.encoder().batch(sub.topic, batch, replayComplete, head));
+    span?.end();
     this.deps.onBatchSent?.(batch.length);
     sub.cursor = last;
     return true;
@@ -229,7 +233,9 @@ export class TopicDelivery implements FeedListener {
 
   /** A feed's shared live batch, as every caught-up subscriber of the feed gets it. */
   private sendChunk(sub: TopicSubscription, chunk: FeedChunk): void {
+    const span = tracingEnabled() ? startDeliverySpan(sub.topic, this.hooks.orgId, chunk.rows) : undefined;
     this.transport.send(this.hooks.encoder().chunk(chunk));
+    span?.end();
     this.deps.onBatchSent?.(chunk.rows.length);
     sub.cursor = chunk.to;
   }
