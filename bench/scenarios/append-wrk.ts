@@ -9,33 +9,11 @@
  * reports requests/s and latency percentiles; afterwards every run's stored revisions are checked
  * dense. Skipped (with a note) under --smoke or where wrk is not installed.
  */
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { createScratchDatabase, Database } from '../../libs/platform/src/index';
 import { machineDescription } from '../lib/report';
 import { NO_VIOLATIONS, Scenario, ScenarioOptions, ScenarioResult } from '../lib/scenario';
 import { pinning, spawnJsonChild } from '../lib/store/child-process';
-
-const SCRIPT = join(__dirname, '..', 'wrk', 'frames.lua');
-
-/** wrk's latency column ("1.23ms", "456.00us", "1.20s") in ms. */
-function toMs(value: string): number {
-  const match = /^([\d.]+)(us|ms|s)$/.exec(value.trim());
-  if (!match) return NaN;
-  const amount = Number(match[1]);
-  return match[2] === 'us' ? amount / 1000 : match[2] === 's' ? amount * 1000 : amount;
-}
-
-function parseWrk(output: string): Record<string, number> {
-  const figure = (pattern: RegExp) => pattern.exec(output)?.[1];
-  return {
-    commands_per_s: Number(figure(/Requests\/sec:\s+([\d.]+)/)),
-    p50_ms: toMs(figure(/\s50%\s+(\S+)/) ?? ''),
-    p90_ms: toMs(figure(/\s90%\s+(\S+)/) ?? ''),
-    p99_ms: toMs(figure(/\s99%\s+(\S+)/) ?? ''),
-    errors: Number(figure(/Non-2xx or 3xx responses:\s+(\d+)/) ?? 0) + Number(figure(/Socket errors:.*timeout (\d+)/) ?? 0),
-  };
-}
+import { FRAMES_SCRIPT, parseWrk, runWrk, wrkMissing } from '../lib/wrk';
 
 async function post(runtime: string, token: string, path: string, body: unknown): Promise<Record<string, unknown>> {
   const response = await fetch(`${runtime}${path}`, {
@@ -52,7 +30,7 @@ const scenario: Scenario = {
   description: 'the append frames workload from wrk (C), a cross-check of the Node load generator',
   options: { seconds: { type: 'string' }, connections: { type: 'string' } },
   async run({ smoke, databaseUrl, args }: ScenarioOptions): Promise<ScenarioResult> {
-    const skipped = smoke ? 'skipped under --smoke (a cross-check, not a figure CI needs)' : spawnSync('wrk', ['-v']).error ? 'skipped: wrk is not installed (apt-get install -y wrk)' : undefined;
+    const skipped = smoke ? 'skipped under --smoke (a cross-check, not a figure CI needs)' : wrkMissing() ? 'skipped: wrk is not installed (apt-get install -y wrk)' : undefined;
     if (skipped) return { scenario: 'append-wrk', measurements: [], ratios: [], notes: [skipped] };
     const seconds = args.amount('seconds') ?? 10;
     const connections = args.amount('connections') ?? 32;
@@ -68,13 +46,8 @@ const scenario: Scenario = {
         await post(system.runtime, system.token, `/api/runtime/runs/${String(runId)}/frames`, { frames: [{ frame_id: 'start', type: 'run.started', payload: {} }] });
         runs.push(String(runId));
       }
-      const wrk = (label: string, duration: number) => {
-        const argv = ['-t1', `-c${connections}`, `-d${duration}s`, '--latency', '-s', SCRIPT, system.runtime, '--', label, system.token, ...runs];
-        const [command, commandArgs] = pins.load !== undefined ? ['taskset', ['-c', pins.load, 'wrk', ...argv]] : ['wrk', argv];
-        const result = spawnSync(command, commandArgs, { encoding: 'utf8' });
-        if (result.status !== 0) throw new Error(`wrk failed: ${result.stderr}`);
-        return result.stdout;
-      };
+      const wrk = (label: string, duration: number) =>
+        runWrk({ url: system.runtime, connections, seconds: duration, script: FRAMES_SCRIPT, scriptArgs: [label, system.token, ...runs], cpu: pins.load });
       wrk('warm', 2);
       const output = wrk('measured', seconds);
       process.stderr.write(output);
@@ -82,7 +55,7 @@ const scenario: Scenario = {
       return {
         scenario: 'append-wrk',
         machine: machineDescription(),
-        measurements: [{ system: 'khala', variant: `connections=${connections} (wrk)`, figures: parseWrk(output), integrity }],
+        measurements: [{ system: 'khala', variant: `connections=${connections} (wrk)`, figures: commandFigures(parseWrk(output)), integrity }],
         ratios: [],
         notes: [`wrk -t1 -c${connections} -d${seconds}s after a 2 s warm-up; ${pins.note}`, 'compare with `append` at concurrency=32 in the same window: close figures mean the Node load generator is not the limit'],
       };
@@ -92,6 +65,11 @@ const scenario: Scenario = {
     }
   },
 };
+
+/** wrk's report in the `append` scenario's names. */
+function commandFigures({ requests_per_s, p50_ms, p90_ms, p99_ms, errors }: ReturnType<typeof parseWrk>): Record<string, number> {
+  return { commands_per_s: requests_per_s, p50_ms, p90_ms, p99_ms, errors };
+}
 
 /** Every run's revisions are 0..n-1 with no gap or repeat (wrk cannot say which frames it got answered). */
 async function denseRevisions(databaseUrl: string, runs: string[]) {

@@ -11,7 +11,6 @@
  * bench/lib/store/http-load.ts for the workload and how latency is measured (closed loop, per
  * request). Without DATABASE_URL ours runs on the server's embedded PGlite and the peer is skipped.
  */
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createScratchDatabase } from '../../libs/platform/src/index';
 import { LatencyHistogram, LatencySummary } from '../lib/histogram';
@@ -20,7 +19,7 @@ import { Measurement, Ratio, Scenario, ScenarioOptions, ScenarioResult } from '.
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { checkAppendIntegrity } from '../lib/store/append-integrity';
 import { checkEmmettStreams } from '../lib/store/emmett-integrity';
-import { pinning, spawnJsonChild } from '../lib/store/child-process';
+import { pinning, processCpuMs, spawnJsonChild } from '../lib/store/child-process';
 import type { EmmettAppendConfig, EmmettAppendResult } from '../lib/store/emmett-append';
 import type { LoadConfig, LoadResult } from '../lib/store/http-load';
 
@@ -31,18 +30,6 @@ const TEXT_BYTES = 200;
 const TARGET_RATIO = 1.0;
 /** …and at least twice the same command over HTTP in front of the peer's store. */
 const HTTP_PEER_TARGET = 2.0;
-
-/** utime + stime of a process in ms (Linux /proc), or undefined where there is no /proc. */
-function processCpuMs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th of them, in clock ticks (100/s).
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The figures ours and the peer report alike for one concurrency level. */
 function throughputFigures(
