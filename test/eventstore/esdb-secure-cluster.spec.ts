@@ -75,8 +75,19 @@ describe.each([
     stores.push(store);
     const stream = `user-${randomUUID()}`;
     const error = await refusal(store.append(stream, probeEvents(stream, 1), { expectedRevision: 'no_stream' }));
-    expect(error).toMatchObject({ code: 'UNAVAILABLE' });
+    expect(error).toMatchObject({ code: 'UNAVAILABLE', details: { reason: 'unreachable' } });
     expect(emulator.log.readStream(stream, 'start', false, 10)).toBeUndefined();
+  });
+
+  it('esdb+discover:// to nodes whose certificates the CA file does not sign → UNAVAILABLE (discovery_failed) → HTTP 503, not a 500', async () => {
+    const url = emulator.url({ credentials: ADMIN, discover: true }).replace(tls.caFile, tls.otherCaFile);
+    const store = EsdbEventStore.connect(url);
+    const stream = `user-${randomUUID()}`;
+    const error = await refusal(store.append(stream, probeEvents(stream, 1), { expectedRevision: 'no_stream' }));
+    expect(error).toMatchObject({ code: 'UNAVAILABLE', details: { reason: 'discovery_failed' } });
+    expect(http.describe(error).status).toBe(503);
+    // A client that never connected closes without failing (an app's shutdown must not throw over it).
+    await expect(store.close()).resolves.toBeUndefined();
   });
 
   it('a wrong password → UNAVAILABLE (not_authenticated) → HTTP 503, not a 500', async () => {

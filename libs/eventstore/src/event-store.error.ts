@@ -20,7 +20,7 @@ export interface EventStoreErrorDetails {
   actual?: ActualRevision;
   /** APPEND_TOO_LARGE: the store's limit in bytes. */
   maxAppendSize?: number;
-  /** UNAVAILABLE: why (`deadline_exceeded`, `not_leader`, `unreachable`, `not_authenticated`). */
+  /** UNAVAILABLE: why (`deadline_exceeded`, `not_leader`, `unreachable`, `discovery_failed`, `not_authenticated`). */
   reason?: string;
 }
 

@@ -1,8 +1,10 @@
 import { DynamicModule, Inject, Injectable, InjectionToken, Module, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import type { Registry } from 'prom-client';
 import { Database, METRICS_REGISTRY, ReadinessRegistry } from '@khala/platform';
 import { EsdbEventStore } from './esdb/esdb-event-store';
 import { esdbReadinessCheck, registerEsdbMetrics } from './esdb/esdb-observability';
+import { AppendSizeGuard, maxAppendSizeOf } from './esdb/esdb-request-cap';
 import { EVENT_STORE, EventStore } from './event-store.port';
 import { PostgresEventStore } from './postgres/postgres-event-store';
 
@@ -63,6 +65,8 @@ export class EventStoreModule {
             createEventStore({ eventStoreUrl: eventStoreUrl || undefined, database, pollIntervalMs: options.pollIntervalMs }),
         },
         EventStoreLifecycle,
+        // On EventStoreDB a request body over the server's append limit could never be stored: 413 before any handler.
+        ...(eventStoreUrl ? [{ provide: APP_GUARD, useValue: new AppendSizeGuard(maxAppendSizeOf(eventStoreUrl)) }] : []),
       ],
       exports: [EVENT_STORE],
     };

@@ -14,10 +14,16 @@ import {
 } from '../event-store.port';
 import { isSystemEvent, matchesFilter, toEventData, toPortError, toRecordedEvent } from './esdb-mapping';
 import { EsdbSubscription } from './esdb-subscription';
+import { appendSizeOf, appendTooLarge, ESDB_DEFAULT_MAX_APPEND_SIZE, maxAppendSizeOf, withoutMaxAppendSize } from './esdb-request-cap';
 
 export interface EsdbEventStoreOptions {
   /** First resubscribe delay after a dropped subscription; doubles per failure, capped at 5 s. */
   reconnectDelayMs?: number;
+  /**
+   * The server's `MaxAppendSize`: an append over it is refused here (APPEND_TOO_LARGE) before it is
+   * sent. Default: the URL's `maxAppendSize` option, else 1 MiB (the server default).
+   */
+  maxAppendSize?: number;
 }
 
 /**
@@ -36,20 +42,26 @@ export interface EsdbSubscriptionStats {
   positions: Position[];
 }
 
-/** `kurrentdb[+discover]://` → `esdb[+discover]://`, the spelling @eventstore/db-client parses. */
+/** `kurrentdb[+discover]://` → `esdb[+discover]://` without our options: what @eventstore/db-client parses. */
 export function toEsdbConnectionString(url: string): string {
-  return url.replace(/^kurrentdb(\+discover)?:\/\//, (_match, discover: string | undefined) => `esdb${discover ?? ''}://`);
+  return withoutMaxAppendSize(url).replace(/^kurrentdb(\+discover)?:\/\//, (_match, discover: string | undefined) => `esdb${discover ?? ''}://`);
 }
 
-/** Ends the client's calls and its channel (dispose() leaves the channel and its timers open). */
+/**
+ * Ends the client's calls and its channel (dispose() leaves the channel and its timers open). A
+ * client that never connected (its discovery failed) has no channel, and asking for one retries
+ * discovery and throws: closing must not fail an app's shutdown over it.
+ */
 export async function disposeEsdbClient(client: EventStoreDBClient): Promise<void> {
   await client.dispose();
-  const channel = await (client as unknown as { getChannel?: () => Promise<{ close(): void }> }).getChannel?.();
+  const channel = await (client as unknown as { getChannel?: () => Promise<{ close(): void }> }).getChannel?.().catch(() => undefined);
   channel?.close();
 }
 
 export class EsdbEventStore implements EventStore {
   private readonly reconnectDelayMs: number;
+  /** The append limit checked before sending (the server checks it too). */
+  readonly maxAppendSize: number;
   private readonly subscriptions = new Set<EsdbSubscription>();
   private reconnectsOfClosed = 0;
 
@@ -58,18 +70,26 @@ export class EsdbEventStore implements EventStore {
     options: EsdbEventStoreOptions = {},
   ) {
     this.reconnectDelayMs = options.reconnectDelayMs ?? 250;
+    this.maxAppendSize = options.maxAppendSize ?? ESDB_DEFAULT_MAX_APPEND_SIZE;
   }
 
   /**
    * Accepts `esdb://`, `esdb+discover://` and the KurrentDB spellings of the same, with what a
    * secure cluster needs in the URL: `username:password@` (sent on every call) and
-   * `?tls=true&tlsCAFile=/path/ca.crt` (the CA that signed the nodes' certificates).
+   * `?tls=true&tlsCAFile=/path/ca.crt` (the CA that signed the nodes' certificates), and ours:
+   * `maxAppendSize=<bytes>` when the server's MaxAppendSize is not the default.
    */
   static connect(url: string, options: EsdbEventStoreOptions = {}): EsdbEventStore {
-    return new EsdbEventStore(EventStoreDBClient.connectionString(toEsdbConnectionString(url)), options);
+    return new EsdbEventStore(EventStoreDBClient.connectionString(toEsdbConnectionString(url)), {
+      maxAppendSize: maxAppendSizeOf(url),
+      ...options,
+    });
   }
 
   async append(stream: string, events: NewEvent[], { expectedRevision }: AppendOptions): Promise<AppendResult> {
+    // Refused here, with the same answer the server would give, so an append that cannot be
+    // stored costs no round trip (and a body that came without Content-Length is measured too).
+    if (appendSizeOf(events) > this.maxAppendSize) throw appendTooLarge(this.maxAppendSize, `append to ${stream}`, stream);
     try {
       const result = await this.client.appendToStream(stream, events.map(toEventData), { expectedRevision });
       // The server may omit the position (an empty append, or some versions' idempotent replays).

@@ -118,13 +118,28 @@ export function toPortError(error: unknown, stream?: string, expected?: string):
   if (isTransient(error)) {
     // A deadline or a write timeout leaves the append's fate unknown; the caller retries it with
     // the same event ids, which the server deduplicates.
-    const reason = error instanceof DeadlineExceededError || error instanceof TimeoutError ? 'deadline_exceeded' : error instanceof NotLeaderError ? 'not_leader' : 'unreachable';
+    const reason =
+      error instanceof DeadlineExceededError || error instanceof TimeoutError
+        ? 'deadline_exceeded'
+        : error instanceof NotLeaderError
+          ? 'not_leader'
+          : isDiscoveryFailure(error)
+            ? 'discovery_failed'
+            : 'unreachable';
     return new EventStoreError('UNAVAILABLE', `EventStoreDB unavailable (${reason}): ${(error as Error).message}`, { stream, reason });
   }
   return error;
 }
 
 const GRPC_UNAUTHENTICATED = 16;
+
+/**
+ * `esdb+discover://` found no node it could use (none answered gossip: down, unreachable, or a TLS
+ * certificate the CA file does not sign). The client throws a plain Error for it.
+ */
+function isDiscoveryFailure(error: unknown): boolean {
+  return error instanceof Error && /^Failed to discover after \d+ attempts/.test(error.message);
+}
 
 function grpcCodeOf(error: unknown): number | undefined {
   const raw = (error as { _raw?: { code?: unknown } })._raw;
@@ -141,6 +156,7 @@ export function isTransient(error: unknown): boolean {
     error instanceof NotLeaderError ||
     (error instanceof UnknownError && isBrokenCall((error as { _raw?: unknown })._raw)) ||
     isBrokenCall(error) ||
+    isDiscoveryFailure(error) ||
     (error instanceof EventStoreError && error.code === 'UNAVAILABLE')
   );
 }
