@@ -1,5 +1,6 @@
 import { createEventStore, EsdbEventStore, registerEsdbMetrics } from '@khala/eventstore';
 import { APP_ROLES, assertSchemaCurrent, createLogger, createMetricsRegistry, Database, observePool } from '@khala/platform';
+import { startTracing } from '@khala/platform/tracing/tracing';
 import type { Registry } from 'prom-client';
 import { ProjectorRunner, RetentionJob } from '@khala/projections';
 import { createRuntimeRunners } from './projections/runtime-projections';
@@ -29,6 +30,8 @@ export async function startProjectorWorker(env: ProjectorWorkerEnv, listen: { ht
   const db = await Database.connect({ url, role: APP_ROLES.runtime, applicationName: 'khala-projector-worker' });
   await assertSchemaCurrent(db);
   const logger = createLogger(PROJECTOR_WORKER_APP, env.LOG_LEVEL);
+  // Its projector batch spans (PlatformModule starts tracing for the Nest apps; the worker is none).
+  if (env.OTEL_EXPORTER_OTLP_ENDPOINT) startTracing({ endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: `khala-${PROJECTOR_WORKER_APP}` });
   const metrics = createMetricsRegistry(PROJECTOR_WORKER_APP);
   observePool(metrics, 'worker', db.pool);
   const store = createEventStore({ eventStoreUrl: env.EVENTSTORE_URL, database: db, pollIntervalMs: env.POLL_INTERVAL_MS });
