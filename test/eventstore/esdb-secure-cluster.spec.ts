@@ -5,6 +5,7 @@ import { EsdbEventStore, EventStoreError, setUpEsdbAccess } from '@khala/eventst
 import { HttpExceptionFilter } from '@khala/platform';
 import { CliContext } from '../../apps/cli/src/cli-context';
 import { esdbCommand } from '../../apps/cli/src/commands/esdb.command';
+import { buildProgram } from '../../apps/cli/src/main';
 import { EsdbEmulator, startEsdbEmulator } from '../esdb-emulator/esdb-emulator';
 import { createThrowawayTls, ThrowawayTls } from '../esdb-emulator/throwaway-tls';
 import { collect, probeEvents } from './support/event-store-conformance';
@@ -258,6 +259,10 @@ describe('oa esdb setup-acls (FAKE emulator)', () => {
     } finally {
       await runtime.close();
     }
+  });
+
+  it('is a command of oa', () => {
+    expect(buildProgram(new CliContext()).commands.map((command) => command.name())).toContain('esdb');
   });
 
   it('refuses to run without the passwords', async () => {

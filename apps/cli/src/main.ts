@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { CliContext } from './cli-context';
+import { esdbCommand } from './commands/esdb.command';
 import { eventsCommand } from './commands/events.command';
 import { migrateCommand } from './commands/migrate.command';
 import { projectionsCommand } from './commands/projections.command';
@@ -25,6 +26,7 @@ export function buildProgram(context: CliContext): Command {
   program.addCommand(projectionsCommand(context));
   program.addCommand(stateCommand(context));
   program.addCommand(replayCommand(context));
+  program.addCommand(esdbCommand(context));
   return program;
 }
 
