@@ -95,7 +95,7 @@ describe('sync:v1 frame fuzzing', () => {
   async function answerTo(client: RawPhoenixClient, text: string | Buffer, binary = false): Promise<Frame> {
     const seen = client.frames.length;
     client.socket.send(text, { binary });
-    return client.waitFor((frame) => client.frames.indexOf(frame) >= seen && (frame[3] === 'phx_reply' || frame[3] === 'sync:error'), 5000);
+    return client.waitFor((frame) => client.frames.indexOf(frame) >= seen && (frame[3] === 'phx_reply' || frame[3] === 'sync:error'));
   }
 
   function expectCoded(answer: Frame, input: unknown): void {

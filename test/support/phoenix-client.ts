@@ -43,8 +43,11 @@ export class RawPhoenixClient {
     return ref;
   }
 
-  /** Waits until a received frame matches, returning it. */
-  async waitFor(predicate: (frame: Frame) => boolean, timeoutMs = 10_000): Promise<Frame> {
+  /**
+   * Waits until a received frame matches, returning it. The bound is generous on purpose: it only
+   * decides how long a failing test takes, and a loaded machine can take seconds to answer.
+   */
+  async waitFor(predicate: (frame: Frame) => boolean, timeoutMs = 30_000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.frames.find(predicate);
@@ -84,7 +87,7 @@ export class RawPhoenixClient {
   }
 
   /** Waits until `count` updates of the topic have arrived. */
-  async waitForUpdates(topic: string, count: number, timeoutMs = 10_000): Promise<Record<string, unknown>[]> {
+  async waitForUpdates(topic: string, count: number, timeoutMs = 30_000): Promise<Record<string, unknown>[]> {
     await this.waitFor(() => this.updates(topic).length >= count, timeoutMs);
     return this.updates(topic);
   }
