@@ -1,4 +1,4 @@
-import { DomainError, ErrorKind } from '@khala/platform/errors/domain-error';
+import { codedError, ErrorKind } from '@khala/platform/errors/domain-error';
 import type { ControlRule } from './shared/domain/control-rules';
 
 export type ControlErrorCode =
@@ -41,18 +41,4 @@ const KINDS: Record<ControlErrorCode, ErrorKind> = {
  * The control app's one error type; the HTTP filter maps its kind to a status. Deciders refuse
  * with RuleViolation instead (control-commands.ts turns it into this).
  */
-export class ControlError extends DomainError {
-  readonly kind: ErrorKind;
-  override readonly retryAfterSeconds?: number;
-
-  constructor(
-    readonly code: ControlErrorCode,
-    message: string,
-    details?: unknown,
-    retryAfterSeconds?: number,
-  ) {
-    super(message, details);
-    this.kind = KINDS[code];
-    this.retryAfterSeconds = retryAfterSeconds;
-  }
-}
+export class ControlError extends codedError(KINDS) {}

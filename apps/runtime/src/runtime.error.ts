@@ -1,4 +1,4 @@
-import { DomainError, ErrorKind } from '@khala/platform/errors/domain-error';
+import { codedError, ErrorKind } from '@khala/platform/errors/domain-error';
 import type { RuntimeRule } from './shared/domain/runtime-rules';
 
 export type RuntimeErrorCode =
@@ -30,18 +30,4 @@ const KINDS: Record<RuntimeErrorCode, ErrorKind> = {
 };
 
 /** The runtime app's one error type: a code, and the kind the transports map to a status. */
-export class RuntimeError extends DomainError {
-  readonly kind: ErrorKind;
-  override readonly retryAfterSeconds?: number;
-
-  constructor(
-    readonly code: RuntimeErrorCode,
-    message: string,
-    details?: unknown,
-    retryAfterSeconds?: number,
-  ) {
-    super(message, details);
-    this.kind = KINDS[code];
-    this.retryAfterSeconds = retryAfterSeconds;
-  }
-}
+export class RuntimeError extends codedError(KINDS) {}

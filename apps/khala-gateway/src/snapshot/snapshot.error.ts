@@ -1,4 +1,4 @@
-import { DomainError, ErrorKind } from '@khala/platform';
+import { codedError, ErrorKind } from '@khala/platform';
 
 export type SnapshotErrorCode = 'bad_topic' | 'snapshot_not_available' | 'forbidden_topic' | 'invalid_page_token' | 'reauth_required';
 
@@ -11,14 +11,4 @@ const KINDS: Record<SnapshotErrorCode, ErrorKind> = {
 };
 
 /** The snapshot route's one error type (HTTP status from its kind). */
-export class SnapshotError extends DomainError {
-  readonly kind: ErrorKind;
-  constructor(
-    readonly code: SnapshotErrorCode,
-    message: string,
-    details?: unknown,
-  ) {
-    super(message, details);
-    this.kind = KINDS[code];
-  }
-}
+export class SnapshotError extends codedError(KINDS) {}

@@ -29,6 +29,28 @@ export abstract class DomainError extends Error {
   }
 }
 
+/**
+ * The base of a module's one error type: a code of its enum, and the kind `kinds` gives that code
+ * (`class RuntimeError extends codedError(KINDS) {}`), so the classes differ only in their table.
+ */
+export function codedError<Code extends string>(kinds: Readonly<Record<Code, ErrorKind>>) {
+  return class extends DomainError {
+    readonly kind: ErrorKind;
+    override readonly retryAfterSeconds?: number;
+
+    constructor(
+      readonly code: Code,
+      message: string,
+      details?: unknown,
+      retryAfterSeconds?: number,
+    ) {
+      super(message, details);
+      this.kind = kinds[code];
+      this.retryAfterSeconds = retryAfterSeconds;
+    }
+  };
+}
+
 /** Errors raised by the HTTP edge itself (validation, content type, body size). */
 export type RequestErrorCode =
   | 'validation_failed'
@@ -49,18 +71,4 @@ const REQUEST_ERROR_KINDS: Record<RequestErrorCode, ErrorKind> = {
   storage_unavailable: 'unavailable',
 };
 
-export class RequestError extends DomainError {
-  readonly kind: ErrorKind;
-  override readonly retryAfterSeconds?: number;
-
-  constructor(
-    readonly code: RequestErrorCode,
-    message: string,
-    details?: unknown,
-    retryAfterSeconds?: number,
-  ) {
-    super(message, details);
-    this.kind = REQUEST_ERROR_KINDS[code];
-    this.retryAfterSeconds = retryAfterSeconds;
-  }
-}
+export class RequestError extends codedError(REQUEST_ERROR_KINDS) {}
