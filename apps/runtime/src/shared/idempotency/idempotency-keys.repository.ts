@@ -37,14 +37,12 @@ export class IdempotencyKeysRepository {
     requestHash: string,
     leaseSeconds: number,
   ): Promise<IdempotencyAttempt | undefined> {
-    const attempt = randomUUID();
-    const { rowCount } = await this.db.query(
+    return this.underNewAttempt(
       `INSERT INTO runtime.idempotency_keys (org_id, idempotency_key, request_hash, state, locked_until, attempt)
        VALUES ($1, $2, $3, 'pending', now() + make_interval(secs => $4), $5)
        ON CONFLICT (org_id, idempotency_key) DO NOTHING`,
-      [orgId, key, requestHash, leaseSeconds, attempt],
+      [orgId, key, requestHash, leaseSeconds],
     );
-    return rowCount === 1 ? attempt : undefined;
   }
 
   async find(orgId: string, key: string): Promise<IdempotencyRecord | undefined> {
@@ -75,12 +73,17 @@ export class IdempotencyKeysRepository {
     requestHash: string,
     leaseSeconds: number,
   ): Promise<IdempotencyAttempt | undefined> {
-    const attempt = randomUUID();
-    const { rowCount } = await this.db.query(
+    return this.underNewAttempt(
       `UPDATE runtime.idempotency_keys SET locked_until = now() + make_interval(secs => $4), attempt = $5
         WHERE org_id = $1 AND idempotency_key = $2 AND request_hash = $3 AND state = 'pending' AND locked_until < now()`,
-      [orgId, key, requestHash, leaseSeconds, attempt],
+      [orgId, key, requestHash, leaseSeconds],
     );
+  }
+
+  /** Runs a claim or takeover statement with a fresh attempt as its last parameter; the attempt if it got the row. */
+  private async underNewAttempt(statement: string, params: unknown[]): Promise<IdempotencyAttempt | undefined> {
+    const attempt = randomUUID();
+    const { rowCount } = await this.db.query(statement, [...params, attempt]);
     return rowCount === 1 ? attempt : undefined;
   }
 
