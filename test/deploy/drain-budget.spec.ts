@@ -58,3 +58,34 @@ describe('deploy/k8s: the graceful drain fits in each pod\'s grace period', () =
     }
   });
 });
+
+interface ComposeService {
+  image?: string;
+  command?: string[];
+  environment?: Record<string, string>;
+  stop_grace_period?: string;
+}
+
+/** Compose durations as written here: "30s", "1m30s", or none (Compose's default, 10 s). */
+function composeSeconds(value: string | undefined): number {
+  if (value === undefined) return 10;
+  const match = /^(?:(\d+)m)?(?:(\d+)s)?$/.exec(value);
+  if (!match || value === '') throw new Error(`unreadable stop_grace_period ${value}`);
+  return Number(match[1] ?? 0) * 60 + Number(match[2] ?? 0);
+}
+
+describe('deploy/compose.yaml: the graceful drain fits in each app\'s stop_grace_period', () => {
+  const services = Object.entries((parseYaml('deploy/compose.yaml').documents[0] as { services: Record<string, ComposeService> }).services);
+  const apps = services.filter(([, service]) => service.image?.includes('khala') && ['control', 'runtime', 'gateway', 'projector-worker'].includes(service.command?.[0] ?? ''));
+
+  it('finds every long-running app', () => {
+    expect(apps.map(([name]) => name).sort()).toEqual(['control', 'gateway-1', 'gateway-2', 'projector-worker', 'runtime']);
+  });
+
+  it.each(apps)('%s: stop_grace_period ≥ SHUTDOWN_DRAIN_MS + the projectors\' stop', (name, service) => {
+    const drain = Number(service.environment?.SHUTDOWN_DRAIN_MS ?? new CommonEnv().SHUTDOWN_DRAIN_MS);
+    const needed = Math.ceil(drain / 1000) + AFTER_DRAIN_SECONDS;
+    const grace = composeSeconds(service.stop_grace_period);
+    expect({ service: name, grace, needed, fits: grace >= needed }).toMatchObject({ service: name, fits: true });
+  });
+});
