@@ -2,10 +2,7 @@ import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { TracedCommand } from '@khala/platform/tracing/traced-command';
 import { EVENT_STORE, EventStore } from '@khala/eventstore';
-import { commandKey } from '../../../shared/command-key';
-import { runtimeCommands } from '../../../shared/runtime-commands';
-import { codexWorkerDecider } from '../../domain/codex-worker.decider';
-import { resolveCodexWorkerStream } from '../../codex-worker-streams';
+import { executeOnWorker } from '../execute-on-worker';
 import { CodexWorkerCommandResult, RecordCodexWorkerEvent } from './record-codex-worker-event.command';
 
 @CommandHandler(RecordCodexWorkerEvent)
@@ -13,27 +10,7 @@ export class RecordCodexWorkerEventHandler implements ICommandHandler<RecordCode
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
   @TracedCommand()
-  async execute(command: RecordCodexWorkerEvent): Promise<CodexWorkerCommandResult> {
-    const stream = await resolveCodexWorkerStream(this.store, command.orgId, command.workerId);
-    const outcome = await runtimeCommands.execute(
-      this.store,
-      stream,
-      codexWorkerDecider,
-      {
-        kind: 'RecordCodexWorkerEvent',
-        workerId: command.workerId,
-        orgId: command.orgId,
-        userId: command.userId,
-        eventType: command.eventType,
-        payload: command.payload,
-        occurredAt: new Date().toISOString(),
-      },
-      {
-        commandKey: commandKey(`${stream}:event`, command.orgId, command.idempotencyKey),
-        correlationId: command.correlationId,
-        actor: command.userId,
-      },
-    );
-    return { workerId: command.workerId, status: outcome.state.status!, revision: outcome.revision };
+  execute(command: RecordCodexWorkerEvent): Promise<CodexWorkerCommandResult> {
+    return executeOnWorker(this.store, command, { kind: 'RecordCodexWorkerEvent', eventType: command.eventType, payload: command.payload }, 'event');
   }
 }
