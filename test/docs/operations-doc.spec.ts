@@ -43,6 +43,10 @@ const NOT_APP_SETTINGS: Record<string, string> = {
   MODEL_REPLAY: 'test',
   KHALA_IMAGE: 'deploy',
   KHALA_HTTP_PORT: 'deploy',
+  // Not settings at all: error codes and a constant the docs name, found where they are defined.
+  APPEND_TOO_LARGE: 'libs/eventstore',
+  ACCESS_DENIED: 'libs/eventstore',
+  EVENT_CATEGORIES: 'libs/contracts',
 };
 
 /** Series the alerts read from other exporters (blackbox prober, node exporter), not from the apps. */

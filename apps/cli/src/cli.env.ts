@@ -1,3 +1,4 @@
+import { IsOptional, IsString } from 'class-validator';
 import { DataSourceEnv } from '@khala/platform';
 
 /**
@@ -7,4 +8,17 @@ import { DataSourceEnv } from '@khala/platform';
  * owns it when one runs). EVENTSTORE_URL set: analysts read EventStoreDB/KurrentDB; checkpoints
  * and read models stay in Postgres.
  */
-export class CliEnv extends DataSourceEnv {}
+export class CliEnv extends DataSourceEnv {
+  /** `oa esdb setup-acls`: the passwords it gives control's, runtime's and the projector's users (docs/deploy.md §6). */
+  @IsOptional()
+  @IsString()
+  ESDB_CONTROL_PASSWORD?: string;
+
+  @IsOptional()
+  @IsString()
+  ESDB_RUNTIME_PASSWORD?: string;
+
+  @IsOptional()
+  @IsString()
+  ESDB_PROJECTOR_PASSWORD?: string;
+}

@@ -3,8 +3,8 @@ import { EVENT_CATEGORIES } from '@khala/contracts';
 import { DEFAULT_ESDB_APP_USERS, EsdbAppUsers, setUpEsdbAccess } from '@khala/eventstore';
 import { CliContext } from '../cli-context';
 
-/** Where each app user's password comes from (environment, so it stays out of shell history and `ps`). */
-export const ESDB_PASSWORD_KEYS: Record<keyof EsdbAppUsers, string> = {
+/** Where each app user's password comes from (CliEnv, so it stays out of shell history and `ps`). */
+export const ESDB_PASSWORD_KEYS: Record<keyof EsdbAppUsers, 'ESDB_CONTROL_PASSWORD' | 'ESDB_RUNTIME_PASSWORD' | 'ESDB_PROJECTOR_PASSWORD'> = {
   control: 'ESDB_CONTROL_PASSWORD',
   runtime: 'ESDB_RUNTIME_PASSWORD',
   projector: 'ESDB_PROJECTOR_PASSWORD',
@@ -14,7 +14,7 @@ export const ESDB_PASSWORD_KEYS: Record<keyof EsdbAppUsers, string> = {
  * `oa esdb setup-acls`: one EventStoreDB/KurrentDB user per app and the stream access that keeps
  * control and runtime apart (docs/deploy.md §6). EVENTSTORE_URL must carry admin credentials.
  */
-export function esdbCommand(context: CliContext, environment: NodeJS.ProcessEnv = process.env): Command {
+export function esdbCommand(context: CliContext, passwords?: Partial<Record<(typeof ESDB_PASSWORD_KEYS)[keyof EsdbAppUsers], string>>): Command {
   const esdb = new Command('esdb').description('EventStoreDB/KurrentDB administration');
   esdb
     .command('setup-acls')
@@ -31,6 +31,7 @@ export function esdbCommand(context: CliContext, environment: NodeJS.ProcessEnv 
     .action(async (options: { controlUser: string; runtimeUser: string; projectorUser: string; streamPolicies: boolean }) => {
       const adminUrl = context.env.EVENTSTORE_URL;
       if (!adminUrl) throw new Error('EVENTSTORE_URL is not set (an admin connection string: esdb+discover://admin:…@host:2113?tls=true&tlsCAFile=…)');
+      const environment = passwords ?? context.env;
       const missing = Object.values(ESDB_PASSWORD_KEYS).filter((key) => !environment[key]);
       if (missing.length) throw new Error(`set ${missing.join(', ')} (each app user's password)`);
       const result = await setUpEsdbAccess({
