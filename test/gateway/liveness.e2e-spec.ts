@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { RawPhoenixClient } from '../support/phoenix-client';
 import { freshIdentity, JournalWriter, socketUrl, startGateway, syncToken, TestGateway } from './support/gateway-harness';
+import { waitUntil } from '../support/wait-until';
 
 /**
  * Connection liveness (docs/protocol/README.md §9): server heartbeats, the idle timeout, and slow
@@ -85,7 +86,10 @@ describe('sync:v1 heartbeats, idle timeout and slow consumers', () => {
     for (let i = 0; i < 20 && (await metric('khala_gateway_slow_consumer_strikes_total{action="throttle"')) === throttlesBefore; i++) {
       await writer.append(topic, identity.orgId, Array.from({ length: 10 }, (_, j) => ({ i, j, big })));
     }
-    expect(await metric('khala_gateway_slow_consumer_strikes_total{action="throttle"')).toBeGreaterThan(throttlesBefore);
+    // 20 MiB are queued for a socket that reads nothing: the strike follows once the gateway has
+    // sent into the full buffer for GATEWAY_SLOW_CONSUMER_STRIKE_MS, however slow the machine.
+    const throttled = async () => (await metric('khala_gateway_slow_consumer_strikes_total{action="throttle"')) > throttlesBefore;
+    await waitUntil(throttled, 45_000, 'a throttle strike');
     tcp.resume();
     const head = Number((await writer.db.query<{ h: string }>(
       'SELECT head_watermark AS h FROM khala.topic_sequences WHERE topic = $1 AND org_id = $2', [topic, identity.orgId])).rows[0].h);

@@ -1,6 +1,7 @@
 import { Channel, Socket } from 'phoenix';
 import WebSocket from 'ws';
 import { freshIdentity, JournalWriter, startGateway, syncToken, TestGateway } from './support/gateway-harness';
+import { waitUntil } from '../support/wait-until';
 
 /** The official `phoenix` npm client (1.8.16), unchanged, speaks sync:v1 (docs/protocol/README.md §1). */
 // A short idle timeout, so the client's own heartbeats (every 150 ms) must keep the connection
@@ -67,7 +68,7 @@ describe('sync:v1 with the official phoenix client', () => {
     expect(batches.flatMap((b) => b.updates.map((u) => u.watermark))).toEqual([1, 2]);
 
     await writer.append('runtime.run_summaries', identity.orgId, [{ n: 3 }]);
-    await waitUntil(() => batches.flatMap((b) => b.updates).length === 3);
+    await waitUntil(() => batches.flatMap((b) => b.updates).length === 3, 45_000, 'three updates');
     expect(batches[batches.length - 1]).toMatchObject({ replay_complete: true, updates: [{ watermark: 3, payload: { n: 3 } }] });
 
     const refused = await receive<{ code: string }>(channel.push('sync:subscribe', { topics: [] }));
@@ -92,7 +93,7 @@ describe('sync:v1 with the official phoenix client', () => {
     expect(await receive(channel.join())).toMatchObject({ status: 'ok' });
     expect(await receive(channel.push('sync:subscribe', { topics: ['runtime.notifications'] }))).toMatchObject({ status: 'ok' });
     await writer.append('runtime.notifications', identity.orgId, [{ hi: 1 }]);
-    await waitUntil(() => frames.length === 1);
+    await waitUntil(() => frames.length === 1, 45_000, 'one frame');
     expect(frames[0]).toMatchObject({ kind: 'update_batch', seq: 1, schema_version: 1 });
   });
 
@@ -106,11 +107,3 @@ describe('sync:v1 with the official phoenix client', () => {
     expect(await closed).toBe(4408);
   });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

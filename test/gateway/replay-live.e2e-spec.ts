@@ -3,6 +3,7 @@ import { ApplyResult, KhalaClient, MemoryWatermarkStore, Update, WebSocketConstr
 import { RawPhoenixClient } from '../support/phoenix-client';
 import { isPgliteRun } from '../support/test-database';
 import { freshIdentity, JournalWriter, socketUrl, startGateway, syncToken, TestGateway } from './support/gateway-harness';
+import { waitUntil } from '../support/wait-until';
 
 /**
  * Replay → live hand-off, resume and fairness with real sockets while real transactions append to
@@ -86,7 +87,7 @@ describe('sync:v1 replay, live and resume', () => {
     const updates = await raw.waitForUpdates(topic, head, 30_000);
     // Exactly once per connection, in order: the server never sends a watermark twice.
     expect(updates.map((u) => u.watermark)).toEqual(Array.from({ length: head }, (_, i) => i + 1));
-    await waitUntil(() => client.watermark(topic) === head);
+    await waitUntil(() => client.watermark(topic) === head, 45_000, 'the client at the head');
     expect(results.filter((r) => r === ApplyResult.Advanced)).toHaveLength(head);
     expect(results).not.toContain(ApplyResult.OutOfOrder);
   });
@@ -122,7 +123,7 @@ describe('sync:v1 replay, live and resume', () => {
       client.dropConnection();
     }
     await writing;
-    await waitUntil(() => client.watermark(topic) === 160);
+    await waitUntil(() => client.watermark(topic) === 160, 45_000, 'the client at watermark 160');
     expect(applied.map((u) => u.watermark)).toEqual(Array.from({ length: 160 }, (_, i) => i + 1));
     expect(store.get(topic)).toBe(160);
   });
@@ -139,7 +140,7 @@ describe('sync:v1 replay, live and resume', () => {
     await client.start();
     expect(resyncs).toEqual([{ t: topic, mode: 'reset', info: { head_watermark: 600, reasons: ['replay_budget_exceeded'] } }]);
     await writer.append(topic, identity.orgId, [{ after: 'reset' }]);
-    await waitUntil(() => client.watermark(topic) === 601);
+    await waitUntil(() => client.watermark(topic) === 601, 45_000, 'the client at watermark 601');
   });
 
   it('round-robins topics: a cold topic is not starved by a hot topic\'s replay', async () => {
@@ -158,11 +159,3 @@ describe('sync:v1 replay, live and resume', () => {
     expect(coldIndex).toBeLessThanOrEqual(1);
   });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

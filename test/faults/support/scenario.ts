@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { waitUntil } from '../../support/wait-until';
+
+export { waitUntil };
 import { KeyRing, TokenService } from '@khala/auth';
 import { EventStore } from '@khala/eventstore';
 import { Database } from '@khala/platform';
@@ -148,14 +151,6 @@ async function waitForLiveProjection(db: Database, perStream: Map<string, number
     const { rows: counted } = await db.query<{ n: string }>('SELECT count(*) AS n FROM runtime.run_events WHERE run_id = ANY($1)', [runIds]);
     return summariesCurrent && Number(counted[0].n) === expectedEvents;
   }, timeoutMs, 'the live projector to catch up with the store');
-}
-
-export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** The invariants every fault scenario must keep: nothing acknowledged lost or doubled, state equal to a rebuild. */
