@@ -7,7 +7,7 @@ import { PrivatePostgres, privatePostgresAvailable, startPrivatePostgres } from 
 import { describeOrSkip } from '../support/skips';
 import { describeWithConcurrentPostgres, NEEDS_CONCURRENT_TRANSACTIONS, skipReasonOnPglite } from '../support/test-database';
 import { FaultFigures, reportFigures } from './support/figures';
-import { expectNothingLostOrDoubled, runScenario, ScenarioResult } from './support/scenario';
+import { expectNothingLostOrDoubled, runScenario, ScenarioResult, waitUntil } from './support/scenario';
 
 const wsUrl = (url: string) => `${url.replace('http', 'ws')}/sync/socket/websocket`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -77,10 +77,14 @@ describeOrSkip(
       db,
       serverUrl: pg.url,
       store,
-      async fault() {
+      async fault({ load }) {
         const stoppedAt = Date.now();
         await pg.stop('fast');
-        await sleep(3_000);
+        // At least 3 s, and until the load has met the outage (on a loaded machine few commands may
+        // be sent in 3 s; the test asserts one was answered 503 or failed to connect).
+        const downUntil = stoppedAt + 3_000;
+        const metOutage = () => [...load.failures.keys()].some((answer) => answer.startsWith('503') || answer === 'connection error');
+        await waitUntil(() => Date.now() >= downUntil && metOutage(), 60_000, 'a command to meet the outage');
         await pg.start();
         const restoredAt = Date.now();
         return { restoredAt, faultMs: restoredAt - stoppedAt };
