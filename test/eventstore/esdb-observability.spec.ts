@@ -21,7 +21,9 @@ describe('EventStoreDB adapter readiness and metrics (FAKE emulator)', () => {
   });
 
   it('is ready while the server answers, and not ready (with the reason) while it is down', async () => {
-    const check = esdbReadinessCheck(store, 1_000);
+    // The probe's bound is a safety net: the first check also opens the gRPC channel, which on a
+    // starved machine (stress-ng beside the suite) took longer than 1 s.
+    const check = esdbReadinessCheck(store, 10_000);
     await expect(check.check()).resolves.toMatchObject({ up: true, details: { kind: 'eventstoredb' } });
     const { port, log } = emulator;
     await emulator.stop();
