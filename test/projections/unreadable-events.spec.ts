@@ -87,13 +87,16 @@ describe('unreadable events (contract check before the fold)', () => {
   }
 
   async function observe(runners: ProjectorRunner[], orgId: string, runId: string): Promise<Observed> {
+    // States first: a runner that has halted has committed what it projected before the poison,
+    // so the reads below see it (read after them, a halt could pair with reads from before a commit).
+    const states = runners.map((runner) => runner.state);
     const summary = await db.query<{ document: { status: string; frame_count: number } }>(
       'SELECT document FROM runtime.run_summaries WHERE org_id = $1 AND run_id = $2',
       [orgId, runId],
     );
     const events = await db.query<{ seq: string }>('SELECT seq FROM runtime.run_events WHERE org_id = $1 AND run_id = $2 ORDER BY seq', [orgId, runId]);
     return {
-      states: runners.map((runner) => runner.state),
+      states,
       summary: summary.rows[0]?.document,
       seqs: events.rows.map((row) => Number(row.seq)),
     };
