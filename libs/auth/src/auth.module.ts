@@ -12,7 +12,7 @@ import {
   SetMetadata,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Database, DATABASE } from '@khala/platform';
 import { ApiTokenScope, isApiToken } from './api-token';
 import { AuthError } from './auth.error';
@@ -64,7 +64,7 @@ export class AccessTokenGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const request = context.switchToHttp().getRequest<Request & { [PRINCIPAL]?: Principal }>();
+    const request = context.switchToHttp().getRequest<{ headers: IncomingHttpHeaders; [PRINCIPAL]?: Principal }>();
     const raw = bearerToken(request.headers.authorization);
     let principal: Principal;
     if (raw && isApiToken(raw)) {

@@ -1,61 +1,64 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { json } from 'express';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RequestError } from '../errors/domain-error';
-import { currentCorrelationId } from '../logging/correlation';
-import { STATUS_BY_KIND } from './error-response';
 
-const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Deepest accepted nesting of a JSON body (see inspectJson). */
 export const MAX_JSON_DEPTH = 64;
 
-function hasBody(req: Request): boolean {
-  const length = req.headers['content-length'];
-  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
+
+/**
+ * JSON bodies only (api.md): the one content-type parser of the app. A body of any other type is
+ * refused by Fastify before it is read (415), one over `limitBytes` as soon as its length is known
+ * (413). A body that parses but could never be valid is refused here, before validation:
+ * see notAnObject and inspectJson.
+ */
+export function acceptJsonBodiesOnly(app: FastifyInstance, limitBytes: number): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: limitBytes }, (request, text, done) => {
+    const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+      return done(new RequestError('unsupported_media_type', 'unsupported body encoding'), undefined);
+    }
+    if (text === '') return done(null, undefined); // no body at all: the route's validation decides
+    let body: unknown;
+    try {
+      // JSON.parse, not a "secure" parser: a `__proto__` key stays an own property, which
+      // validation then refuses as an unknown field like any other.
+      body = JSON.parse(text as string);
+    } catch {
+      return done(new RequestError('malformed_json', 'request body is not valid JSON'), undefined);
+    }
+    const problem = notAnObject(body) ?? inspectJson(body, MAX_JSON_DEPTH);
+    if (problem) return done(new RequestError('validation_failed', problem, [{ field: '', errors: [problem] }]), undefined);
+    done(null, body);
+  });
 }
 
 /**
- * JSON bodies only (api.md). Runs before Nest's router, so its failures are answered here in the
- * same error shape the exception filter uses.
+ * Postgres text and jsonb cannot hold U+0000, so a NUL in a path or query would reach the
+ * database only to fail there (a 500); refuse it at the edge like any other invalid input.
  */
-export function jsonBodyMiddleware(limitBytes: number): (RequestHandler | ((err: unknown, req: Request, res: Response, next: NextFunction) => void))[] {
-  const requireJson: RequestHandler = (req, _res, next) => {
-    if (BODY_METHODS.has(req.method) && hasBody(req) && !req.is('application/json')) {
-      next(new RequestError('unsupported_media_type', 'request bodies must be application/json'));
-      return;
-    }
-    next();
-  };
-  // Not strict: a bare string, number or null is valid JSON, and notAnObject says what is wrong with
-  // it (strict parsing would call it "not valid JSON").
-  const parse = json({ limit: limitBytes, strict: false, type: 'application/json' });
-  const answerParseErrors = (err: unknown, _req: Request, res: Response, next: NextFunction) => {
-    const error = toRequestError(err, limitBytes);
-    if (!error) return next(err);
-    res.status(STATUS_BY_KIND[error.kind]).json({
-      code: error.code,
-      message: error.message,
-      ...(error.details !== undefined ? { details: error.details } : {}),
-      correlation_id: currentCorrelationId() ?? 'none',
-    });
-  };
-  const inspect: RequestHandler = (req, _res, next) => {
-    const problem = BODY_METHODS.has(req.method) ? notAnObject(req.body) ?? inspectJson(req.body, MAX_JSON_DEPTH) : undefined;
-    if (problem) {
-      next(new RequestError('validation_failed', problem, [{ field: '', errors: [problem] }]));
-      return;
-    }
-    next();
-  };
-  // Postgres text and jsonb cannot hold U+0000, so a NUL in a path or query would reach the
-  // database only to fail there (a 500); refuse it at the edge like any other invalid input.
-  const refuseNulInUrl: RequestHandler = (req, _res, next) => {
-    if (/%00/i.test(req.originalUrl) || req.originalUrl.includes('\u0000')) {
-      next(new RequestError('validation_failed', 'the URL contains a NUL character', [{ field: 'url', errors: ['NUL characters are not accepted'] }]));
-      return;
-    }
-    next();
-  };
-  return [refuseNulInUrl, requireJson, parse, inspect, answerParseErrors];
+export function refuseNulInUrl(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
+  if (/%00/i.test(request.url) || request.url.includes('\u0000')) {
+    return done(new RequestError('validation_failed', 'the URL contains a NUL character', [{ field: 'url', errors: ['NUL characters are not accepted'] }]));
+  }
+  done();
+}
+
+/** Fastify's own refusals of a request (body size and type, URL) as our coded errors. */
+export function requestErrorFromFramework(error: FastifyError, limitBytes: number): RequestError | undefined {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new RequestError('payload_too_large', `request body exceeds ${limitBytes} bytes`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new RequestError('unsupported_media_type', 'request bodies must be application/json');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new RequestError('malformed_json', 'the request body does not match its content-length');
+    case 'FST_ERR_BAD_URL':
+      return new RequestError('validation_failed', 'the URL is not correctly encoded', [{ field: 'url', errors: ['malformed percent-encoding'] }]);
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -102,19 +105,6 @@ export function inspectJson(value: unknown, maxDepth: number): string | undefine
         stack.push([child, depth + 1]);
       }
     }
-  }
-  return undefined;
-}
-
-
-
-function toRequestError(err: unknown, limitBytes: number): RequestError | undefined {
-  if (err instanceof RequestError) return err;
-  const type = (err as { type?: string }).type;
-  if (type === 'entity.too.large') return new RequestError('payload_too_large', `request body exceeds ${limitBytes} bytes`);
-  if (type === 'entity.parse.failed') return new RequestError('malformed_json', 'request body is not valid JSON');
-  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
-    return new RequestError('unsupported_media_type', 'unsupported body encoding');
   }
   return undefined;
 }

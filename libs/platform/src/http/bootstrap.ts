@@ -1,19 +1,21 @@
-import { INestApplication, Type } from '@nestjs/common';
+import { HttpException, INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { NextFunction, Request, Response } from 'express';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { correlationIdFrom, runWithCorrelationId } from '../logging/correlation';
-import { loggablePath, PinoNestLogger } from '../logging/logger';
-import { httpRequestHistogram, METRICS_REGISTRY } from '../metrics/metrics';
+import { PinoNestLogger } from '../logging/logger';
+import { METRICS_REGISTRY } from '../metrics/metrics';
 import type { CommonEnv } from '../config/common-env';
 import { APP_ENV, LOGGER } from '../platform.tokens';
-import { jsonBodyMiddleware } from './body-parsing';
-import { answerClientErrors } from './client-errors';
+import { acceptJsonBodiesOnly, refuseNulInUrl, requestErrorFromFramework } from './body-parsing';
+import { answerClientError } from './client-errors';
 import { HttpExceptionFilter } from './http-exception.filter';
 import { OriginPolicy } from './origin-policy';
-import { corsMiddleware, securityHeadersMiddleware } from './security-headers';
+import { correlationIdOf, observeRequests } from './request-observation';
+import { corsHook } from './security-headers';
 import { createValidationPipe } from './validation';
 
 export interface HttpAppOptions {
@@ -23,48 +25,53 @@ export interface HttpAppOptions {
   bodyLimitBytes?: number;
 }
 
-/** Creates a Nest HTTP app with the conventions every app shares (api.md "Errors everywhere"). */
+/** Longest URL (request line and headers) Node's parser takes; no route parameter can be longer. */
+const MAX_URL_BYTES = 16 * 1024;
+
+/**
+ * Creates a Nest HTTP app with the conventions every app shares (api.md "Errors everywhere"), on
+ * Fastify: the command path spends half its CPU in the HTTP stack, and Fastify's is half of
+ * express's (bench/README.md, "The command path").
+ */
 export async function createHttpApp(rootModule: Type<unknown> | object, options: HttpAppOptions): Promise<INestApplication> {
-  const app = await NestFactory.create(rootModule as Type<unknown>, { bodyParser: false, bufferLogs: true });
+  const bodyLimitBytes = options.bodyLimitBytes ?? 1024 * 1024;
+  const adapter = new EdgeErrorsFirstAdapter({
+    bodyLimit: bodyLimitBytes,
+    // Routing as the API has always been served: case-insensitive, a trailing slash optional, and
+    // a path parameter of any length reaches validation (find-my-way's default of 100 would 404).
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: MAX_URL_BYTES },
+    clientErrorHandler: answerClientError,
+    // Node's own timeouts (Fastify would keep idle sockets 72 s and never time a request out).
+    keepAliveTimeout: 5_000,
+    requestTimeout: 300_000,
+    // During the drain, requests on connections already open are served, not refused with
+    // Fastify's 503: ShutdownDrain ends those connections with their responses.
+    return503OnClosing: false,
+    // No Nest middleware is used; without middie no hook runs for it on every request.
+    skipMiddie: true,
+    // A path that is not valid percent-encoding is refused before routing, so before any hook.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => answerRefusal(error, request, reply),
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(rootModule as Type<unknown>, adapter, { bodyParser: false, bufferLogs: true });
   const logger = app.get<Logger>(LOGGER);
-  const registry = app.get<Registry>(METRICS_REGISTRY);
   app.useLogger(new PinoNestLogger(logger));
   app.enableShutdownHooks();
-  answerClientErrors(app.getHttpServer());
 
-  const requestDuration = httpRequestHistogram(registry);
-  const express = app.getHttpAdapter().getInstance() as { disable(setting: string): void };
-  express.disable('x-powered-by');
-  // Every response is `cache-control: no-store`, so a weak ETag (a SHA-1 of each body) helps no one.
-  express.disable('etag');
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    const correlationId = correlationIdFrom(req.headers['x-correlation-id']);
-    res.setHeader('x-correlation-id', correlationId);
-    res.setHeader('cache-control', 'no-store');
-    const stopTimer = requestDuration.startTimer();
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      stopTimer({ method: req.method, route, status: String(res.statusCode) });
-      runWithCorrelationId(correlationId, () =>
-        logger.info(
-          {
-            method: req.method,
-            path: loggablePath(req.originalUrl),
-            status: res.statusCode,
-            duration_ms: Number(process.hrtime.bigint() - started) / 1e6,
-          },
-          'request',
-        ),
-      );
-    });
-    runWithCorrelationId(correlationId, next);
-  });
-  app.use(securityHeadersMiddleware());
-  app.use(corsMiddleware(originPolicyOf(app)));
-  for (const handler of jsonBodyMiddleware(options.bodyLimitBytes ?? 1024 * 1024)) app.use(handler);
+  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  const errors = new HttpExceptionFilter(logger, app.getHttpAdapter());
+  const answerRefusal = (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const coded = requestErrorFromFramework(error, bodyLimitBytes) ?? asHttpException(error);
+    const correlationId = request.correlationId || correlationIdFrom(request.headers['x-correlation-id']);
+    runWithCorrelationId(correlationId, () => errors.answer(coded, reply.header('x-correlation-id', correlationId)));
+  };
+  observeRequests(fastify, logger, app.get<Registry>(METRICS_REGISTRY));
+  fastify.addHook('onRequest', corsHook(originPolicyOf(app), correlationIdOf));
+  fastify.addHook('onRequest', refuseNulInUrl);
+  acceptJsonBodiesOnly(fastify, bodyLimitBytes);
+  // What Fastify refuses before a route runs (the body parser, a hook) is answered in the same shape.
+  fastify.setErrorHandler(answerRefusal);
   app.useGlobalPipes(createValidationPipe());
-  app.useGlobalFilters(new HttpExceptionFilter(logger));
+  app.useGlobalFilters(errors);
 
   const document = SwaggerModule.createDocument(
     app,
@@ -76,6 +83,24 @@ export async function createHttpApp(rootModule: Type<unknown> | object, options:
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   return app;
+}
+
+/**
+ * Nest installs an error handler of its own at init, replacing the one above: it would turn
+ * Fastify's refusals into HttpExceptions that keep the status but lose which refusal it was
+ * (415 and 413 each have a documented code). Errors from routes never reach either handler:
+ * Nest's exception filters answer those.
+ */
+class EdgeErrorsFirstAdapter extends FastifyAdapter {
+  override setErrorHandler(): ReturnType<FastifyAdapter['setErrorHandler']> {
+    return this.getInstance();
+  }
+}
+
+/** A Fastify refusal we have no code of our own for keeps its 4xx status (not a 500). */
+function asHttpException(error: FastifyError): unknown {
+  const status = error.statusCode;
+  return status !== undefined && status >= 400 && status < 500 ? new HttpException(error.message, status) : error;
 }
 
 /** The app's CORS/Origin policy, from CORS_ORIGINS (the gateway applies it to socket upgrades too). */

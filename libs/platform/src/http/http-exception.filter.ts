@@ -1,5 +1,4 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
-import type { Response } from 'express';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpServer } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DomainError } from '../errors/domain-error';
 import { currentCorrelationId } from '../logging/correlation';
@@ -9,14 +8,23 @@ import { ErrorBody, STATUS_BY_KIND } from './error-response';
 /** Maps every failure to `{code, message, details?, correlation_id}` with the right status. */
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    /** The app's HTTP adapter, which writes the answer; describe() alone needs none. */
+    private readonly http?: HttpServer,
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<Response>();
+    this.answer(exception, host.switchToHttp().getResponse<unknown>());
+  }
+
+  /** Answers `response` (the adapter's reply object) with the error body `exception` maps to. */
+  answer(exception: unknown, response: unknown): void {
+    if (!this.http) throw new Error('HttpExceptionFilter needs the HTTP adapter to answer');
     const { status, body, retryAfter } = this.describe(exception);
     if (status >= 500) this.logger.error({ err: exception, status }, 'request failed');
-    if (retryAfter !== undefined) response.setHeader('Retry-After', String(retryAfter));
-    response.status(status).json(body);
+    if (retryAfter !== undefined) this.http.setHeader(response, 'Retry-After', String(retryAfter));
+    this.http.reply(response, body, status);
   }
 
   describe(exception: unknown): { status: number; body: ErrorBody; retryAfter?: number } {

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import { AccessTokenGuard, CurrentPrincipal, Principal } from '@khala/auth';
 import { ApiErrors, currentCorrelationId } from '@khala/platform';
 import { rfc3339FromEpochSeconds } from '@khala/platform/time/rfc3339';
@@ -19,7 +19,7 @@ import { ControlReadModels } from '../queries/control-read-models.repository';
 import { SessionGrant } from '../session-tokens';
 
 const correlationId = () => currentCorrelationId() ?? 'none';
-const clientIp = (request: Request) => request.ip ?? request.socket.remoteAddress ?? 'unknown';
+const clientIp = (request: FastifyRequest) => request.ip ?? request.socket.remoteAddress ?? 'unknown';
 
 function grantBody(grant: SessionGrant) {
   return {
@@ -46,7 +46,7 @@ export class AuthController {
   @ApiOperation({ summary: 'create a user, their first org (as owner) and a first session' })
   @ApiResponse({ status: 201, type: SessionGrantResponse })
   @ApiErrors(CONTROL_COMMAND, { 409: ['email_taken'], 429: ['rate_limited'] })
-  async signUp(@Body() body: SignUpDto, @Req() request: Request) {
+  async signUp(@Body() body: SignUpDto, @Req() request: FastifyRequest) {
     const grant = await this.commands.execute(
       new SignUp(body.email, body.password, body.name, body.org_name, body.device_id, clientIp(request), correlationId()),
     );
@@ -58,7 +58,7 @@ export class AuthController {
   @ApiOperation({ summary: 'start a session on a device, in the default org or the `org_id` given' })
   @ApiOkResponse({ type: SessionGrantResponse })
   @ApiErrors(CONTROL_COMMAND, { 401: ['invalid_credentials'], 403: ['not_a_member'], 429: ['rate_limited'] })
-  async logIn(@Body() body: LogInDto, @Req() request: Request) {
+  async logIn(@Body() body: LogInDto, @Req() request: FastifyRequest) {
     const grant = await this.commands.execute(
       new LogIn(body.email, body.password, body.device_id, body.org_id, clientIp(request), correlationId()),
     );

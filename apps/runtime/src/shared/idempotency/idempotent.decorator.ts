@@ -1,6 +1,6 @@
 import { createParamDecorator, ExecutionContext, HttpCode } from '@nestjs/common';
 import { ApiHeader } from '@nestjs/swagger';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import type { Principal } from '@khala/auth';
 import { IdempotencyService } from './idempotency.service';
 
@@ -15,11 +15,11 @@ export interface KeyedRequest {
 /** Route parameter: the request's Idempotency-Key header, method and path. */
 export const Keyed = createParamDecorator(
   (_data: unknown, context: ExecutionContext): KeyedRequest => {
-    const request = context.switchToHttp().getRequest<Request>();
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
     return {
       idempotencyKey: request.headers['idempotency-key'] as string | undefined,
       method: request.method,
-      path: request.path,
+      path: request.url.split('?', 1)[0],
     };
   },
 );
