@@ -24,9 +24,10 @@ export function correlationIdOf(request: FastifyRequest): string {
  * metadata), `cache-control: no-store`, the security headers, and on completion one access-log
  * line and one observation of khala_http_request_duration_seconds.
  *
- * The correlation id is entered twice: when the request arrives, and again just before the
- * handler. Reading a body resumes in the socket's async context, not the request's, so the
- * first entry does not reach a handler that waited for its body.
+ * The correlation id is entered when the request arrives, for everything after: Fastify resumes a
+ * request after reading its body in the async context it was read from (an AsyncResource), so the
+ * handler of a request with a body sees it too (test/runtime/run-commands: "travels into the
+ * metadata of every event").
  */
 export function observeRequests(app: FastifyInstance, logger: Logger, registry: Registry): void {
   const requestDuration = httpRequestHistogram(registry);
@@ -40,7 +41,6 @@ export function observeRequests(app: FastifyInstance, logger: Logger, registry: 
     reply.header('x-correlation-id', correlationId).header('cache-control', 'no-store');
     runWithCorrelationId(correlationId, done);
   });
-  app.addHook('preHandler', (request, _reply, done) => runWithCorrelationId(request.correlationId, done));
   app.addHook('onResponse', (request, reply, done) => {
     const seconds = Number(process.hrtime.bigint() - request.receivedAt) / 1e9;
     const status = reply.statusCode;
