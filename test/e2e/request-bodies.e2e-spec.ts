@@ -63,4 +63,37 @@ describe('request bodies that are not JSON objects, and invalid fields', () => {
     expect(reply.status).toBe(400);
     expect(reply.body.code).toBe('malformed_json');
   });
+
+  // The apps moved from express to Fastify; these are the express behaviours callers relied on.
+  describe('conventions kept across the HTTP adapter', () => {
+    const runs = () => `${system.urls.runtime}/api/runtime/runs`;
+    const headers = () => ({ 'content-type': 'application/json', authorization: `Bearer ${user.access_token}` });
+
+    it('a __proto__ key, at any depth, is refused (validation would not see it: it would become the prototype of the DTO)', async () => {
+      for (const json of ['{"__proto__": {"admin": true}}', '{"metadata": {"a": {"__proto__": {"x": 1}}}}']) {
+        const reply = await post(system.urls.runtime, '/api/runtime/runs', json, user.access_token);
+        expect({ json, status: reply.status, code: reply.body.code }).toEqual({ json, status: 400, code: 'validation_failed' });
+      }
+    });
+
+    it('a body in another charset is 415, and an empty JSON body reaches validation', async () => {
+      const latin1 = await fetch(runs(), { method: 'POST', headers: { ...headers(), 'content-type': 'application/json; charset=latin1' }, body: '{}' });
+      expect({ status: latin1.status, code: ((await latin1.json()) as ErrorBody).code }).toEqual({ status: 415, code: 'unsupported_media_type' });
+      const empty = await fetch(runs(), { method: 'POST', headers: headers(), body: '' });
+      expect(empty.status).toBe(201); // create-run takes an empty body as {}
+    });
+
+    it('routing is case-insensitive with an optional trailing slash, and a long path parameter reaches the route', async () => {
+      const created = await fetch(runs(), { method: 'POST', headers: headers(), body: '{}' });
+      const { run_id } = (await created.json()) as { run_id: string };
+      const frames = (id: string, type: string) => JSON.stringify({ frames: [{ frame_id: id, type, payload: {} }] });
+      for (const [index, path] of [`/api/runtime/runs/${run_id}/frames/`, `/API/Runtime/Runs/${run_id}/Frames`].entries()) {
+        const sent = await fetch(`${system.urls.runtime}${path}`, { method: 'POST', headers: headers(), body: frames(`f-${index}`, index === 0 ? 'run.started' : 'run.text_delta') });
+        expect({ path, status: sent.status }).toEqual({ path, status: 202 });
+      }
+      const long = await fetch(`${runs()}/run_${'x'.repeat(5000)}/frames`, { method: 'POST', headers: headers(), body: frames('f-2', 'run.started') });
+      // The route answers (no such run), not the router: Fastify's default would 404 any parameter over 100 characters.
+      expect({ status: long.status, code: ((await long.json()) as ErrorBody).code }).toEqual({ status: 404, code: 'run_not_found' });
+    });
+  });
 });

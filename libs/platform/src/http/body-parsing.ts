@@ -22,8 +22,6 @@ export function acceptJsonBodiesOnly(app: FastifyInstance, limitBytes: number): 
     if (text === '') return done(null, undefined); // no body at all: the route's validation decides
     let body: unknown;
     try {
-      // JSON.parse, not a "secure" parser: a `__proto__` key stays an own property, which
-      // validation then refuses as an unknown field like any other.
       body = JSON.parse(text as string);
     } catch {
       return done(new RequestError('malformed_json', 'request body is not valid JSON'), undefined);
@@ -85,7 +83,8 @@ function unstorable(text: string): boolean {
  *  - nesting deeper than `maxDepth`: validation and transformation recurse per level, so a small
  *    body nested thousands deep would overflow the stack (a 500) instead of being refused;
  *  - strings or keys with U+0000 or an unpaired surrogate: valid JSON, but Postgres text/jsonb
- *    cannot store them, so they would fail in the database after validation passed.
+ *    cannot store them, so they would fail in the database after validation passed;
+ *  - a `__proto__` key (see below).
  */
 export function inspectJson(value: unknown, maxDepth: number): string | undefined {
   const stack: [unknown, number][] = [[value, 0]];
@@ -102,6 +101,9 @@ export function inspectJson(value: unknown, maxDepth: number): string | undefine
     } else {
       for (const [key, child] of Object.entries(node)) {
         if (unstorable(key)) return 'keys may not contain NUL characters or unpaired UTF-16 surrogates';
+        // JSON.parse keeps it as an own key, but validation never sees it: copied onto the DTO it
+        // becomes that object's prototype instead of a field, so it is refused here.
+        if (key === '__proto__') return 'the key __proto__ is not accepted';
         stack.push([child, depth + 1]);
       }
     }
