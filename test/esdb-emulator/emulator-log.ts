@@ -282,20 +282,18 @@ export class EmulatorLog {
    */
   readAll(from: LogPosition | 'start' | 'end', backwards: boolean, count: number, keep: (event: LoggedEvent) => boolean): LoggedEvent[] {
     const out: LoggedEvent[] = [];
+    // The start is found by position (a server seeks; scanning from the first record made every
+    // checkpoint check of a long catch-up cost the whole log).
     if (!backwards) {
       if (from === 'end') return out;
-      for (const event of this.log) {
-        if (out.length >= count) break;
-        if (from !== 'start' && compareLogPositions(positionOf(event), from) < 0) continue;
-        if (keep(event)) out.push(event);
+      for (let index = from === 'start' ? 0 : this.indexAtOrAfter(from); index < this.log.length && out.length < count; index++) {
+        if (keep(this.log[index])) out.push(this.log[index]);
       }
       return out;
     }
     if (from === 'start') return out;
-    for (let index = this.log.length - 1; index >= 0 && out.length < count; index--) {
-      const event = this.log[index];
-      if (from !== 'end' && compareLogPositions(positionOf(event), from) >= 0) continue;
-      if (keep(event)) out.push(event);
+    for (let index = (from === 'end' ? this.log.length : this.indexAtOrAfter(from)) - 1; index >= 0 && out.length < count; index--) {
+      if (keep(this.log[index])) out.push(this.log[index]);
     }
     return out;
   }
@@ -307,13 +305,22 @@ export class EmulatorLog {
 
   /** Index in the log of the first event strictly after `after` (the log only grows, so indexes stay valid). */
   indexAfter(after: LogPosition | 'start'): number {
-    if (after === 'start') return 0;
+    return after === 'start' ? 0 : this.firstIndex((event) => compareLogPositions(positionOf(event), after) > 0);
+  }
+
+  /** Index in the log of the first event at or after `position`. */
+  private indexAtOrAfter(position: LogPosition): number {
+    return this.firstIndex((event) => compareLogPositions(positionOf(event), position) >= 0);
+  }
+
+  /** Binary search over the log, which is in position order: the first index where `past` holds. */
+  private firstIndex(past: (event: LoggedEvent) => boolean): number {
     let low = 0;
     let high = this.log.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (compareLogPositions(positionOf(this.log[middle]), after) <= 0) low = middle + 1;
-      else high = middle;
+      if (past(this.log[middle])) high = middle;
+      else low = middle + 1;
     }
     return low;
   }
