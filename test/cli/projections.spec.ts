@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { PostgresEventStore } from '@khala/eventstore';
-import { Database } from '@khala/platform';
 import { listFailures, Projection, ProjectorRunner, readAsStored } from '@khala/projections';
 import { RecordedEvent } from '@khala/eventstore';
 import { Queryable } from '@khala/platform';
-import { connectTestDatabase, isPgliteRun } from '../support/test-database';
+import { isPgliteRun } from '../support/test-database';
 import {
   event,
   eventually,
@@ -14,15 +12,10 @@ import {
   silentLogger,
 } from '../projections/support/projection-fixtures';
 import { oa, oaJson } from './support/oa';
+import { useStoreOnTestDatabase } from '../support/store-on-test-database';
 
 describe('oa projections (operators)', () => {
-  let db: Database;
-  let store: PostgresEventStore;
-  beforeAll(async () => {
-    db = await connectTestDatabase({ max: isPgliteRun() ? 1 : 4 });
-    store = new PostgresEventStore(db, { pollIntervalMs: 20 });
-  });
-  afterAll(() => db.close());
+  const the = useStoreOnTestDatabase({ connections: 4, pollIntervalMs: 20 });
 
   function recordingProjection(
     name: string,
@@ -80,13 +73,13 @@ describe('oa projections (operators)', () => {
     const categories = isolatedCategories();
     const applied: string[] = [];
     const projection = recordingProjection(`t_${categories.tag}_pausable`, categories.run, applied);
-    const runner = new ProjectorRunner(store, db, projection, silentLogger, {
+    const runner = new ProjectorRunner(the.store, the.db, projection, silentLogger, {
       statsEveryMs: 0,
       leaseRetryMs: 50,
     });
     runner.start();
     try {
-      await store.append(categories.runStream('a'), [event('First', {})], { expectedRevision: 'no_stream' });
+      await the.store.append(categories.runStream('a'), [event('First', {})], { expectedRevision: 'no_stream' });
       await eventually(
         () => Promise.resolve(applied.length),
         (n) => n === 1,
@@ -95,7 +88,7 @@ describe('oa projections (operators)', () => {
 
       const paused = await oaJson(['projections', 'pause', projection.name, '--reason', 'maintenance']);
       expect(paused).toMatchObject({ code: 0, body: { projection: projection.name, paused: true } });
-      await store.append(categories.runStream('a'), [event('Second', {})], { expectedRevision: 0n });
+      await the.store.append(categories.runStream('a'), [event('Second', {})], { expectedRevision: 0n });
       await eventually(
         () => Promise.resolve(runner.state),
         (state) => state === 'paused',
@@ -110,7 +103,7 @@ describe('oa projections (operators)', () => {
       expect(status.body).toMatchObject([{ paused: true, known: false }]);
       // A batch may have been attempted, but nothing committed while paused.
       expect(applied.filter((type) => type === 'Second').length).toBeLessThanOrEqual(1);
-      const committedWhilePaused = await db.query<{ n: string }>(
+      const committedWhilePaused = await the.db.query<{ n: string }>(
         `SELECT count(*) AS n FROM runtime.projection_checkpoints c WHERE projection = $1`,
         [projection.name],
       );
@@ -144,14 +137,14 @@ describe('oa projections (operators)', () => {
         applied.push(...events.map((e) => e.type));
       },
     };
-    const runner = new ProjectorRunner(store, db, projection, silentLogger, {
+    const runner = new ProjectorRunner(the.store, the.db, projection, silentLogger, {
       statsEveryMs: 0,
       leaseRetryMs: 50,
       retryBaseMs: 1,
     });
     const firstPoison = event('Unprojectable', {});
     const secondPoison = event('Unprojectable', {});
-    await store.append(
+    await the.store.append(
       categories.runStream('s'),
       [event('First', {}), firstPoison, event('Middle', {}), secondPoison, event('Last', {})],
       { expectedRevision: 'no_stream' },
@@ -180,7 +173,7 @@ describe('oa projections (operators)', () => {
       });
       // The same runner, still alive, moves past the skipped event and halts on the next one.
       await eventually(
-        () => listFailures(db, projection.name),
+        () => listFailures(the.db, projection.name),
         (list) => list.some((f) => f.event_id === secondPoison.id),
         'halts on the second poison',
       );
@@ -212,7 +205,7 @@ describe('oa projections (operators)', () => {
   it('state folds a stream with its decider, at a revision; unknown categories exit 1', async () => {
     const runId = `run_${randomUUID().slice(0, 8)}`;
     const org = `org_${randomUUID().slice(0, 8)}`;
-    await store.append(`run-${runId}`, [runCreated(runId, org), runFrame(runId, org, 'RunStarted')], {
+    await the.store.append(`run-${runId}`, [runCreated(runId, org), runFrame(runId, org, 'RunStarted')], {
       expectedRevision: 'no_stream',
     });
     const at0 = await oaJson<{ revision: string; state: Record<string, unknown> }>([
@@ -234,7 +227,7 @@ describe('oa projections (operators)', () => {
   });
 
   async function checkpointOf(name: string): Promise<string> {
-    const { rows } = await db.query<{ p: string }>(
+    const { rows } = await the.db.query<{ p: string }>(
       `SELECT commit_position || '/' || prepare_position AS p FROM runtime.projection_checkpoints WHERE projection = $1`,
       [name],
     );

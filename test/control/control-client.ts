@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { RunningSystem } from '../../apps/embedded/src/embedded';
+import { startTestSystem } from '../support/system';
 
 /** Small fetch helpers for control's HTTP API in tests. */
 export interface Reply<T = Record<string, unknown>> {
@@ -71,3 +73,17 @@ export async function eventually<T>(probe: () => Promise<T>, check: (value: T) =
 
 /** Environment for control test systems: a generous per-IP budget, since every test client is 127.0.0.1. */
 export const CONTROL_TEST_ENV = { RUNTIME_PROJECTORS: 'off', AUTH_IP_BURST: '100000', AUTH_IP_PER_MINUTE: '100000' };
+
+/**
+ * The embedded system (control's test settings) and one signed-up user, for one describe block:
+ * `harness.system`, `harness.user`.
+ */
+export function useSystemWithUser(): { readonly system: RunningSystem; readonly user: SignedUp } {
+  const harness = {} as { system: RunningSystem; user: SignedUp };
+  beforeAll(async () => {
+    harness.system = await startTestSystem(CONTROL_TEST_ENV);
+    harness.user = await signUp(harness.system.urls.control);
+  });
+  afterAll(() => harness.system?.stop());
+  return harness;
+}

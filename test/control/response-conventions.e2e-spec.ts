@@ -1,6 +1,4 @@
-import { RunningSystem } from '../../apps/embedded/src/embedded';
-import { startTestSystem } from '../support/system';
-import { call, CONTROL_TEST_ENV, signUp, SignedUp } from './control-client';
+import { call, useSystemWithUser } from './control-client';
 
 /** RFC 3339 in UTC with `Z`: the one timestamp format of every response. */
 const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
@@ -12,50 +10,44 @@ interface ValidationBody {
 }
 
 describe('response conventions across control and runtime', () => {
-  let system: RunningSystem;
-  let user: SignedUp;
-  beforeAll(async () => {
-    system = await startTestSystem(CONTROL_TEST_ENV);
-    user = await signUp(system.urls.control);
-  });
-  afterAll(() => system.stop());
+  const the = useSystemWithUser();
 
   it('session and API token timestamps are RFC 3339 UTC with Z, never +00:00', async () => {
-    const issued = await call<{ created_at: string }>(system.urls.control, 'POST', '/api/tokens', {
-      token: user.access_token,
+    const issued = await call<{ created_at: string }>(the.system.urls.control, 'POST', '/api/tokens', {
+      token: the.user.access_token,
       body: { name: 'ci', scopes: ['runtime:read'] },
     });
     expect(issued.status).toBe(201);
     expect(issued.body.created_at).toMatch(RFC3339_UTC);
     const tokens = await call<{ tokens: { token_id: string; created_at: string; revoked_at: string | null }[] }>(
-      system.urls.control,
+      the.system.urls.control,
       'GET',
       '/api/tokens',
-      { token: user.access_token },
+      { token: the.user.access_token },
     );
     expect(tokens.body.tokens).toHaveLength(1);
     expect(tokens.body.tokens[0].created_at).toMatch(RFC3339_UTC);
-    const revoked = await call(system.urls.control, 'POST', `/api/tokens/${tokens.body.tokens[0].token_id}/revoke`, {
-      token: user.access_token,
+    const revoked = await call(the.system.urls.control, 'POST', `/api/tokens/${tokens.body.tokens[0].token_id}/revoke`, {
+      token: the.user.access_token,
       body: {},
     });
     expect(revoked.status).toBe(200);
-    const after = await call<{ tokens: { revoked_at: string | null }[] }>(system.urls.control, 'GET', '/api/tokens', { token: user.access_token });
+    const after = await call<{ tokens: { revoked_at: string | null }[] }>(the.system.urls.control, 'GET', '/api/tokens', { token: the.user.access_token });
     expect(after.body.tokens[0].revoked_at).toMatch(RFC3339_UTC);
 
     const sessions = await call<{ sessions: { started_at: string; revoked_at: string | null }[] }>(
-      system.urls.control,
+      the.system.urls.control,
       'GET',
       '/api/auth/sessions',
-      { token: user.access_token },
+      { token: the.user.access_token },
     );
     expect(sessions.body.sessions.length).toBeGreaterThan(0);
     for (const session of sessions.body.sessions) expect(session.started_at).toMatch(RFC3339_UTC);
   });
 
   it('a missing required field gets exactly one message, saying it is required', async () => {
-    const reply = await call<ValidationBody>(system.urls.control, 'POST', '/api/auth/login', {
-      body: { email: user.email, password: user.password },
+    const reply = await call<ValidationBody>(the.system.urls.control, 'POST', '/api/auth/login', {
+      body: { email: the.user.email, password: the.user.password },
     });
     expect(reply.status).toBe(400);
     expect(reply.body.code).toBe('validation_failed');
@@ -63,8 +55,8 @@ describe('response conventions across control and runtime', () => {
   });
 
   it('a field with several broken rules gets one message, the one about its kind', async () => {
-    const reply = await call<ValidationBody>(system.urls.control, 'POST', '/api/auth/login', {
-      body: { email: user.email, password: user.password, device_id: 42 },
+    const reply = await call<ValidationBody>(the.system.urls.control, 'POST', '/api/auth/login', {
+      body: { email: the.user.email, password: the.user.password, device_id: 42 },
     });
     expect(reply.status).toBe(400);
     expect(reply.body.details).toEqual([{ field: 'device_id', errors: ['device_id must be a string'] }]);
@@ -74,9 +66,9 @@ describe('response conventions across control and runtime', () => {
     ['control', '/api/auth/login'],
     ['runtime', '/api/runtime/runs'],
   ] as const)('a JSON array body on %s gets one clear message, not one per element', async (app, path) => {
-    const reply = await call<ValidationBody>(system.urls[app], 'POST', path, {
-      token: user.access_token,
-      body: [{ email: user.email }, 2, 3],
+    const reply = await call<ValidationBody>(the.system.urls[app], 'POST', path, {
+      token: the.user.access_token,
+      body: [{ email: the.user.email }, 2, 3],
     });
     expect(reply.status).toBe(400);
     expect(reply.body.code).toBe('validation_failed');
@@ -86,13 +78,13 @@ describe('response conventions across control and runtime', () => {
   });
 
   it('runtime command and read responses carry RFC 3339 UTC timestamps', async () => {
-    const created = await call<{ run_id: string }>(system.urls.runtime, 'POST', '/api/runtime/runs', { token: user.access_token, body: {} });
+    const created = await call<{ run_id: string }>(the.system.urls.runtime, 'POST', '/api/runtime/runs', { token: the.user.access_token, body: {} });
     expect(created.status).toBe(201);
     const events = await call<{ events: { recorded_at: string }[] }>(
-      system.urls.runtime,
+      the.system.urls.runtime,
       'GET',
       `/api/runtime/runs/${created.body.run_id}/events`,
-      { token: user.access_token },
+      { token: the.user.access_token },
     );
     expect(events.body.events.length).toBeGreaterThan(0);
     for (const event of events.body.events) expect(event.recorded_at).toMatch(RFC3339_UTC);

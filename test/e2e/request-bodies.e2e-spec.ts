@@ -1,6 +1,4 @@
-import { RunningSystem } from '../../apps/embedded/src/embedded';
-import { CONTROL_TEST_ENV, signUp, SignedUp } from '../control/control-client';
-import { startTestSystem } from '../support/system';
+import { useSystemWithUser } from '../control/control-client';
 
 interface ErrorBody {
   code: string;
@@ -19,13 +17,7 @@ async function post(base: string, path: string, json: string, token?: string): P
 }
 
 describe('request bodies that are not JSON objects, and invalid fields', () => {
-  let system: RunningSystem;
-  let user: SignedUp;
-  beforeAll(async () => {
-    system = await startTestSystem(CONTROL_TEST_ENV);
-    user = await signUp(system.urls.control);
-  });
-  afterAll(() => system.stop());
+  const the = useSystemWithUser();
 
   it.each([
     ['a string', '"hello"', 'a string'],
@@ -35,10 +27,10 @@ describe('request bodies that are not JSON objects, and invalid fields', () => {
     ['an array', '[1, 2]', 'an array'],
   ])('a body that is %s gets one message naming what it is, on control and on runtime', async (_kind, json, named) => {
     for (const [base, path] of [
-      [system.urls.control, '/api/auth/login'],
-      [system.urls.runtime, '/api/runtime/runs'],
+      [the.system.urls.control, '/api/auth/login'],
+      [the.system.urls.runtime, '/api/runtime/runs'],
     ] as const) {
-      const reply = await post(base, path, json, user.access_token);
+      const reply = await post(base, path, json, the.user.access_token);
       const message = `the request body must be a JSON object, not ${named}`;
       expect(reply).toEqual({
         status: 400,
@@ -48,7 +40,7 @@ describe('request bodies that are not JSON objects, and invalid fields', () => {
   });
 
   it('several invalid fields: exactly one message per field', async () => {
-    const reply = await post(system.urls.control, '/api/auth/login', JSON.stringify({ email: 7, password: 'x' }));
+    const reply = await post(the.system.urls.control, '/api/auth/login', JSON.stringify({ email: 7, password: 'x' }));
     expect(reply.status).toBe(400);
     expect(reply.body.code).toBe('validation_failed');
     const fields = reply.body.details!.map((detail) => detail.field).sort();
@@ -59,19 +51,19 @@ describe('request bodies that are not JSON objects, and invalid fields', () => {
   });
 
   it('malformed JSON stays malformed_json', async () => {
-    const reply = await post(system.urls.control, '/api/auth/login', '{"email": ');
+    const reply = await post(the.system.urls.control, '/api/auth/login', '{"email": ');
     expect(reply.status).toBe(400);
     expect(reply.body.code).toBe('malformed_json');
   });
 
   // The apps moved from express to Fastify; these are the express behaviours callers relied on.
   describe('conventions kept across the HTTP adapter', () => {
-    const runs = () => `${system.urls.runtime}/api/runtime/runs`;
-    const headers = () => ({ 'content-type': 'application/json', authorization: `Bearer ${user.access_token}` });
+    const runs = () => `${the.system.urls.runtime}/api/runtime/runs`;
+    const headers = () => ({ 'content-type': 'application/json', authorization: `Bearer ${the.user.access_token}` });
 
     it('a __proto__ key, at any depth, is refused (validation would not see it: it would become the prototype of the DTO)', async () => {
       for (const json of ['{"__proto__": {"admin": true}}', '{"metadata": {"a": {"__proto__": {"x": 1}}}}']) {
-        const reply = await post(system.urls.runtime, '/api/runtime/runs', json, user.access_token);
+        const reply = await post(the.system.urls.runtime, '/api/runtime/runs', json, the.user.access_token);
         expect({ json, status: reply.status, code: reply.body.code }).toEqual({ json, status: 400, code: 'validation_failed' });
       }
     });
@@ -88,7 +80,7 @@ describe('request bodies that are not JSON objects, and invalid fields', () => {
       const { run_id } = (await created.json()) as { run_id: string };
       const frames = (id: string, type: string) => JSON.stringify({ frames: [{ frame_id: id, type, payload: {} }] });
       for (const [index, path] of [`/api/runtime/runs/${run_id}/frames/`, `/API/Runtime/Runs/${run_id}/Frames`].entries()) {
-        const sent = await fetch(`${system.urls.runtime}${path}`, { method: 'POST', headers: headers(), body: frames(`f-${index}`, index === 0 ? 'run.started' : 'run.text_delta') });
+        const sent = await fetch(`${the.system.urls.runtime}${path}`, { method: 'POST', headers: headers(), body: frames(`f-${index}`, index === 0 ? 'run.started' : 'run.text_delta') });
         expect({ path, status: sent.status }).toEqual({ path, status: 202 });
       }
       const long = await fetch(`${runs()}/run_${'x'.repeat(5000)}/frames`, { method: 'POST', headers: headers(), body: frames('f-2', 'run.started') });

@@ -8,7 +8,6 @@ import {
   EsdbEventStore,
   EVENT_STORE,
   EventStore,
-  EventStoreError,
   EventStoreModule,
   maxAppendSizeOf,
   requestBodyLimitFor,
@@ -17,6 +16,7 @@ import {
 import { HttpExceptionFilter } from '@khala/platform';
 import { EsdbEmulator, startEsdbEmulator } from '../esdb-emulator/esdb-emulator';
 import { collect, freshCategory, probeEvents } from './support/event-store-conformance';
+import { refusal } from './support/emulator-harness';
 
 const NO_DATABASE = Symbol('NO_DATABASE');
 const http = new HttpExceptionFilter(pino({ enabled: false }));
@@ -41,15 +41,6 @@ describe.each([
     await store.close();
     await emulator.stop();
   });
-
-  async function refusal(promise: Promise<unknown>): Promise<EventStoreError> {
-    const error = await promise.then(
-      () => undefined,
-      (caught: unknown) => caught,
-    );
-    expect(error).toBeInstanceOf(EventStoreError);
-    return error as EventStoreError;
-  }
 
   it('an append over the server MaxAppendSize → APPEND_TOO_LARGE with the limit → HTTP 413, nothing written', async () => {
     const stream = `${freshCategory()}-1`;

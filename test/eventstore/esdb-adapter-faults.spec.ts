@@ -4,6 +4,7 @@ import { EsdbEmulator, startEsdbEmulator } from '../esdb-emulator/esdb-emulator'
 import { toPortError } from '../../libs/eventstore/src/esdb/esdb-mapping';
 import { collect, freshCategory, probeEvents } from './support/event-store-conformance';
 import { SubscriptionCollector } from './support/subscription-collector';
+import { disposeBareClient } from './support/emulator-harness';
 
 /**
  * The EventStoreDB adapter when the server misbehaves, driven through the FAKE emulator's fault
@@ -94,8 +95,7 @@ describe('FAKE EventStoreDB emulator speaks the server semantics the adapter rel
     client = EventStoreDBClient.connectionString(emulator.connectionString);
   });
   afterAll(async () => {
-    await client.dispose();
-    (await (client as unknown as { getChannel(): Promise<{ close(): void }> }).getChannel()).close();
+    await disposeBareClient(client);
     await emulator.stop();
   });
 

@@ -13,6 +13,7 @@ import { StreamsClient } from '@eventstore/db-client/generated/streams_grpc_pb';
 import { BatchAppendReq, BatchAppendResp } from '@eventstore/db-client/generated/streams_pb';
 import { EsdbEmulator, startEsdbEmulator } from '../esdb-emulator/esdb-emulator';
 import { freshCategory, probeEvents } from './support/event-store-conformance';
+import { disposeBareClient } from './support/emulator-harness';
 
 /**
  * The FAKE emulator's BatchAppend (test support only) against the real client library, and against
@@ -28,8 +29,7 @@ describe('FAKE EventStoreDB emulator: BatchAppend', () => {
     client = EventStoreDBClient.connectionString(emulator.connectionString);
   });
   afterAll(async () => {
-    await client.dispose();
-    (await (client as unknown as { getChannel(): Promise<{ close(): void }> }).getChannel()).close();
+    await disposeBareClient(client);
     await emulator.stop();
   });
 
@@ -110,8 +110,7 @@ describe('FAKE EventStoreDB emulator: BatchAppend', () => {
       expect((classic as MaxAppendSizeExceededError).maxAppendSize).toBe(4_096);
       expect(classicEmulator.appendsServed.classic).toBe(1);
     } finally {
-      await classicClient.dispose();
-      (await (classicClient as unknown as { getChannel(): Promise<{ close(): void }> }).getChannel()).close();
+      await disposeBareClient(classicClient);
       await classicEmulator.stop();
     }
     await expect(readIds(stream)).rejects.toThrow(/not found/);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { EVENT_CATEGORIES } from '@khala/contracts';
-import { EsdbEventStore, EventStoreError, setUpEsdbAccess } from '@khala/eventstore';
+import { EsdbEventStore, setUpEsdbAccess } from '@khala/eventstore';
 import { HttpExceptionFilter } from '@khala/platform';
 import { CliContext } from '../../apps/cli/src/cli-context';
 import { esdbCommand } from '../../apps/cli/src/commands/esdb.command';
@@ -10,19 +10,11 @@ import { EsdbEmulator, startEsdbEmulator } from '../esdb-emulator/esdb-emulator'
 import { createThrowawayTls, ThrowawayTls } from '../esdb-emulator/throwaway-tls';
 import { collect, probeEvents } from './support/event-store-conformance';
 import { SubscriptionCollector } from './support/subscription-collector';
+import { refusal } from './support/emulator-harness';
 
 const ADMIN = { username: 'admin', password: 'changeit' };
 const PASSWORDS = { control: 'control-secret', runtime: 'runtime-secret', projector: 'projector-secret' };
 const http = new HttpExceptionFilter(pino({ enabled: false }));
-
-async function refusal(promise: Promise<unknown>): Promise<EventStoreError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(EventStoreError);
-  return error as EventStoreError;
-}
 
 /**
  * A secure cluster as the adapter meets it (FAKE emulator serving TLS with a throwaway CA, checking

@@ -4,6 +4,7 @@ import { EsdbEmulatorOptions, startEsdbEmulator } from '../esdb-emulator/esdb-em
 import { SUBSCRIPTION_HIGH_WATER_MARK } from '../../libs/eventstore/src/esdb/esdb-subscription';
 import { freshCategory, probeEvents } from './support/event-store-conformance';
 import { SubscriptionCollector } from './support/subscription-collector';
+import { disposeBareClient } from './support/emulator-harness';
 
 /**
  * Filtered $all subscriptions as real servers send them (reproduced by the FAKE emulator, test
@@ -23,8 +24,7 @@ describe('EventStoreDB subscriptions: checkpoints as servers send them (FAKE emu
     opened.push(emulator, {
       async stop() {
         await store.close();
-        await client.dispose();
-        (await (client as unknown as { getChannel(): Promise<{ close(): void }> }).getChannel()).close();
+        await disposeBareClient(client);
       },
     });
     return { emulator, store, client };

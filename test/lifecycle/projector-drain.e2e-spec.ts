@@ -43,55 +43,54 @@ async function heldLeases(db: Database, keys: string[]): Promise<string[]> {
 }
 
 /**
+ * A database of the block's own, so no other test's projectors hold or take the leases meanwhile,
+ * and a connection to it to look at them.
+ */
+function useOwnDatabase(): { readonly url: string; readonly db: Database } {
+  const own = {} as { url: string; db: Database; release?: () => Promise<void> };
+  beforeAll(async () => {
+    const privateDb = await usePrivateDatabase();
+    own.url = privateDb.url;
+    own.release = () => privateDb.release();
+    own.db = await Database.connect({ url: privateDb.url, max: 2 });
+  });
+  afterAll(async () => {
+    await own.db?.close();
+    await own.release?.();
+  });
+  return own;
+}
+
+/**
  * Graceful drain of projectors (issue 15, item 3; docs/deploy.md "Graceful drain"): a shutdown
  * lets each projector finish the batch in hand and gives its lease back, so a standby can take
  * over at once instead of waiting for the holder's connection to die. Each test runs on a database
  * of its own, so no other test's projectors hold or take the leases meanwhile.
  */
 describe('projectors release their leases on shutdown', () => {
-  let privateDb: Awaited<ReturnType<typeof usePrivateDatabase>>;
-  let db: Database;
-
-  beforeAll(async () => {
-    privateDb = await usePrivateDatabase();
-    db = await Database.connect({ url: privateDb.url, max: 2 });
-  });
-  afterAll(async () => {
-    await db?.close();
-    await privateDb?.release();
-  });
+  const own = useOwnDatabase();
 
   it('embedded runtime and control (app.close(), the SIGTERM path): every lease is free as soon as close resolves', async () => {
     const system = await startTestSystem();
     try {
       // Held while the apps run: another instance would stand by.
-      expect((await heldLeases(db, ALL_LEASES)).sort()).toEqual([...ALL_LEASES].sort());
+      expect((await heldLeases(own.db, ALL_LEASES)).sort()).toEqual([...ALL_LEASES].sort());
     } finally {
       await system.stop();
     }
-    expect((await freeLeases(db, ALL_LEASES)).sort()).toEqual([...ALL_LEASES].sort());
+    expect((await freeLeases(own.db, ALL_LEASES)).sort()).toEqual([...ALL_LEASES].sort());
   }, 90_000);
 });
 
 describeOnPostgres('the projector worker is a process of its own, and its leases are Postgres advisory locks')('projector worker on SIGTERM', () => {
-  let privateDb: Awaited<ReturnType<typeof usePrivateDatabase>>;
-  let db: Database;
-
-  beforeAll(async () => {
-    privateDb = await usePrivateDatabase();
-    db = await Database.connect({ url: privateDb.url, max: 2 });
-  });
-  afterAll(async () => {
-    await db?.close();
-    await privateDb?.release();
-  });
+  const own = useOwnDatabase();
 
   it('finishes its batch, releases every lease and exits 0; its checkpoints hold every batch it reported', async () => {
-    const worker = await startApp('projector-worker', { DATABASE_URL: privateDb.url, PROJECTOR_REPORT_COMMITS: '1', POLL_INTERVAL_MS: '50' });
+    const worker = await startApp('projector-worker', { DATABASE_URL: own.url, PROJECTOR_REPORT_COMMITS: '1', POLL_INTERVAL_MS: '50' });
     try {
-      expect((await heldLeases(db, RUNTIME_LEASES)).sort()).toEqual([...RUNTIME_LEASES].sort());
+      expect((await heldLeases(own.db, RUNTIME_LEASES)).sort()).toEqual([...RUNTIME_LEASES].sort());
       // Runs keep being appended, so the worker has batches in hand when the signal comes.
-      const store = new PostgresEventStore(db, { pollIntervalMs: 50 });
+      const store = new PostgresEventStore(own.db, { pollIntervalMs: 50 });
       let writing = true;
       const writer = (async () => {
         for (let r = 0; writing; r++) {
@@ -104,12 +103,12 @@ describeOnPostgres('the projector worker is a process of its own, and its leases
       writing = false;
       await writer;
       expect(await worker.exited).toEqual({ code: 0, signal: null });
-      expect((await freeLeases(db, RUNTIME_LEASES)).sort()).toEqual([...RUNTIME_LEASES].sort());
+      expect((await freeLeases(own.db, RUNTIME_LEASES)).sort()).toEqual([...RUNTIME_LEASES].sort());
       // A batch it reported as committed is in its checkpoint (nothing reported was cut off).
       for (const line of worker.output().split('\n')) {
         if (!line.startsWith('{"commit"')) continue;
         const { commit, prepare } = JSON.parse(line) as { commit: string; prepare: string };
-        const checkpoint = await loadCheckpoint(db, commit);
+        const checkpoint = await loadCheckpoint(own.db, commit);
         expect(checkpoint!.position.prepare >= BigInt(prepare)).toBe(true);
       }
     } finally {

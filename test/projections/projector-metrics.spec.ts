@@ -1,24 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
-import { PostgresEventStore } from '@khala/eventstore';
-import { Database } from '@khala/platform';
 import { TENANT_LAG_TOP_N } from '@khala/projections';
-import { connectTestDatabase, isPgliteRun } from '../support/test-database';
 import { appendRun, event, eventually, isolatedCategories, isolatedProjections, runCreated, runnersFor } from './support/projection-fixtures';
+import { useStoreOnTestDatabase } from '../support/store-on-test-database';
 
 /**
  * docs/operations.md §3: khala_projection_tenant_lag_* name the tenants a backlog belongs to (at most
  * TENANT_LAG_TOP_N, none once caught up) and khala_projection_stalled turns 1 when a projection halts.
  */
 describe('projector metrics', () => {
-  let db: Database;
-  let store: PostgresEventStore;
-  beforeAll(async () => {
-    // One connection on PGlite: its socket server interleaves concurrent connections' statements.
-    db = await connectTestDatabase({ max: isPgliteRun() ? 1 : 6 });
-    store = new PostgresEventStore(db, { pollIntervalMs: 50 });
-  });
-  afterAll(() => db.close());
+  const the = useStoreOnTestDatabase({ connections: 6, pollIntervalMs: 50 });
 
   /** Label set → value of one series of the registry, for one projection. */
   async function valuesOf(registry: Registry, metric: string, projection: string): Promise<Map<string, number>> {
@@ -30,9 +21,9 @@ describe('projector metrics', () => {
     const categories = isolatedCategories();
     const orgs = Array.from({ length: TENANT_LAG_TOP_N + 2 }, (_, i) => `org_${categories.tag}_${i}`);
     // org 0: a run of 2 + 6 deltas = 8 events; every other org a run of 3 events (no deltas).
-    for (const [i, org] of orgs.entries()) await appendRun(store, categories.runStream(`run_${i}_${randomUUID().slice(0, 6)}`), `run_${i}`, org, i === 0 ? 5 : 0);
+    for (const [i, org] of orgs.entries()) await appendRun(the.store, categories.runStream(`run_${i}_${randomUUID().slice(0, 6)}`), `run_${i}`, org, i === 0 ? 5 : 0);
     const registry = new Registry();
-    const [runner] = runnersFor(store, db, isolatedProjections(categories).slice(0, 1), { metrics: registry });
+    const [runner] = runnersFor(the.store, the.db, isolatedProjections(categories).slice(0, 1), { metrics: registry });
     const name = runner.projection.name;
 
     await runner.refreshStats();
@@ -67,9 +58,9 @@ describe('projector metrics', () => {
     const org = `org_${categories.tag}`;
     const runId = `run_${randomUUID().slice(0, 8)}`;
     const poison = event('RunTeleported', { run_id: runId, org_id: org, actor_user_id: 'user_test', occurred_at: new Date().toISOString() });
-    await store.append(categories.runStream(runId), [runCreated(runId, org), poison], { expectedRevision: 'no_stream' });
+    await the.store.append(categories.runStream(runId), [runCreated(runId, org), poison], { expectedRevision: 'no_stream' });
     const registry = new Registry();
-    const [runner] = runnersFor(store, db, isolatedProjections(categories, { failurePolicy: 'stop' }).slice(0, 1), { metrics: registry, retryBaseMs: 1 });
+    const [runner] = runnersFor(the.store, the.db, isolatedProjections(categories, { failurePolicy: 'stop' }).slice(0, 1), { metrics: registry, retryBaseMs: 1 });
     runner.start();
     try {
       await eventually(async () => runner.state, (state) => state === 'failed', 'the runner to halt on the poison');

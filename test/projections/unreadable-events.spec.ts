@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { NewEvent, PostgresEventStore } from '@khala/eventstore';
-import { Database } from '@khala/platform';
+import { NewEvent } from '@khala/eventstore';
 import { FailurePolicy, listFailures, markSkipped, Projection, ProjectorRunner } from '@khala/projections';
 import { ControlProjection } from '../../apps/control/src/projections/control.projection';
-import { connectTestDatabase, isPgliteRun } from '../support/test-database';
 import { freshIdentity } from '../support/system';
 import {
   Categories,
@@ -17,6 +15,7 @@ import {
   runnersFor,
   silentLogger,
 } from './support/projection-fixtures';
+import { useStoreOnTestDatabase } from '../support/store-on-test-database';
 
 /**
  * Events hand-inserted into the store past the command path's contract check (as an operator's
@@ -61,14 +60,7 @@ interface Observed {
 }
 
 describe('unreadable events (contract check before the fold)', () => {
-  let db: Database;
-  let store: PostgresEventStore;
-  beforeAll(async () => {
-    // One connection on PGlite: its socket server interleaves concurrent connections' statements.
-    db = await connectTestDatabase({ max: isPgliteRun() ? 1 : 6 });
-    store = new PostgresEventStore(db, { pollIntervalMs: 50 });
-  });
-  afterAll(() => db.close());
+  const the = useStoreOnTestDatabase({ connections: 6, pollIntervalMs: 50 });
 
   /** A run whose third event is the poison: created, started, POISON, text delta, finished. */
   async function appendRunWithPoison(categories: Categories, make: (runId: string, orgId: string) => NewEvent) {
@@ -82,7 +74,7 @@ describe('unreadable events (contract check before the fold)', () => {
       runFrame(runId, orgId, 'RunTextDelta', { text: 'after the poison' }),
       runFrame(runId, orgId, 'RunFinished'),
     ];
-    await store.append(categories.runStream(runId), events, { expectedRevision: 'no_stream' });
+    await the.store.append(categories.runStream(runId), events, { expectedRevision: 'no_stream' });
     return { orgId, runId, poison };
   }
 
@@ -90,11 +82,11 @@ describe('unreadable events (contract check before the fold)', () => {
     // States first: a runner that has halted has committed what it projected before the poison,
     // so the reads below see it (read after them, a halt could pair with reads from before a commit).
     const states = runners.map((runner) => runner.state);
-    const summary = await db.query<{ document: { status: string; frame_count: number } }>(
+    const summary = await the.db.query<{ document: { status: string; frame_count: number } }>(
       'SELECT document FROM runtime.run_summaries WHERE org_id = $1 AND run_id = $2',
       [orgId, runId],
     );
-    const events = await db.query<{ seq: string }>('SELECT seq FROM runtime.run_events WHERE org_id = $1 AND run_id = $2 ORDER BY seq', [orgId, runId]);
+    const events = await the.db.query<{ seq: string }>('SELECT seq FROM runtime.run_events WHERE org_id = $1 AND run_id = $2 ORDER BY seq', [orgId, runId]);
     return {
       states,
       summary: summary.rows[0]?.document,
@@ -105,16 +97,16 @@ describe('unreadable events (contract check before the fold)', () => {
   /** Nothing of the poison (seq 3) in the read models or on any journal topic. */
   async function expectNoTraceOf(orgId: string, runId: string, poisonId: string): Promise<void> {
     for (const topic of ['runtime.run_events', `run:${runId}:events`]) {
-      const rows = await journalOf(db, topic, orgId);
+      const rows = await journalOf(the.db, topic, orgId);
       expect(rows.map((row) => row.doc_key)).not.toContain(`run_event:${runId}:3`);
       expect(rows.filter((row) => row.payload?.includes(poisonId))).toEqual([]);
     }
-    const { rows } = await db.query<{ document: unknown }>('SELECT document FROM runtime.run_events WHERE org_id = $1 AND run_id = $2', [orgId, runId]);
+    const { rows } = await the.db.query<{ document: unknown }>('SELECT document FROM runtime.run_events WHERE org_id = $1 AND run_id = $2', [orgId, runId]);
     expect(JSON.stringify(rows)).not.toContain(poisonId);
   }
 
   const runnersOf = (categories: Categories, failurePolicy: FailurePolicy) =>
-    runnersFor(store, db, isolatedProjections(categories, { failurePolicy }).slice(0, 2), { retryBaseMs: 1 }); // run summaries, run events
+    runnersFor(the.store, the.db, isolatedProjections(categories, { failurePolicy }).slice(0, 2), { retryBaseMs: 1 }); // run summaries, run events
 
   describe.each(POISONS)('$kind', ({ reason, make }) => {
     it("halts a 'stop' projection at the event, parked with the reason, and an operator's skip moves past it without folding it", async () => {
@@ -135,7 +127,7 @@ describe('unreadable events (contract check before the fold)', () => {
         for (const runner of runners) {
           expect(runner.status().lastError).toContain(poison.id);
           expect(runner.status().lastError).toMatch(reason);
-          const parked = await listFailures(db, runner.projection.name);
+          const parked = await listFailures(the.db, runner.projection.name);
           expect(parked).toMatchObject([{ event_id: poison.id, revision: 2, event_type: poison.type, status: 'parked' }]);
           expect(parked[0].error).toMatch(reason);
         }
@@ -144,7 +136,7 @@ describe('unreadable events (contract check before the fold)', () => {
         await Promise.all(runners.map((runner) => runner.stop()));
       }
 
-      for (const runner of runners) expect(await markSkipped(db, runner.projection.name, poison.id)).toBe(true);
+      for (const runner of runners) expect(await markSkipped(the.db, runner.projection.name, poison.id)).toBe(true);
       const resumed = runnersOf(categories, 'stop');
       for (const runner of resumed) runner.start();
       try {
@@ -176,7 +168,7 @@ describe('unreadable events (contract check before the fold)', () => {
         expect(done.seqs).toEqual([1, 2, 4, 5]);
         expect(done.states).toEqual(['live', 'live']);
         for (const runner of runners) {
-          const parked = await listFailures(db, runner.projection.name);
+          const parked = await listFailures(the.db, runner.projection.name);
           expect(parked).toMatchObject([{ event_id: poison.id, revision: 2, event_type: poison.type, status: 'parked' }]);
           expect(parked[0].error).toMatch(reason);
         }
@@ -202,16 +194,16 @@ describe('unreadable events (contract check before the fold)', () => {
       const [before, poisoned, after] = ['before', 'poisoned', 'after'].map((name) => `user_${name}_${tag}`);
       const poison = signedUp(poisoned, 42);
       for (const [userId, signup] of [[before, signedUp(before, 'a@example.com')], [poisoned, poison], [after, signedUp(after, 'c@example.com')]] as const) {
-        await store.append(`tuser${tag}-${userId}`, [signup], { expectedRevision: 'no_stream' });
+        await the.store.append(`tuser${tag}-${userId}`, [signup], { expectedRevision: 'no_stream' });
       }
-      const runner = new ProjectorRunner(store, db, projection, silentLogger, { checkpointTable: 'control.projection_checkpoints', statsEveryMs: 0, retryBaseMs: 1 });
+      const runner = new ProjectorRunner(the.store, the.db, projection, silentLogger, { checkpointTable: 'control.projection_checkpoints', statsEveryMs: 0, retryBaseMs: 1 });
       runner.start();
       try {
         await eventually(() => Promise.resolve(runner.state), (state) => state === 'failed' || state === 'live', 'the control runner to halt');
         expect(runner.state).toBe('failed');
-        const users = await db.query<{ user_id: string; email: string }>('SELECT user_id, email FROM control.users WHERE user_id = ANY($1) ORDER BY user_id', [[before, poisoned, after]]);
+        const users = await the.db.query<{ user_id: string; email: string }>('SELECT user_id, email FROM control.users WHERE user_id = ANY($1) ORDER BY user_id', [[before, poisoned, after]]);
         expect(users.rows).toEqual([{ user_id: before, email: 'a@example.com' }]);
-        const parked = await listFailures(db, projection.name, 'parked', 'control.projection_failures');
+        const parked = await listFailures(the.db, projection.name, 'parked', 'control.projection_failures');
         expect(parked).toMatchObject([{ event_id: poison.id, event_type: 'UserSignedUp', status: 'parked', attempts: 1 }]);
         expect(parked[0].error).toMatch(/email: string expected/);
       } finally {
