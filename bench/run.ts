@@ -16,7 +16,7 @@ import { BenchArgs, OptionSpec, parseBenchArgs } from './lib/args';
 import { integrityFailures, Scenario, ScenarioResult } from './lib/scenario';
 import { renderTable, writeResult } from './lib/report';
 
-const SCENARIOS = ['append', 'append-wrk', 'http-adapter', 'hot-stream', 'projection', 'e2e-latency', 'fanout', 'resume-storm', 'idle-memory'] as const;
+const SCENARIOS = ['append', 'append-wrk', 'http-adapter', 'hot-stream', 'projection', 'esdb-catch-up', 'e2e-latency', 'fanout', 'resume-storm', 'idle-memory'] as const;
 const USAGE = `usage: npm run bench -- <${SCENARIOS.join('|')}|all> [--smoke] [--name=value | --name value ...]\n`;
 
 async function loadScenario(name: string): Promise<Scenario> {

@@ -3,6 +3,8 @@
  * item 5): events/s and the subscriber's peak RSS, for the EventStoreDB adapter against the FAKE
  * emulator (in a process of its own, so only the subscriber is measured) and for the Postgres store.
  *
+ * The child process of `npm run bench -- esdb-catch-up` (bench/scenarios/esdb-catch-up.ts), one per
+ * store, so each subscriber's memory is its own:
  *   npm run ts -- bench/esdb/esdb-catch-up.ts --store=esdb --events=1000000
  *   DATABASE_URL=postgres://… npm run ts -- bench/esdb/esdb-catch-up.ts --store=postgres --events=1000000
  *
@@ -20,9 +22,8 @@ function option(name: string, fallback: string): string {
   return process.argv.find((arg) => arg.startsWith(prefix))?.slice(prefix.length) ?? fallback;
 }
 
-async function catchUp(store: EventStore, total: number): Promise<{ seconds: number; events: number; peakRssMiB: number }> {
-  let peakRss = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+async function catchUp(store: EventStore, total: number): Promise<{ seconds: number; events: number; peakRssMiB: number; rssBeforeMiB: number }> {
+  const rssBefore = process.memoryUsage().rss;
   const started = performance.now();
   let events = 0;
   const subscription = store.subscribeToAll({ filter: { streamPrefixes: ['bench-', 'run-'] } });
@@ -31,9 +32,9 @@ async function catchUp(store: EventStore, total: number): Promise<{ seconds: num
     if (message.kind === 'caughtUp' || events >= total) break;
   }
   const seconds = (performance.now() - started) / 1000;
-  clearInterval(sampler);
   await subscription.close();
-  return { seconds, events, peakRssMiB: peakRss / 2 ** 20 };
+  // maxRSS is the process's high-water mark (KiB), whatever moment it was reached at.
+  return { seconds, events, peakRssMiB: process.resourceUsage().maxRSS / 1024, rssBeforeMiB: rssBefore / 2 ** 20 };
 }
 
 async function esdb(total: number) {
@@ -81,7 +82,14 @@ async function main() {
   const result = which === 'postgres' ? await postgres(total) : await esdb(total);
   const rate = Math.round(result.events / result.seconds);
   process.stdout.write(
-    `${JSON.stringify({ store: which, events: result.events, seconds: Number(result.seconds.toFixed(2)), eventsPerSecond: rate, peakRssMiB: Number(result.peakRssMiB.toFixed(1)) })}\n`,
+    `${JSON.stringify({
+      store: which,
+      events: result.events,
+      seconds: Number(result.seconds.toFixed(2)),
+      eventsPerSecond: rate,
+      peakRssMiB: Number(result.peakRssMiB.toFixed(1)),
+      rssBeforeMiB: Number(result.rssBeforeMiB.toFixed(1)),
+    })}\n`,
   );
 }
 

@@ -47,13 +47,23 @@ export function toEsdbConnectionString(url: string): string {
   return withoutMaxAppendSize(url).replace(/^kurrentdb(\+discover)?:\/\//, (_match, discover: string | undefined) => `esdb${discover ?? ''}://`);
 }
 
+/** How long close waits for the client's calls to end before it closes the channel under them. */
+const DISPOSE_WAIT_MS = 2_000;
+
 /**
  * Ends the client's calls and its channel (dispose() leaves the channel and its timers open). A
  * client that never connected (its discovery failed) has no channel, and asking for one retries
  * discovery and throws: closing must not fail an app's shutdown over it.
+ *
+ * dispose() cancels every call and waits for each to end; a call cancelled while its stream was
+ * paused (a subscription's, or a read's left early) was seen never to end, which hung close for
+ * good (test/eventstore/esdb-close). The wait is therefore bounded.
  */
 export async function disposeEsdbClient(client: EventStoreDBClient): Promise<void> {
-  await client.dispose();
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, DISPOSE_WAIT_MS)));
+  await Promise.race([client.dispose(), waited]);
+  clearTimeout(timer);
   const channel = await (client as unknown as { getChannel?: () => Promise<{ close(): void }> }).getChannel?.().catch(() => undefined);
   channel?.close();
 }
