@@ -5,7 +5,7 @@ import { endAppendSpans, startAppendSpans } from './append-tracing';
 import { Decider, DomainEvent, RuleViolation } from './decider';
 import { deterministicEventId } from './event-id';
 import { EventStoreError, isWrongExpectedVersion } from './event-store.error';
-import { AppendResult, EventStore, NewEvent } from './event-store.port';
+import { AppendResult, appendSizeOf, EventStore, NewEvent } from './event-store.port';
 import { QueuedJob, QueueFairness, StreamCommandQueue } from './stream-command-queue';
 import { CachedStreamState, StreamStateCache } from './stream-state-cache';
 
@@ -184,7 +184,7 @@ export class CommandExecutor {
     let verified = !assumed;
     const { maxAttempts, backoff } = this.options;
     for (let attempt = 1; ; attempt++) {
-      const plan = this.planBatch(decider, base, jobs);
+      const plan = this.planBatch(decider, base, jobs, store.maxAppendSize);
       const taken = plan.decisions.map((decision) => decision.job);
       const rest = [...jobs.slice(taken.length), ...others];
       if (plan.events.length === 0) {
@@ -252,8 +252,15 @@ export class CommandExecutor {
    * changed before the append succeeds (a lost race retries from it): when a command follows one
    * that decided events, those are folded into a copy first.
    */
-  private planBatch(decider: CommandJob['decider'], base: CachedStreamState<unknown>, jobs: Job[]): Plan {
+  /**
+   * Decides `jobs` in order until the batch is full: `maxBatchEvents`, or a command whose events
+   * would take the append over the store's `maxAppendBytes` (EventStoreDB refuses the whole
+   * append, which would fail every command in it though each fits alone). The first command is
+   * always taken: alone over the limit, it is refused alone.
+   */
+  private planBatch(decider: CommandJob['decider'], base: CachedStreamState<unknown>, jobs: Job[], maxAppendBytes = Infinity): Plan {
     const maxBatchEvents = this.options.queue?.maxBatchEvents ?? Infinity;
+    let batchBytes = 0;
     const { encodeData, causationId } = this.options;
     let state = base.state;
     let copied = false;
@@ -304,6 +311,11 @@ export class CommandExecutor {
           },
         }))
         .filter((event) => !seen(event.id));
+      if (maxAppendBytes !== Infinity && fresh.length > 0) {
+        const bytes = appendSizeOf(fresh);
+        if (decisions.length > 0 && batchBytes + bytes > maxAppendBytes) break;
+        batchBytes += bytes;
+      }
       decisions.push({
         job,
         state,

@@ -94,6 +94,11 @@ export interface Subscription extends AsyncIterable<SubscriptionMessage> {
 }
 
 export interface EventStore {
+  /**
+   * The most bytes one append may carry, as appendSizeOf counts them (EventStoreDB's
+   * `MaxAppendSize`); absent: no limit. Batches of commands are cut to fit it.
+   */
+  readonly maxAppendSize?: number;
   append(stream: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult>;
   /** Throws EventStoreError STREAM_NOT_FOUND when the stream has no events. */
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent>;
@@ -106,6 +111,14 @@ export interface EventStore {
 }
 
 export const EVENT_STORE = Symbol('EVENT_STORE');
+
+/** What EventStoreDB counts against `MaxAppendSize`: each event's type, data and metadata bytes. */
+export function appendSizeOf(events: readonly NewEvent[]): number {
+  return events.reduce(
+    (total, event) => total + Buffer.byteLength(event.type) + Buffer.byteLength(JSON.stringify(event.data)) + Buffer.byteLength(JSON.stringify(event.metadata ?? {})),
+    0,
+  );
+}
 
 export function comparePositions(a: Position, b: Position): number {
   if (a.commit !== b.commit) return a.commit < b.commit ? -1 : 1;

@@ -2,6 +2,7 @@ import { BACKWARDS, END, EventStoreDBClient, FORWARDS, START } from '@eventstore
 import {
   AppendOptions,
   AppendResult,
+  appendSizeOf,
   comparePositions,
   EventStore,
   NewEvent,
@@ -14,7 +15,7 @@ import {
 } from '../event-store.port';
 import { isSystemEvent, matchesFilter, toEventData, toPortError, toRecordedEvent } from './esdb-mapping';
 import { EsdbSubscription } from './esdb-subscription';
-import { appendSizeOf, appendTooLarge, ESDB_DEFAULT_MAX_APPEND_SIZE, maxAppendSizeOf, withoutMaxAppendSize } from './esdb-request-cap';
+import { appendTooLarge, ESDB_DEFAULT_MAX_APPEND_SIZE, maxAppendSizeOf, withoutMaxAppendSize } from './esdb-request-cap';
 
 export interface EsdbEventStoreOptions {
   /** First resubscribe delay after a dropped subscription; doubles per failure, capped at 5 s. */

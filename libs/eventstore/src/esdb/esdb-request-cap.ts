@@ -1,6 +1,5 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { EventStoreError } from '../event-store.error';
-import { NewEvent } from '../event-store.port';
 
 /**
  * EventStoreDB refuses an append whose events sum to more than its `MaxAppendSize` (1 MiB unless
@@ -43,14 +42,6 @@ export function withoutMaxAppendSize(eventStoreUrl: string): string {
 /** The body limit for an app whose event store is `eventStoreUrl` (unset: the Postgres store). */
 export function requestBodyLimitFor(eventStoreUrl: string | undefined, limitBytes: number): number {
   return eventStoreUrl ? Math.min(limitBytes, maxAppendSizeOf(eventStoreUrl)) : limitBytes;
-}
-
-/** What the server counts against `MaxAppendSize`: each event's type, data and metadata bytes. */
-export function appendSizeOf(events: NewEvent[]): number {
-  return events.reduce(
-    (total, event) => total + Buffer.byteLength(event.type) + Buffer.byteLength(JSON.stringify(event.data)) + Buffer.byteLength(JSON.stringify(event.metadata ?? {})),
-    0,
-  );
 }
 
 export function appendTooLarge(limit: number, what: string, stream?: string): EventStoreError {
