@@ -262,7 +262,20 @@ export class LifecycleWorld {
       }
       return undefined;
     }, 'every connected client is live at the head of each of its topics');
-    for (const client of connected) await this.checkConverged(client, model);
+    // Awaited to the same deadline, not checked once: the read model may still change after the
+    // clients reached the head. readModelLag cannot wait for a corrupted run's summary (it is wrong
+    // by design), so a projector can fold that run's last event (a cancel) just after; its update
+    // then reaches the clients a moment later (a stressed CI run failed on exactly that).
+    await this.until(async () => {
+      for (const client of connected) {
+        try {
+          await this.checkConverged(client, model);
+        } catch (error) {
+          return (error as Error).message;
+        }
+      }
+      return undefined;
+    }, 'every connected client holds what the read model holds');
     for (const client of this.clients) client.startStep();
   }
 
