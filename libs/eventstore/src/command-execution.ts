@@ -251,12 +251,11 @@ export class CommandExecutor {
    * Decides the jobs in order, each on the state the ones before it left. The base state is never
    * changed before the append succeeds (a lost race retries from it): when a command follows one
    * that decided events, those are folded into a copy first.
-   */
-  /**
-   * Decides `jobs` in order until the batch is full: `maxBatchEvents`, or a command whose events
-   * would take the append over the store's `maxAppendBytes` (EventStoreDB refuses the whole
-   * append, which would fail every command in it though each fits alone). The first command is
-   * always taken: alone over the limit, it is refused alone.
+   *
+   * The batch ends at `maxBatchEvents`, or before a command whose events would take the append
+   * over `maxAppendBytes` (EventStoreDB refuses an append over its limit whole, which would fail
+   * every command in it though each fits alone). The first command is always taken: alone over
+   * the limit, it is refused alone.
    */
   private planBatch(decider: CommandJob['decider'], base: CachedStreamState<unknown>, jobs: Job[], maxAppendBytes = Infinity): Plan {
     const maxBatchEvents = this.options.queue?.maxBatchEvents ?? Infinity;
